@@ -1,0 +1,129 @@
+//! `vclip bench decode`: our clip decoder against the ffmpeg CLI running the reference filters on
+//! the same file, in the same run, plus peak resident memory.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+use vclip_media::{ClipDecoder, DecodeOptions};
+
+use super::print_json;
+
+#[derive(Serialize)]
+struct DecodeBench {
+    file: String,
+    video: String,
+    duration_s: f64,
+    frames: u64,
+    runs: usize,
+    vclip_fps: f64,
+    ffmpeg_cli_fps: f64,
+    ratio: f64,
+    peak_rss_mb: Option<f64>,
+    baseline_command: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn decode(file: &Path, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
+    let runs = runs.max(1);
+    let info = vclip_media::probe(file)?;
+    let video = info.require_video()?;
+    let video_desc = format!(
+        "{} {}x{} {:.2} fps",
+        video.codec,
+        video.display_width,
+        video.display_height,
+        video.avg_frame_rate.unwrap_or(0.0)
+    );
+
+    let mut ours = Vec::new();
+    let mut frames = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
+        for clip in decoder.by_ref() {
+            std::hint::black_box(clip?);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        frames = decoder.report().output_frames;
+        ours.push(frames as f64 / secs);
+    }
+    // Measured before the baseline runs: ffmpeg is a child process and does not count here.
+    let peak_rss_mb = peak_rss_mb();
+
+    let ffmpeg = std::env::var("VCLIP_FFMPEG").unwrap_or_else(|_| "ffmpeg".into());
+    let args = [
+        "-v",
+        "error",
+        "-threads",
+        "0",
+        "-i",
+        &file.to_string_lossy(),
+        "-vf",
+        "fps=30,scale=-2:224,crop=224:224",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-y",
+        "/dev/null",
+    ]
+    .map(str::to_owned);
+    let mut baseline = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let status = Command::new(&ffmpeg)
+            .args(&args)
+            .stdin(Stdio::null())
+            .status()
+            .with_context(|| format!("cannot run {ffmpeg} (set VCLIP_FFMPEG to its path)"))?;
+        anyhow::ensure!(status.success(), "the ffmpeg baseline failed ({status})");
+        baseline.push(frames as f64 / start.elapsed().as_secs_f64());
+    }
+
+    let result = DecodeBench {
+        file: file.display().to_string(),
+        video: video_desc,
+        duration_s: frames as f64 / 30.0,
+        frames,
+        runs,
+        vclip_fps: median(ours),
+        ffmpeg_cli_fps: median(baseline),
+        ratio: 0.0,
+        peak_rss_mb,
+        baseline_command: format!("{ffmpeg} {}", args.join(" ")),
+    };
+    let result = DecodeBench {
+        ratio: result.vclip_fps / result.ffmpeg_cli_fps,
+        ..result
+    };
+    if json {
+        print_json(&result)?;
+    } else {
+        println!("file            {} ({})", result.file, result.video);
+        println!("frames          {} (224x224 at 30 fps, {:.1} s)", result.frames, result.duration_s);
+        println!("vclip decoder   {:.1} frames/s (median of {runs})", result.vclip_fps);
+        println!("ffmpeg CLI      {:.1} frames/s", result.ffmpeg_cli_fps);
+        println!("ratio           {:.3}  (target >= 0.9)", result.ratio);
+        match result.peak_rss_mb {
+            Some(mb) => println!("peak RSS        {mb:.1} MB  (target < 300 MB)"),
+            None => println!("peak RSS        unavailable on this platform"),
+        }
+        println!("baseline        {}", result.baseline_command);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

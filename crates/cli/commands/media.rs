@@ -1,0 +1,191 @@
+//! `probe`, `frames`, `subtitles`, `thumbnail`: what the media layer sees in a file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use vclip_engine::{ProgressSink, Tracker};
+use vclip_media::{ClipDecoder, DecodeOptions, MediaInfo, StreamKind};
+
+use super::{clock, print_json};
+use crate::progress::Bar;
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ProbeOutcome {
+    Ok(Box<MediaInfo>),
+    Err { path: String, error: String },
+}
+
+pub fn probe(files: &[std::path::PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let mut failed = 0;
+    let mut outcomes = Vec::new();
+    for file in files {
+        match vclip_media::probe(file) {
+            Ok(info) => {
+                if !json {
+                    print_info(&info);
+                }
+                outcomes.push(ProbeOutcome::Ok(Box::new(info)));
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+                outcomes.push(ProbeOutcome::Err {
+                    path: file.display().to_string(),
+                    error: e.kind.to_string(),
+                });
+            }
+        }
+    }
+    if json {
+        print_json(&outcomes)?;
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_info(info: &MediaInfo) {
+    println!("{}", info.path.display());
+    let duration = info
+        .duration_s
+        .map(|d| format!(", {}{}", clock(d), if info.duration_estimated { " (estimated)" } else { "" }))
+        .unwrap_or_default();
+    println!(
+        "  container  {} ({}), {:.1} MB{duration}",
+        info.container,
+        info.container_long,
+        info.size_bytes as f64 / 1e6
+    );
+    if let Some(title) = &info.title {
+        println!("  title      {title}");
+    }
+    match &info.video {
+        Some(v) => {
+            let fps = |r: Option<f64>| r.map_or("?".to_owned(), |r| format!("{r:.3}"));
+            let rotation = if v.rotation != 0 {
+                format!(", rotated {}° → {}x{}", v.rotation, v.display_width, v.display_height)
+            } else {
+                String::new()
+            };
+            println!(
+                "  video      #{} {} {} {}x{}, {} fps (real {}){rotation}{}",
+                v.stream_index,
+                v.codec,
+                v.pixel_format,
+                v.width,
+                v.height,
+                fps(v.avg_frame_rate),
+                fps(v.real_frame_rate),
+                if v.still_image { ", still image" } else { "" }
+            );
+        }
+        None => println!("  video      none"),
+    }
+    for s in info.streams.iter().filter(|s| s.kind != StreamKind::Video) {
+        let kind = match s.kind {
+            StreamKind::Audio => "audio",
+            StreamKind::Subtitle => "subtitle",
+            StreamKind::Data => "data",
+            StreamKind::Attachment => "attachment",
+            StreamKind::Unknown | StreamKind::Video => "other",
+        };
+        let lang = s.language.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        println!("  {kind:<10} #{} {}{lang}", s.index, s.codec);
+    }
+    for p in &info.sidecar_subtitles {
+        println!("  sidecar    {}", p.display());
+    }
+}
+
+pub fn frames(file: &Path, at: f64, out: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(at.is_finite() && at >= 0.0, "--at must be a non-negative number of seconds");
+    let wanted = at.floor() as usize;
+    let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
+    let bar = Bar::new();
+    let mut tracker = Tracker::new("decoding", "s", decoder.expected_clips().map(|n| n.min(wanted as u64 + 1)));
+    tracker.set_current(file.file_name().map(|n| n.to_string_lossy().into_owned()));
+    tracker.start(&bar);
+    let mut found = None;
+    for clip in decoder.by_ref() {
+        let clip = clip?;
+        tracker.advance(1, &bar);
+        if clip.index == wanted {
+            found = Some(clip);
+            break;
+        }
+    }
+    tracker.finish(&bar);
+    for w in &decoder.report().warnings {
+        bar.emit(vclip_engine::ProgressEvent::Warning {
+            item: file.display().to_string(),
+            message: w.clone(),
+        });
+    }
+    let Some(clip) = found else {
+        anyhow::bail!(
+            "{}: second {wanted} is past the end of the video ({} clips)",
+            file.display(),
+            decoder.report().clips
+        );
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for t in 0..clip.frame_count() {
+        let path = out.join(format!("frame_{t:02}.png"));
+        vclip_media::write_png_rgb(&path, clip.frame(t), clip.size, clip.size)?;
+        println!("{}", path.display());
+    }
+    if clip.valid_frames < clip.frame_count() {
+        eprintln!(
+            "note: frames {}..{} are black padding after the end of the video",
+            clip.valid_frames,
+            clip.frame_count() - 1
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn subtitles(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let (tracks, errors) = vclip_media::subtitles::read_all(file)?;
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    for t in &tracks {
+        for w in &t.warnings {
+            eprintln!("warning: {}: {w}", file.display());
+        }
+    }
+    if json {
+        print_json(&tracks)?;
+    } else {
+        for t in &tracks {
+            let source = match &t.source {
+                vclip_media::subtitles::SubtitleSource::Embedded { stream_index } => {
+                    format!("stream #{stream_index}")
+                }
+                vclip_media::subtitles::SubtitleSource::Sidecar { path } => path.display().to_string(),
+            };
+            let lang = t.language.as_deref().unwrap_or("und");
+            println!("# {source} ({}, {lang}, {} cues)", t.format, t.cues.len());
+            for c in &t.cues {
+                println!("{} --> {}  {}", clock(c.start_s), clock(c.end_s), c.text.replace('\n', " / "));
+            }
+        }
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn thumbnail(file: &Path, at: f64, out: &Path, size: u32) -> anyhow::Result<ExitCode> {
+    let jpeg = vclip_media::thumbnail_jpeg(file, at, size)?;
+    std::fs::write(out, jpeg).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,53 @@
+//! One function per subcommand. Each returns the process exit code: 0 when everything worked,
+//! 1 when some input failed (after reporting it on stderr and carrying on with the rest).
+
+#[cfg(feature = "media")]
+mod bench;
+#[cfg(feature = "media")]
+mod media;
+
+use std::process::ExitCode;
+
+use crate::{BenchCommand, Command};
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        #[cfg(feature = "media")]
+        Command::Probe { files, json } => media::probe(&files, json),
+        #[cfg(feature = "media")]
+        Command::Frames { file, at, out } => media::frames(&file, at, &out),
+        #[cfg(feature = "media")]
+        Command::Subtitles { file, json } => media::subtitles(&file, json),
+        #[cfg(feature = "media")]
+        Command::Thumbnail {
+            file,
+            at,
+            out,
+            size,
+        } => media::thumbnail(&file, at, &out, size),
+        Command::Bench { what } => match what {
+            #[cfg(feature = "media")]
+            BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
+        },
+    }
+}
+
+/// Writes a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `m:ss.s` (or `h:mm:ss.s`) for seconds.
+pub fn clock(s: f64) -> String {
+    let total = s.max(0.0);
+    let h = (total / 3600.0).floor();
+    let m = ((total - h * 3600.0) / 60.0).floor();
+    let sec = total - h * 3600.0 - m * 60.0;
+    if h > 0.0 {
+        format!("{h}:{m:02}:{sec:04.1}")
+    } else {
+        format!("{m}:{sec:04.1}")
+    }
+}

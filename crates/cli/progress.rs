@@ -1,0 +1,67 @@
+//! Renders the engine's progress events as an indicatif bar on stderr.
+
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use vclip_engine::{ProgressEvent, ProgressSink};
+
+/// A progress bar that follows [`ProgressEvent`]s. Hidden when stderr is not a terminal.
+pub struct Bar {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bar {
+    pub fn new() -> Self {
+        Self {
+            bar: Mutex::new(None),
+        }
+    }
+}
+
+impl ProgressSink for Bar {
+    fn emit(&self, event: ProgressEvent) {
+        let Ok(mut slot) = self.bar.lock() else {
+            return;
+        };
+        match event {
+            ProgressEvent::Started(p) | ProgressEvent::Progress(p) => {
+                let bar = slot.get_or_insert_with(|| {
+                    let bar = ProgressBar::with_draw_target(
+                        p.total,
+                        ProgressDrawTarget::stderr_with_hz(10),
+                    );
+                    let template = if p.total.is_some() {
+                        "{msg} [{bar:30}] {pos}/{len} {prefix} ({per_sec}, {eta} left)"
+                    } else {
+                        "{msg} {spinner} {pos} {prefix} ({per_sec})"
+                    };
+                    if let Ok(style) = ProgressStyle::with_template(template) {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                    bar.set_message(p.job.clone());
+                    bar.set_prefix(p.unit.clone());
+                    bar
+                });
+                if let Some(total) = p.total {
+                    bar.set_length(total.max(p.done));
+                }
+                bar.set_position(p.done);
+                if let Some(current) = p.current {
+                    bar.set_message(format!("{} {current}", p.job));
+                }
+            }
+            ProgressEvent::Warning { item, message } => {
+                let line = format!("warning: {item}: {message}");
+                match slot.as_ref() {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            ProgressEvent::Finished(_) | ProgressEvent::Cancelled(_) => {
+                if let Some(bar) = slot.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}

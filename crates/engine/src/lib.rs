@@ -1,0 +1,13 @@
+//! The VClip engine: the jobs that turn media into a searchable library (import, search, steps,
+//! fine-tune), the one progress/event type they all report through, and where the library lives.
+//!
+//! Faces (the `vclip` CLI and the Tauri window) only call into this crate and the crates below it;
+//! nothing here knows about terminals or windows.
+
+pub mod library;
+pub mod progress;
+
+pub use library::{default_library_dir, LibraryDirError};
+pub use progress::{
+    CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker,
+};
