@@ -1,0 +1,188 @@
+//! A BERT encoder fed with input embeddings (HF transformers 3.x semantics), as both VideoCLIP
+//! towers use it.
+//!
+//! Paper: Devlin et al., BERT (NAACL 2019); VideoCLIP (arXiv 2109.14084) uses bert-base-uncased.
+//! Reference: HF `transformers` 3.4 `BertModel` as wrapped by `fairseq/examples/MMPT`
+//! (`mmpt/models/transformermodel.py`); spec `shared/docs/VIDEOCLIP.md` §3 and §8.2; PyTorch port
+//! `tools/reference.py`. Weights: `video_encoder.bert.*` / `text_encoder.*` of `checkpoint_best.pt`.
+//!
+//! candle-transformers' `BertModel` only takes token ids, and the video tower feeds embeddings, so
+//! the encoder lives here: post-LN layers, exact erf GELU, LayerNorm eps 1e-12, additive
+//! attention mask of -10000 on masked keys.
+
+use candle_core::{DType, Tensor, D};
+use candle_nn::{LayerNorm, Linear, Module};
+
+use crate::config::VideoClipConfig;
+use crate::error::Result;
+use crate::weights::Weights;
+
+/// BERT LayerNorm eps.
+pub(crate) const BERT_LN_EPS: f64 = 1e-12;
+/// HF 3.x additive mask value for masked keys.
+const MASK_VALUE: f64 = -10000.0;
+
+pub(crate) fn linear(w: &Weights, prefix: &str, cin: usize, cout: usize) -> Result<Linear> {
+    let weight = w.get(&format!("{prefix}.weight"), &[cout, cin])?;
+    let bias = w.get(&format!("{prefix}.bias"), &[cout])?;
+    Ok(Linear::new(weight, Some(bias)))
+}
+
+pub(crate) fn layer_norm(w: &Weights, prefix: &str, h: usize, eps: f64) -> Result<LayerNorm> {
+    let weight = w.get(&format!("{prefix}.weight"), &[h])?;
+    let bias = w.get(&format!("{prefix}.bias"), &[h])?;
+    Ok(LayerNorm::new(weight, bias, eps))
+}
+
+/// `embeddings`: input embeddings + position + token type 0, then LayerNorm.
+#[derive(Debug, Clone)]
+pub(crate) struct Embeddings {
+    pub(crate) word: Tensor,
+    position: Tensor,
+    token_type0: Tensor,
+    norm: LayerNorm,
+}
+
+impl Embeddings {
+    pub(crate) fn load(w: &Weights, prefix: &str, c: &VideoClipConfig) -> Result<Self> {
+        let h = c.hidden_size;
+        let word = w.get(
+            &format!("{prefix}.word_embeddings.weight"),
+            &[c.vocab_size, h],
+        )?;
+        let position = w.get(
+            &format!("{prefix}.position_embeddings.weight"),
+            &[c.max_position_embeddings, h],
+        )?;
+        let token_type = w.get(
+            &format!("{prefix}.token_type_embeddings.weight"),
+            &[c.type_vocab_size, h],
+        )?;
+        Ok(Self {
+            word,
+            position,
+            token_type0: token_type.narrow(0, 0, 1)?,
+            norm: layer_norm(w, &format!("{prefix}.LayerNorm"), h, BERT_LN_EPS)?,
+        })
+    }
+
+    /// Word embeddings of `ids` `(B, L)` u32 -> `(B, L, H)`.
+    pub(crate) fn words(&self, ids: &Tensor) -> Result<Tensor> {
+        let (b, l) = ids.dims2()?;
+        let h = self.word.dim(1)?;
+        Ok(self
+            .word
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, l, h))?)
+    }
+
+    /// `inputs (B, L, H)` + position embeddings of `positions` (L,) u32 + token type 0.
+    pub(crate) fn forward(&self, inputs: &Tensor, positions: &Tensor) -> Result<Tensor> {
+        let pos = self.position.index_select(positions, 0)?;
+        let x = inputs
+            .broadcast_add(&pos.unsqueeze(0)?)?
+            .broadcast_add(&self.token_type0.unsqueeze(0)?)?;
+        Ok(self.norm.forward(&x)?)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    inter: Linear,
+    out: Linear,
+    out_norm: LayerNorm,
+    heads: usize,
+}
+
+impl Layer {
+    fn load(w: &Weights, p: &str, c: &VideoClipConfig) -> Result<Self> {
+        let (h, i) = (c.hidden_size, c.intermediate_size);
+        Ok(Self {
+            query: linear(w, &format!("{p}.attention.self.query"), h, h)?,
+            key: linear(w, &format!("{p}.attention.self.key"), h, h)?,
+            value: linear(w, &format!("{p}.attention.self.value"), h, h)?,
+            attn_out: linear(w, &format!("{p}.attention.output.dense"), h, h)?,
+            attn_norm: layer_norm(
+                w,
+                &format!("{p}.attention.output.LayerNorm"),
+                h,
+                BERT_LN_EPS,
+            )?,
+            inter: linear(w, &format!("{p}.intermediate.dense"), h, i)?,
+            out: linear(w, &format!("{p}.output.dense"), i, h)?,
+            out_norm: layer_norm(w, &format!("{p}.output.LayerNorm"), h, BERT_LN_EPS)?,
+            heads: c.num_attention_heads,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, n, h) = x.dims3()?;
+        let d = h / self.heads;
+        let split = |t: Tensor| -> Result<Tensor> {
+            Ok(t.reshape((b, n, self.heads, d))?
+                .transpose(1, 2)?
+                .contiguous()?)
+        };
+        let q = split(self.query.forward(x)?)?;
+        let k = split(self.key.forward(x)?)?;
+        let v = split(self.value.forward(x)?)?;
+        let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, n, h))?;
+        let a = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
+        let i = self.inter.forward(&a)?.gelu_erf()?;
+        Ok(self.out_norm.forward(&(self.out.forward(&i)? + a)?)?)
+    }
+}
+
+/// `encoder.layer.{0..n}`.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoder {
+    layers: Vec<Layer>,
+}
+
+impl Encoder {
+    pub(crate) fn load(
+        w: &Weights,
+        prefix: &str,
+        layers: usize,
+        c: &VideoClipConfig,
+    ) -> Result<Self> {
+        let layers = (0..layers)
+            .map(|i| Layer::load(w, &format!("{prefix}.layer.{i}"), c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { layers })
+    }
+
+    /// `x (B, L, H)`, `mask (B, L)` with 1 for keys to attend to.
+    pub(crate) fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, l) = mask.dims2()?;
+        let ext = ((mask.to_dtype(DType::F32)?.affine(-1.0, 1.0)? * MASK_VALUE)?
+            .reshape((b, 1, 1, l))?)
+        .to_dtype(x.dtype())?;
+        let mut x = x.clone();
+        for layer in &self.layers {
+            x = layer.forward(&x, &ext)?;
+        }
+        Ok(x)
+    }
+}
+
+/// `sum_i m_i h_i / sum_i m_i` over dim 1 of `(B, L, H)` with `m (B, L)`.
+pub(crate) fn masked_mean(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let m = mask.to_dtype(hidden.dtype())?.unsqueeze(D::Minus1)?;
+    let num = hidden.broadcast_mul(&m)?.sum(1)?;
+    let den = m.sum(1)?;
+    Ok(num.broadcast_div(&den)?)
+}

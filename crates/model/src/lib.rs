@@ -1,0 +1,47 @@
+//! VideoCLIP (Xu et al., EMNLP 2021, arXiv 2109.14084) in candle: the frozen S3D-G backbone
+//! (MIL-NCE HowTo100M, `antoine77340/S3D_HowTo100M`), the video and text transformers of
+//! `MMFusionSeparate` (`facebookresearch/fairseq/examples/MMPT`), the bert-base-uncased
+//! tokenizer, and the weights: the released `checkpoint_best.pt` + `s3d_howto100m.pth`, imported
+//! into a model directory (`config.json`, safetensors, `vocab.txt`).
+//!
+//! The pipeline, per video: frames (uint8, 30 fps, 224x224) -> one 30-frame clip per second ->
+//! [`S3d`] -> L2-normalised 512-d features -> [`VideoTower`] -> pooled 768-d vector; a query ->
+//! [`Tokenizer`] -> [`TextTower`] -> pooled 768-d vector; score = raw dot product.
+//!
+//! Every numeric detail follows `shared/docs/VIDEOCLIP.md`; `tools/reference.py` is the PyTorch
+//! reference the parity tests (`tests/`) compare against.
+
+mod bert;
+pub mod config;
+mod error;
+pub mod s3d;
+pub mod videoclip;
+mod weights;
+
+pub use candle_core::{DType, Device, Tensor};
+pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
+pub use error::{Error, Result};
+pub use s3d::{S3d, S3dOutput, S3dTaps};
+pub use videoclip::{
+    load_towers, scores, text_batch, text_layout, TextTower, TowerOutput, VideoMode, VideoTower,
+};
+
+/// The compute device to use: CUDA (first GPU) or Metal when the crate was built with that
+/// feature and `gpu` is true, the CPU otherwise.
+pub fn device(gpu: bool) -> Result<Device> {
+    if !gpu {
+        return Ok(Device::Cpu);
+    }
+    #[cfg(feature = "cuda")]
+    {
+        Ok(Device::new_cuda(0)?)
+    }
+    #[cfg(all(feature = "metal", not(feature = "cuda")))]
+    {
+        Ok(Device::new_metal(0)?)
+    }
+    #[cfg(not(any(feature = "cuda", feature = "metal")))]
+    {
+        Err(Error::NoGpu)
+    }
+}

@@ -1,0 +1,61 @@
+//! S3D-G against the PyTorch reference at the checkpoints of VIDEOCLIP.md §8.1, for T=30 (ceil
+//! mode in `maxpool_4a`) and T=32, batch 2, non-square frames.
+
+use anyhow::Result;
+use candle_core::{DType, Device};
+use vclip_model::{ModelConfig, S3d};
+
+use crate::common::{check, fixtures, get, load};
+
+fn s3d_matches_reference(dev: &Device) -> Result<()> {
+    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    let s3d = S3d::load(
+        &fixtures().join("tiny/s3d.safetensors"),
+        &config.s3d,
+        dev,
+        DType::F32,
+    )?;
+    let io = load("s3d_io.safetensors")?;
+    for case in ["t30", "t32"] {
+        let frames = get(&io, &format!("{case}.input"))?.to_device(dev)?;
+        let x = (frames.to_dtype(DType::F32)? / 255.0)?;
+        let (out, taps) = s3d.forward_taps(&x)?;
+        let want_s2d = (get(&io, &format!("{case}.s2d"))?.to_dtype(DType::F32)? / 255.0)?;
+        check(&format!("{case} s2d"), &taps.s2d, &want_s2d)?;
+        for (name, got) in [
+            ("conv1", &taps.conv1),
+            ("mixed_3c", &taps.mixed_3c),
+            ("mixed_4f", &taps.mixed_4f),
+            ("mixed_5c", &out.mixed_5c),
+            ("video_embedding", &out.video_embedding),
+        ] {
+            check(
+                &format!("{case} {name}"),
+                got,
+                &get(&io, &format!("{case}.{name}"))?,
+            )?;
+        }
+        let features = s3d.features(&frames)?;
+        check(
+            &format!("{case} features (L2)"),
+            &features,
+            &get(&io, &format!("{case}.features"))?,
+        )?;
+    }
+    Ok(())
+}
+test_device!(s3d_matches_reference);
+
+fn s3d_rejects_odd_sizes(dev: &Device) -> Result<()> {
+    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    let s3d = S3d::load(
+        &fixtures().join("tiny/s3d.safetensors"),
+        &config.s3d,
+        dev,
+        DType::F32,
+    )?;
+    let x = candle_core::Tensor::zeros((1, 3, 31, 32, 32), DType::F32, dev)?;
+    assert!(s3d.forward(&x).is_err());
+    Ok(())
+}
+test_device!(s3d_rejects_odd_sizes);
