@@ -107,8 +107,14 @@ pub fn decode(file: &Path, runs: usize, json: bool) -> anyhow::Result<ExitCode> 
         print_json(&result)?;
     } else {
         println!("file            {} ({})", result.file, result.video);
-        println!("frames          {} (224x224 at 30 fps, {:.1} s)", result.frames, result.duration_s);
-        println!("vclip decoder   {:.1} frames/s (median of {runs})", result.vclip_fps);
+        println!(
+            "frames          {} (224x224 at 30 fps, {:.1} s)",
+            result.frames, result.duration_s
+        );
+        println!(
+            "vclip decoder   {:.1} frames/s (median of {runs})",
+            result.vclip_fps
+        );
         println!("ffmpeg CLI      {:.1} frames/s", result.ffmpeg_cli_fps);
         println!("ratio           {:.3}  (target >= 0.9)", result.ratio);
         match result.peak_rss_mb {

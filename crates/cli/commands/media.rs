@@ -53,7 +53,17 @@ fn print_info(info: &MediaInfo) {
     println!("{}", info.path.display());
     let duration = info
         .duration_s
-        .map(|d| format!(", {}{}", clock(d), if info.duration_estimated { " (estimated)" } else { "" }))
+        .map(|d| {
+            format!(
+                ", {}{}",
+                clock(d),
+                if info.duration_estimated {
+                    " (estimated)"
+                } else {
+                    ""
+                }
+            )
+        })
         .unwrap_or_default();
     println!(
         "  container  {} ({}), {:.1} MB{duration}",
@@ -68,7 +78,10 @@ fn print_info(info: &MediaInfo) {
         Some(v) => {
             let fps = |r: Option<f64>| r.map_or("?".to_owned(), |r| format!("{r:.3}"));
             let rotation = if v.rotation != 0 {
-                format!(", rotated {}° → {}x{}", v.rotation, v.display_width, v.display_height)
+                format!(
+                    ", rotated {}° → {}x{}",
+                    v.rotation, v.display_width, v.display_height
+                )
             } else {
                 String::new()
             };
@@ -94,7 +107,11 @@ fn print_info(info: &MediaInfo) {
             StreamKind::Attachment => "attachment",
             StreamKind::Unknown | StreamKind::Video => "other",
         };
-        let lang = s.language.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let lang = s
+            .language
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
         println!("  {kind:<10} #{} {}{lang}", s.index, s.codec);
     }
     for p in &info.sidecar_subtitles {
@@ -103,11 +120,18 @@ fn print_info(info: &MediaInfo) {
 }
 
 pub fn frames(file: &Path, at: f64, out: &Path) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(at.is_finite() && at >= 0.0, "--at must be a non-negative number of seconds");
+    anyhow::ensure!(
+        at.is_finite() && at >= 0.0,
+        "--at must be a non-negative number of seconds"
+    );
     let wanted = at.floor() as usize;
     let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
     let bar = Bar::new();
-    let mut tracker = Tracker::new("decoding", "s", decoder.expected_clips().map(|n| n.min(wanted as u64 + 1)));
+    let mut tracker = Tracker::new(
+        "decoding",
+        "s",
+        decoder.expected_clips().map(|n| n.min(wanted as u64 + 1)),
+    );
     tracker.set_current(file.file_name().map(|n| n.to_string_lossy().into_owned()));
     tracker.start(&bar);
     let mut found = None;
@@ -167,12 +191,19 @@ pub fn subtitles(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
                 vclip_media::subtitles::SubtitleSource::Embedded { stream_index } => {
                     format!("stream #{stream_index}")
                 }
-                vclip_media::subtitles::SubtitleSource::Sidecar { path } => path.display().to_string(),
+                vclip_media::subtitles::SubtitleSource::Sidecar { path } => {
+                    path.display().to_string()
+                }
             };
             let lang = t.language.as_deref().unwrap_or("und");
             println!("# {source} ({}, {lang}, {} cues)", t.format, t.cues.len());
             for c in &t.cues {
-                println!("{} --> {}  {}", clock(c.start_s), clock(c.end_s), c.text.replace('\n', " / "));
+                println!(
+                    "{} --> {}  {}",
+                    clock(c.start_s),
+                    clock(c.end_s),
+                    c.text.replace('\n', " / ")
+                );
             }
         }
     }

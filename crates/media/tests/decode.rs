@@ -46,11 +46,15 @@ fn assert_matches_cli(path: &Path) {
     let reference = cli_rgb_frames(path, &filter);
     let n_ref = reference.len() / FRAME_BYTES;
     assert_eq!(
-        report.output_frames as usize, n_ref,
+        report.output_frames as usize,
+        n_ref,
         "{}: frame count differs from the ffmpeg CLI",
         path.display()
     );
-    let ours: Vec<u8> = clips.iter().flat_map(|c| c.frames.iter().copied()).collect();
+    let ours: Vec<u8> = clips
+        .iter()
+        .flat_map(|c| c.frames.iter().copied())
+        .collect();
     for k in 0..n_ref {
         let d = mean_abs_diff(
             &ours[k * FRAME_BYTES..(k + 1) * FRAME_BYTES],
@@ -67,7 +71,13 @@ fn assert_matches_cli(path: &Path) {
 #[test]
 fn frame_rates_10_25_2997_30_60_match_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for (rate, secs) in [("10", 3.3), ("25", 2.5), ("30000/1001", 3.3), ("30", 2.0), ("60", 2.2)] {
+    for (rate, secs) in [
+        ("10", 3.3),
+        ("25", 2.5),
+        ("30000/1001", 3.3),
+        ("30", 2.0),
+        ("60", 2.2),
+    ] {
         let name = format!("r{}.mp4", rate.replace('/', "_"));
         let path = testsrc(dir.path(), &name, "320x240", rate, secs);
         assert_matches_cli(&path);
@@ -80,9 +90,22 @@ fn variable_frame_rate_matches_the_cli() {
     let path = dir.path().join("vfr.mkv");
     // Drop irregular runs of frames and keep the timestamps: gaps of 1 to 21 frames.
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "4",
-        "-vf", "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'", "-fps_mode", "vfr",
-        "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-t",
+        "4",
+        "-vf",
+        "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'",
+        "-fps_mode",
+        "vfr",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
         path.to_str().expect("utf-8"),
     ]);
     let v = probe(&path).expect("probe");
@@ -96,14 +119,23 @@ fn rotation_metadata_is_applied() {
     let src = testsrc(dir.path(), "flat.mp4", "320x240", "30", 1.0);
     let rotated = dir.path().join("rotated.mp4");
     ffmpeg(&[
-        "-i", src.to_str().expect("utf-8"), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+        "-i",
+        src.to_str().expect("utf-8"),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
         rotated.to_str().expect("utf-8"),
     ]);
     let info = probe(&rotated).expect("probe");
     let v = info.video.as_ref().expect("video");
     // ffmpeg 5.1 stores `rotate=90` as a display matrix that its CLI undoes with
     // `transpose=cclock`: a quarter turn, 270° clockwise.
-    assert!(v.rotation == 90 || v.rotation == 270, "rotation {}", v.rotation);
+    assert!(
+        v.rotation == 90 || v.rotation == 270,
+        "rotation {}",
+        v.rotation
+    );
     assert_eq!((v.width, v.height), (320, 240));
     assert_eq!((v.display_width, v.display_height), (240, 320));
     // The CLI autorotates too, so the frames must still match.
@@ -118,10 +150,37 @@ fn rotation_metadata_is_applied() {
 fn pixel_formats_8_and_10_bit_444_paletted_and_rgb() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
-    let src = ["-f", "lavfi", "-i", "testsrc2=size=256x144:rate=30", "-t", "1.5"];
+    let src = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=256x144:rate=30",
+        "-t",
+        "1.5",
+    ];
     let cases: [(&str, &[&str]); 5] = [
-        ("p10.mkv", &["-pix_fmt", "yuv420p10le", "-c:v", "libx264", "-preset", "ultrafast"]),
-        ("p444.mkv", &["-pix_fmt", "yuv444p", "-c:v", "libx264", "-preset", "ultrafast"]),
+        (
+            "p10.mkv",
+            &[
+                "-pix_fmt",
+                "yuv420p10le",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+            ],
+        ),
+        (
+            "p444.mkv",
+            &[
+                "-pix_fmt",
+                "yuv444p",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+            ],
+        ),
         ("pal8.mkv", &["-pix_fmt", "pal8", "-c:v", "png"]),
         ("rgb.mkv", &["-pix_fmt", "rgb24", "-c:v", "ffv1"]),
         ("gray.mkv", &["-pix_fmt", "gray", "-c:v", "ffv1"]),
@@ -141,9 +200,19 @@ fn one_by_one_and_4k_videos() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tiny = dir.path().join("tiny.mkv");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=30", "-t", "1", "-vf", "scale=1:1",
-        "-pix_fmt", "yuv444p",
-        "-c:v", "ffv1", tiny.to_str().expect("utf-8"),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x64:rate=30",
+        "-t",
+        "1",
+        "-vf",
+        "scale=1:1",
+        "-pix_fmt",
+        "yuv444p",
+        "-c:v",
+        "ffv1",
+        tiny.to_str().expect("utf-8"),
     ]);
     let (clips, _) = decode_all(&tiny);
     assert_eq!(clips.len(), 1);
@@ -159,8 +228,19 @@ fn frames_without_timestamps_are_given_some() {
     // A raw H.264 stream carries no timestamps at all.
     let raw = dir.path().join("raw.h264");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "3", "-pix_fmt", "yuv420p",
-        "-c:v", "libx264", "-preset", "ultrafast", raw.to_str().expect("utf-8"),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-t",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        raw.to_str().expect("utf-8"),
     ]);
     let (clips, report) = decode_all(&raw);
     assert_eq!(report.decoded_frames, 90);
@@ -172,8 +252,21 @@ fn frames_without_timestamps_are_given_some() {
     // 0..9 ms): still decodes to three clips.
     let mkv = dir.path().join("nopts.mkv");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "3", "-pix_fmt", "yuv420p",
-        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-bsf:v",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-t",
+        "3",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-bf",
+        "0",
+        "-bsf:v",
         "setts=pts=if(lt(N\\,10)\\,NOPTS\\,PTS):dts=if(lt(N\\,10)\\,NOPTS\\,DTS)",
         mkv.to_str().expect("utf-8"),
     ]);
@@ -187,8 +280,20 @@ fn truncated_mp4_decodes_what_it_can_and_says_so() {
     // Index at the front (faststart): the first half still decodes.
     let fast = dir.path().join("fast.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "6", "-pix_fmt", "yuv420p",
-        "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-t",
+        "6",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-movflags",
+        "+faststart",
         fast.to_str().expect("utf-8"),
     ]);
     let bytes = std::fs::read(&fast).expect("read");
@@ -196,7 +301,11 @@ fn truncated_mp4_decodes_what_it_can_and_says_so() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
     let (clips, report) = decode_all(&cut);
     assert!(report.truncated, "{report:?}");
-    assert!(!clips.is_empty() && clips.len() < 6, "{} clips", clips.len());
+    assert!(
+        !clips.is_empty() && clips.len() < 6,
+        "{} clips",
+        clips.len()
+    );
     assert!(report.warnings.iter().any(|w| w.contains("truncated")));
 
     // Index at the end (the default): nothing can be decoded; the error names the problem.
@@ -207,7 +316,10 @@ fn truncated_mp4_decodes_what_it_can_and_says_so() {
     let err = ClipDecoder::open(&cut, DecodeOptions::default()).expect_err("no index");
     assert!(matches!(err.kind, MediaErrorKind::Damaged { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("cut.mp4") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("cut.mp4") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -228,7 +340,12 @@ fn bad_files_get_clear_errors() {
     assert!(matches!(e.kind, MediaErrorKind::NotMedia(_)), "{e}");
 
     ffmpeg(&[
-        "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=1",
+        "-c:a",
+        "aac",
         p("audio.mp4").to_str().expect("utf-8"),
     ]);
     let info = probe(&p("audio.mp4")).expect("an audio file probes fine");
@@ -237,7 +354,12 @@ fn bad_files_get_clear_errors() {
     assert!(matches!(e.kind, MediaErrorKind::AudioOnly), "{e}");
 
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48",
+        "-frames:v",
+        "1",
         p("still.png").to_str().expect("utf-8"),
     ]);
     let e = ClipDecoder::open(&p("still.png"), DecodeOptions::default()).expect_err("image");
@@ -285,6 +407,9 @@ fn clip_tensor_layout_is_cthw_in_unit_range() {
     assert_eq!(t.len(), 3 * 30 * 224 * 224);
     // Pixel (t=5, y=10, x=20), green channel.
     let px = &c.frame(5)[(10 * 224 + 20) * 3..];
-    assert_eq!(t[(30 + 5) * 224 * 224 + 10 * 224 + 20], f32::from(px[1]) / 255.0);
+    assert_eq!(
+        t[(30 + 5) * 224 * 224 + 10 * 224 + 20],
+        f32::from(px[1]) / 255.0
+    );
     assert!(t.iter().all(|&x| (0.0..=1.0).contains(&x)));
 }

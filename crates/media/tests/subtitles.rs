@@ -23,9 +23,21 @@ fn mov_text_track_and_sidecar_srt_give_the_cues_exactly() {
     std::fs::write(&srt, SRT).expect("write");
     let muxed = dir.path().join("cooking.mp4");
     ffmpeg(&[
-        "-i", video.to_str().expect("utf-8"), "-i", srt.to_str().expect("utf-8"),
-        "-map", "0", "-map", "1", "-c:v", "copy", "-c:s", "mov_text",
-        "-metadata:s:s:0", "language=eng", muxed.to_str().expect("utf-8"),
+        "-i",
+        video.to_str().expect("utf-8"),
+        "-i",
+        srt.to_str().expect("utf-8"),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-c:v",
+        "copy",
+        "-c:s",
+        "mov_text",
+        "-metadata:s:s:0",
+        "language=eng",
+        muxed.to_str().expect("utf-8"),
     ]);
     std::fs::write(dir.path().join("cooking.en.srt"), SRT).expect("write");
     std::fs::write(dir.path().join("other.srt"), SRT).expect("write");
@@ -38,7 +50,10 @@ fn mov_text_track_and_sidecar_srt_give_the_cues_exactly() {
         .expect("a subtitle stream");
     assert_eq!(sub.codec, "mov_text");
     assert_eq!(sub.language.as_deref(), Some("eng"));
-    assert_eq!(info.sidecar_subtitles, vec![dir.path().join("cooking.en.srt")]);
+    assert_eq!(
+        info.sidecar_subtitles,
+        vec![dir.path().join("cooking.en.srt")]
+    );
 
     let expected = vec![
         (0.5, 1.25, "Crack the eggs"),
@@ -54,7 +69,10 @@ fn mov_text_track_and_sidecar_srt_give_the_cues_exactly() {
     assert_eq!(embedded.len(), 2);
     for (got, want) in embedded.iter().zip(&expected) {
         // mov_text stores milliseconds: times are exact to the millisecond.
-        assert!((got.0 - want.0).abs() < 1e-3 && (got.1 - want.1).abs() < 1e-3, "{got:?}");
+        assert!(
+            (got.0 - want.0).abs() < 1e-3 && (got.1 - want.1).abs() < 1e-3,
+            "{got:?}"
+        );
         assert_eq!(got.2, want.2);
     }
     assert!(matches!(tracks[1].source, SubtitleSource::Sidecar { .. }));
@@ -71,13 +89,28 @@ fn embedded_subrip_and_ass_tracks() {
     for codec in ["srt", "ass", "webvtt"] {
         let out = dir.path().join(format!("with-{codec}.mkv"));
         ffmpeg(&[
-            "-i", video.to_str().expect("utf-8"), "-i", srt.to_str().expect("utf-8"),
-            "-map", "0", "-map", "1", "-c:v", "copy", "-c:s", codec, out.to_str().expect("utf-8"),
+            "-i",
+            video.to_str().expect("utf-8"),
+            "-i",
+            srt.to_str().expect("utf-8"),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:v",
+            "copy",
+            "-c:s",
+            codec,
+            out.to_str().expect("utf-8"),
         ]);
         let tracks = read_embedded(&out).expect("subtitles");
         assert_eq!(tracks.len(), 1, "{codec}");
         let texts: Vec<&str> = tracks[0].cues.iter().map(|c| c.text.as_str()).collect();
-        assert_eq!(texts, ["Crack the eggs", "Whisk them & add salt\nslowly"], "{codec}");
+        assert_eq!(
+            texts,
+            ["Crack the eggs", "Whisk them & add salt\nslowly"],
+            "{codec}"
+        );
         assert!((tracks[0].cues[1].start_s - 1.75).abs() < 0.011, "{codec}");
     }
 }
@@ -88,7 +121,11 @@ fn sidecar_encodings_and_broken_files() {
     let p = |n: &str| dir.path().join(n);
 
     // Latin-1 / Windows-1252 (a "wrong" encoding for a UTF-8 reader).
-    std::fs::write(p("latin.srt"), b"1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9 cr\xe8me\n").expect("write");
+    std::fs::write(
+        p("latin.srt"),
+        b"1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9 cr\xe8me\n",
+    )
+    .expect("write");
     let t = read_sidecar(&p("latin.srt")).expect("latin-1 reads");
     assert_eq!(t.cues[0].text, "Café crème");
     assert_eq!(t.encoding.as_deref(), Some("windows-1252"));
@@ -100,7 +137,10 @@ fn sidecar_encodings_and_broken_files() {
         .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
         .collect();
     std::fs::write(p("wide.srt"), bytes).expect("write");
-    assert_eq!(read_sidecar(&p("wide.srt")).expect("utf-16").cues[0].text, "naïve");
+    assert_eq!(
+        read_sidecar(&p("wide.srt")).expect("utf-16").cues[0].text,
+        "naïve"
+    );
 
     // Some broken timestamps: the good cues are kept and the bad ones reported by line.
     std::fs::write(
@@ -117,7 +157,10 @@ fn sidecar_encodings_and_broken_files() {
     let e = read_sidecar(&p("broken.srt")).expect_err("broken");
     assert!(matches!(e.kind, MediaErrorKind::Subtitle(_)));
     let msg = e.to_string();
-    assert!(msg.contains("broken.srt") && msg.contains("broken timestamp"), "{msg}");
+    assert!(
+        msg.contains("broken.srt") && msg.contains("broken timestamp"),
+        "{msg}"
+    );
 
     // Binary garbage named .srt.
     std::fs::write(p("garbage.srt"), [0u8, 159, 146, 150, 1, 2, 3]).expect("write");
@@ -129,8 +172,11 @@ fn a_broken_sidecar_does_not_hide_the_others() {
     let dir = tempfile::tempdir().expect("tempdir");
     let video = testsrc(dir.path(), "talk.mp4", "160x120", "30", 1.0);
     std::fs::write(dir.path().join("talk.srt"), "garbage\n").expect("write");
-    std::fs::write(dir.path().join("talk.de.vtt"), "WEBVTT\n\n00:00.100 --> 00:00.900\nHallo\n")
-        .expect("write");
+    std::fs::write(
+        dir.path().join("talk.de.vtt"),
+        "WEBVTT\n\n00:00.100 --> 00:00.900\nHallo\n",
+    )
+    .expect("write");
     let (tracks, errors) = read_all(&video).expect("read");
     assert_eq!(tracks.len(), 1);
     assert_eq!(tracks[0].cues[0].text, "Hallo");

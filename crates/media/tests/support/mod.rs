@@ -24,8 +24,19 @@ pub fn testsrc(dir: &Path, name: &str, size: &str, rate: &str, seconds: f64) -> 
     let path = dir.join(name);
     let src = format!("testsrc2=size={size}:rate={rate}");
     ffmpeg(&[
-        "-f", "lavfi", "-i", &src, "-t", &seconds.to_string(), "-pix_fmt", "yuv420p", "-c:v",
-        "libx264", "-preset", "ultrafast", path.to_str().expect("utf-8 test path"),
+        "-f",
+        "lavfi",
+        "-i",
+        &src,
+        "-t",
+        &seconds.to_string(),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        path.to_str().expect("utf-8 test path"),
     ]);
     path
 }
