@@ -208,6 +208,13 @@ def main() -> None:
     ckpt_model = collections.OrderedDict(
         ("mmmodel." + k, v.half() if v.is_floating_point() else v) for k, v in vsd.items())
     ckpt_model._metadata = collections.OrderedDict()  # as a real state_dict() carries
+    # Layouts a reader must handle (the importer ignores these names): a stride-0 expanded
+    # buffer, a transposed view, and a slice sharing its storage with another entry.
+    shared = torch.randn(6, 4, generator=gen).half()
+    ckpt_model["mmmodel.layout_test.expanded"] = torch.arange(8).expand((3, -1))
+    ckpt_model["mmmodel.layout_test.transposed"] = torch.randn(3, 5, generator=gen).half().t()
+    ckpt_model["mmmodel.layout_test.shared"] = shared
+    ckpt_model["mmmodel.layout_test.slice"] = shared[2:5, 1:3]
     namespace = argparse.Namespace(task="mmtask", arch="mmarch", lr=[5e-05], fp16=True,
                                    max_video_len=32, ddp_backend=FakeChoice.NO_C10D,
                                    adam_betas="(0.9, 0.98)", seed=1, clip_norm=2.0)
@@ -283,7 +290,8 @@ def main() -> None:
         assert torch.equal(s3d2(x)["video_embedding"], s3d_io["t30.video_embedding"])
     ck = torch.load(os.path.join(pth, "checkpoint_videoclip.pt"), weights_only=False)
     vc2 = R.VideoCLIP(VIDEOCLIP_TINY).eval()
-    vc2.load_state_dict({k[len("mmmodel."):]: v.float() for k, v in ck["model"].items()})
+    vc2.load_state_dict({k[len("mmmodel."):]: v.float() for k, v in ck["model"].items()
+                         if "layout_test" not in k})
     with torch.no_grad():
         assert torch.equal(vc2.forward_text(ids, cmask)[1], tp)
     total = 0

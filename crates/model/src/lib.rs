@@ -14,6 +14,7 @@
 mod bert;
 pub mod config;
 mod error;
+pub mod pth;
 pub mod s3d;
 pub mod videoclip;
 mod weights;

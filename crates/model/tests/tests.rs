@@ -7,5 +7,6 @@
 #[macro_use]
 mod common;
 
+mod pth_formats;
 mod s3d_parity;
 mod towers_parity;
