@@ -131,7 +131,8 @@ def tiny_vocab(size: int) -> list[str]:
     words += base
     words += [chr(c) for c in range(ord("a"), ord("z") + 1)]
     words += ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
-    words += ["##s", "##ing", "##ed", "##cake", "##ion"]
+    words += ["##ing", "##ed", "##cake", "##ion"]
+    words = list(dict.fromkeys(words))  # no duplicates: one id per token
     i = 0
     while len(words) < size:
         words.append(f"tok{i}")

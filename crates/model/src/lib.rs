@@ -16,6 +16,7 @@ pub mod config;
 mod error;
 pub mod pth;
 pub mod s3d;
+pub mod tokenizer;
 pub mod videoclip;
 mod weights;
 
@@ -23,6 +24,7 @@ pub use candle_core::{DType, Device, Tensor};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
 pub use s3d::{S3d, S3dOutput, S3dTaps};
+pub use tokenizer::Tokenizer;
 pub use videoclip::{
     load_towers, scores, text_batch, text_layout, TextTower, TowerOutput, VideoMode, VideoTower,
 };

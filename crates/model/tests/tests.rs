@@ -9,4 +9,5 @@ mod common;
 
 mod pth_formats;
 mod s3d_parity;
+mod tokenizer;
 mod towers_parity;
