@@ -234,8 +234,9 @@ def main() -> None:
     }
     torch.save(checkpoint, os.path.join(pth, "checkpoint_videoclip.pt"))
     save_file(contiguous_state(ckpt_model), os.path.join(pth, "videoclip_state.safetensors"))
+    # What `models import` keeps: no position_ids buffers, no (unused) BERT poolers.
     vc_weights = {k: v.contiguous() for k, v in vsd.items()
-                  if not k.endswith("position_ids")}
+                  if not k.endswith("position_ids") and ".pooler." not in k}
     save_file(vc_weights, os.path.join(tiny, "videoclip.safetensors"))
 
     towers = {}

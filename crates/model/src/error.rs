@@ -57,7 +57,6 @@ impl Error {
         }
     }
 
-    #[allow(dead_code)] // used by the PyTorch readers
     pub(crate) fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Self::Checkpoint {
             path: path.into(),

@@ -14,6 +14,7 @@
 mod bert;
 pub mod config;
 mod error;
+pub mod model_dir;
 pub mod pth;
 pub mod s3d;
 pub mod tokenizer;
@@ -23,6 +24,7 @@ mod weights;
 pub use candle_core::{DType, Device, Tensor};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
+pub use model_dir::{import_released, init_random, write_model_dir, ImportSummary, VClipModel};
 pub use s3d::{S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{

@@ -45,7 +45,6 @@ impl Weights {
         })
     }
 
-    #[allow(dead_code)] // used by the importer
     pub(crate) fn from_map(path: &Path, tensors: HashMap<String, Tensor>) -> Self {
         Self {
             path: path.to_owned(),

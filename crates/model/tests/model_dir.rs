@@ -1,0 +1,141 @@
+//! Model directories: importing the PyTorch files, random init, loading and running.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
+use vclip_model::pth::PthFormat;
+use vclip_model::{import_released, init_random, ModelConfig, Preset, VClipModel, VideoMode};
+
+use crate::common::{check, fixtures, get, load};
+use crate::pth_formats::raw_bytes;
+
+fn read_dir_tensors(path: &std::path::Path) -> Result<BTreeMap<String, Tensor>> {
+    Ok(candle_core::safetensors::load(path, &Device::Cpu)?
+        .into_iter()
+        .collect())
+}
+
+fn assert_files_equal(got: &std::path::Path, want: &std::path::Path) -> Result<()> {
+    let got = read_dir_tensors(got)?;
+    let want = read_dir_tensors(want)?;
+    anyhow::ensure!(got.keys().eq(want.keys()), "tensor names differ");
+    for (name, w) in &want {
+        let g = got.get(name).context("missing")?;
+        anyhow::ensure!(g.dtype() == DType::F32, "{name} not f32");
+        anyhow::ensure!(raw_bytes(g)? == raw_bytes(w)?, "{name} differs");
+    }
+    Ok(())
+}
+
+#[test]
+fn import_writes_the_fixture_weights_bit_for_bit() -> Result<()> {
+    let tiny = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    for s3d_file in ["pth/s3d_legacy.pth", "pth/s3d_zip.pth"] {
+        let dir = tempfile::tempdir()?;
+        let out = dir.path().join("model");
+        let summary = import_released(
+            &fixtures().join("pth/checkpoint_videoclip.pt"),
+            &fixtures().join(s3d_file),
+            &fixtures().join("tiny/vocab.txt"),
+            &out,
+            Some(tiny.clone()),
+        )?;
+        assert_eq!(summary.videoclip_format, PthFormat::Zip);
+        let ignored = summary.ignored.join(" ");
+        for name in [
+            "text_module.fc1.weight",
+            "num_batches_tracked",
+            "position_ids",
+            "pooler",
+        ] {
+            assert!(ignored.contains(name), "{name} not reported as ignored");
+        }
+        assert_files_equal(
+            &out.join("s3d.safetensors"),
+            &fixtures().join("tiny/s3d.safetensors"),
+        )?;
+        assert_files_equal(
+            &out.join("videoclip.safetensors"),
+            &fixtures().join("tiny/videoclip.safetensors"),
+        )?;
+        let model = VClipModel::load(&out, &Device::Cpu)?;
+        assert!(!model.is_random());
+        // The imported model reproduces the reference features.
+        let io = load("s3d_io.safetensors")?;
+        let feats = model.encode_clips(&get(&io, "t30.input")?)?;
+        check("imported t30 features", &feats, &get(&io, "t30.features")?)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn import_checks_shapes_against_the_config() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Tiny files against the full-size config: a clear error naming the file.
+    let err = import_released(
+        &fixtures().join("pth/checkpoint_videoclip.pt"),
+        &fixtures().join("pth/s3d_legacy.pth"),
+        &fixtures().join("tiny/vocab.txt"),
+        &dir.path().join("model"),
+        None,
+    )
+    .err()
+    .context("accepted tiny weights as the full model")?;
+    let msg = err.to_string();
+    assert!(
+        msg.contains("s3d_legacy.pth") && msg.contains("shape"),
+        "{msg}"
+    );
+    assert!(!dir.path().join("model/config.json").exists());
+    Ok(())
+}
+
+#[test]
+fn init_random_is_deterministic_marked_and_runs() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    init_random(Preset::Tiny, 7, &a, None)?;
+    init_random(Preset::Tiny, 7, &b, None)?;
+    init_random(Preset::Tiny, 8, &c, None)?;
+    for f in [
+        "s3d.safetensors",
+        "videoclip.safetensors",
+        "vocab.txt",
+        "config.json",
+    ] {
+        assert_eq!(std::fs::read(a.join(f))?, std::fs::read(b.join(f))?, "{f}");
+    }
+    assert_ne!(
+        std::fs::read(a.join("s3d.safetensors"))?,
+        std::fs::read(c.join("s3d.safetensors"))?
+    );
+    let model = VClipModel::load(&a, &Device::Cpu)?;
+    assert!(model.is_random());
+    let n = 2 * 3 * 30 * 32 * 32;
+    let bytes: Vec<u8> = (0..n as u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    let frames = Tensor::from_vec(bytes, (2, 3, 30, 32, 32), &Device::Cpu)?;
+    let feats = model.encode_clips(&frames)?;
+    let norms = feats.sqr()?.sum(1)?.to_vec1::<f32>()?;
+    assert!(norms.iter().all(|x| (x - 1.0).abs() < 1e-5), "{norms:?}");
+    let window = feats.unsqueeze(0)?; // one video of 2 seconds
+    let mask = Tensor::ones((1, 2), DType::U8, &Device::Cpu)?;
+    let video = model.embed_video(&window, &mask, VideoMode::Retrieval)?;
+    let tokens = model.embed_video(&window, &mask, VideoMode::DummyCaption)?;
+    assert_eq!(tokens.hidden.dims(), &[1, 4, 32]);
+    let text = model.embed_texts(&["how to cut an onion", "boil water"])?;
+    let scores = model.scores(&text, &video.pooled)?;
+    assert_eq!(scores.dims(), &[2, 1]);
+    assert!(scores
+        .to_vec2::<f32>()?
+        .iter()
+        .flatten()
+        .all(|x| x.is_finite()));
+    Ok(())
+}
