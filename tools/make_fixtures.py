@@ -2,6 +2,7 @@
 
     pip install torch safetensors numpy
     python3 tools/make_fixtures.py            # -> crates/model/tests/fixtures/
+    python3 tools/make_fixtures.py --full --out /tmp/vclip-full   # full size, not committed
 
 Everything is seeded: rerunning the script rewrites the same tensors (up to PyTorch's own
 kernels). It writes
@@ -153,7 +154,16 @@ def main() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "..", "crates", "model", "tests", "fixtures"))
     ap.add_argument("--seed", type=int, default=20260)
+    ap.add_argument("--full", action="store_true",
+                    help="full-size S3D-G and BERT-base towers at 224x224 (hundreds of MB: "
+                         "for a one-off parity check, never committed; needs --out)")
     args = ap.parse_args()
+    if args.full and "--out" not in sys.argv:
+        ap.error("--full needs --out DIR (the full fixtures are not committed)")
+    s3d_cfg = R.S3D_FULL if args.full else S3D_TINY
+    vc_cfg = R.VIDEOCLIP_FULL if args.full else VIDEOCLIP_TINY
+    cases = ({"t30": (2, 30, 224, 224), "t32": (1, 32, 224, 224)} if args.full
+             else {"t30": (2, 30, 32, 48), "t32": (2, 32, 48, 40)})
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
 
@@ -165,15 +175,15 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
 
     # ---------------------------------------------------------------- S3D
-    s3d = R.S3D(S3D_TINY).eval()
+    s3d = R.S3D(s3d_cfg).eval()
     init_s3d(s3d, gen)
     sd = s3d.state_dict()
     # The released file also carries MIL-NCE's word2vec text branch: add a tiny stand-in.
     sd["text_module.word_embd.weight"] = torch.randn(50, 8, generator=gen)
     sd["text_module.fc1.weight"] = torch.randn(16, 8, generator=gen)
     sd["text_module.fc1.bias"] = torch.randn(16, generator=gen)
-    sd["text_module.fc2.weight"] = torch.randn(S3D_TINY["embedding_dim"], 16, generator=gen)
-    sd["text_module.fc2.bias"] = torch.randn(S3D_TINY["embedding_dim"], generator=gen)
+    sd["text_module.fc2.weight"] = torch.randn(s3d_cfg["embedding_dim"], 16, generator=gen)
+    sd["text_module.fc2.bias"] = torch.randn(s3d_cfg["embedding_dim"], generator=gen)
     torch.save(sd, os.path.join(pth, "s3d_legacy.pth"), _use_new_zipfile_serialization=False)
     torch.save(sd, os.path.join(pth, "s3d_zip.pth"))
     save_file(contiguous_state(sd), os.path.join(pth, "s3d_state.safetensors"))
@@ -183,7 +193,7 @@ def main() -> None:
     save_file(s3d_weights, os.path.join(tiny, "s3d.safetensors"))
 
     s3d_io = {}
-    for name, (b, t, h, w) in {"t30": (2, 30, 32, 48), "t32": (2, 32, 48, 40)}.items():
+    for name, (b, t, h, w) in cases.items():
         frames = torch.randint(0, 256, (b, 3, t, h, w), generator=gen, dtype=torch.uint8)
         # Make the clips differ in brightness so that batch mix-ups show.
         frames[0] = frames[0] // 2
@@ -203,7 +213,7 @@ def main() -> None:
     save_file(s3d_io, os.path.join(out, "s3d_io.safetensors"))
 
     # ---------------------------------------------------------------- VideoCLIP
-    vc = R.VideoCLIP(VIDEOCLIP_TINY).eval()
+    vc = R.VideoCLIP(vc_cfg).eval()
     init_videoclip(vc, gen)
     vsd = vc.state_dict()
     ckpt_model = collections.OrderedDict(
@@ -240,7 +250,7 @@ def main() -> None:
     save_file(vc_weights, os.path.join(tiny, "videoclip.safetensors"))
 
     towers = {}
-    b, n, dv = 3, VIDEOCLIP_TINY["max_video_len"], VIDEOCLIP_TINY["video_feature_dim"]
+    b, n, dv = 3, vc_cfg["max_video_len"], vc_cfg["video_feature_dim"]
     lengths = [32, 20, 5]
     vfeats = torch.nn.functional.normalize(torch.randn(b, n, dv, generator=gen), dim=-1)
     vmask = torch.zeros(b, n, dtype=torch.bool)
@@ -274,24 +284,24 @@ def main() -> None:
         "format": "vclip-model",
         "version": 1,
         "random_weights": True,
-        "description": f"tiny random fixture written by tools/make_fixtures.py (seed {args.seed})",
-        "s3d": S3D_TINY,
-        "videoclip": VIDEOCLIP_TINY,
+        "description": f"random fixture written by tools/make_fixtures.py (seed {args.seed})",
+        "s3d": s3d_cfg,
+        "videoclip": vc_cfg,
     }
     with open(os.path.join(tiny, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
     with open(os.path.join(tiny, "vocab.txt"), "w") as f:
-        f.write("\n".join(tiny_vocab(VIDEOCLIP_TINY["vocab_size"])) + "\n")
+        f.write("\n".join(tiny_vocab(vc_cfg["vocab_size"])) + "\n")
 
     # Self-check: the files reload into the reference and give the same outputs.
-    s3d2 = R.S3D(S3D_TINY).eval()
+    s3d2 = R.S3D(s3d_cfg).eval()
     s3d2.load_state_dict(torch.load(os.path.join(pth, "s3d_legacy.pth")), strict=False)
     with torch.no_grad():
         x = s3d_io["t30.input"].float() / 255.0
         assert torch.equal(s3d2(x)["video_embedding"], s3d_io["t30.video_embedding"])
     ck = torch.load(os.path.join(pth, "checkpoint_videoclip.pt"), weights_only=False)
-    vc2 = R.VideoCLIP(VIDEOCLIP_TINY).eval()
+    vc2 = R.VideoCLIP(vc_cfg).eval()
     vc2.load_state_dict({k[len("mmmodel."):]: v.float() for k, v in ck["model"].items()
                          if "layout_test" not in k})
     with torch.no_grad():

@@ -11,6 +11,7 @@
 //! Every numeric detail follows `shared/docs/VIDEOCLIP.md`; `tools/reference.py` is the PyTorch
 //! reference the parity tests (`tests/`) compare against.
 
+pub mod bench;
 mod bert;
 pub mod config;
 mod error;

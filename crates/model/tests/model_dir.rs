@@ -16,7 +16,7 @@ fn read_dir_tensors(path: &std::path::Path) -> Result<BTreeMap<String, Tensor>> 
         .collect())
 }
 
-fn assert_files_equal(got: &std::path::Path, want: &std::path::Path) -> Result<()> {
+pub fn assert_files_equal(got: &std::path::Path, want: &std::path::Path) -> Result<()> {
     let got = read_dir_tensors(got)?;
     let want = read_dir_tensors(want)?;
     anyhow::ensure!(got.keys().eq(want.keys()), "tensor names differ");

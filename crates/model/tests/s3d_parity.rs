@@ -1,21 +1,29 @@
 //! S3D-G against the PyTorch reference at the checkpoints of VIDEOCLIP.md §8.1, for T=30 (ceil
 //! mode in `maxpool_4a`) and T=32, batch 2, non-square frames.
 
+use std::path::Path;
+
 use anyhow::Result;
 use candle_core::{DType, Device};
 use vclip_model::{ModelConfig, S3d};
 
-use crate::common::{check, fixtures, get, load};
+use crate::common::{check, fixtures, get, load_from};
 
 fn s3d_matches_reference(dev: &Device) -> Result<()> {
-    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    check_s3d(&fixtures(), dev)
+}
+test_device!(s3d_matches_reference);
+
+/// All S3D checkpoints of the fixture set under `root` (also used for the full-size check).
+pub fn check_s3d(root: &Path, dev: &Device) -> Result<()> {
+    let config = ModelConfig::load(&root.join("tiny/config.json"))?;
     let s3d = S3d::load(
-        &fixtures().join("tiny/s3d.safetensors"),
+        &root.join("tiny/s3d.safetensors"),
         &config.s3d,
         dev,
         DType::F32,
     )?;
-    let io = load("s3d_io.safetensors")?;
+    let io = load_from(root, "s3d_io.safetensors")?;
     for case in ["t30", "t32"] {
         let frames = get(&io, &format!("{case}.input"))?.to_device(dev)?;
         let x = (frames.to_dtype(DType::F32)? / 255.0)?;
@@ -44,7 +52,6 @@ fn s3d_matches_reference(dev: &Device) -> Result<()> {
     }
     Ok(())
 }
-test_device!(s3d_matches_reference);
 
 fn s3d_rejects_odd_sizes(dev: &Device) -> Result<()> {
     let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;

@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod full_size;
 mod model_dir;
 mod pth_formats;
 mod s3d_parity;

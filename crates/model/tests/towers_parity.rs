@@ -2,20 +2,28 @@
 //! videos shorter than 32 s (masked padding), the dummy-caption mode, texts of 0, 1, 7 and 61
 //! tokens, and the score matrix.
 
+use std::path::Path;
+
 use anyhow::Result;
 use candle_core::{DType, Device};
 use vclip_model::{load_towers, scores, text_layout, ModelConfig, VideoMode};
 
-use crate::common::{check, fixtures, get, load};
+use crate::common::{check, fixtures, get, load, load_from};
 
 fn towers_match_reference(dev: &Device) -> Result<()> {
-    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    check_towers(&fixtures(), dev)
+}
+test_device!(towers_match_reference);
+
+/// All tower checkpoints of the fixture set under `root` (also used for the full-size check).
+pub fn check_towers(root: &Path, dev: &Device) -> Result<()> {
+    let config = ModelConfig::load(&root.join("tiny/config.json"))?;
     let (video, text) = load_towers(
-        &fixtures().join("tiny/videoclip.safetensors"),
+        &root.join("tiny/videoclip.safetensors"),
         &config.videoclip,
         dev,
     )?;
-    let io = load("towers_io.safetensors")?;
+    let io = load_from(root, "towers_io.safetensors")?;
     let feats = get(&io, "video.feats")?.to_device(dev)?;
     let mask = get(&io, "video.mask")?.to_device(dev)?;
 
@@ -46,7 +54,6 @@ fn towers_match_reference(dev: &Device) -> Result<()> {
     )?;
     Ok(())
 }
-test_device!(towers_match_reference);
 
 /// Padding only to the longest text of the batch (not to 63) leaves the outputs unchanged.
 fn short_padding_gives_same_pooled(dev: &Device) -> Result<()> {

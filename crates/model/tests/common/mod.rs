@@ -39,7 +39,12 @@ pub fn fixtures() -> PathBuf {
 
 /// All tensors of a fixture file, on the CPU.
 pub fn load(name: &str) -> Result<HashMap<String, Tensor>> {
-    let path = fixtures().join(name);
+    load_from(&fixtures(), name)
+}
+
+/// All tensors of `root/name`, on the CPU.
+pub fn load_from(root: &std::path::Path, name: &str) -> Result<HashMap<String, Tensor>> {
+    let path = root.join(name);
     candle_core::safetensors::load(&path, &Device::Cpu)
         .with_context(|| format!("reading {}", path.display()))
 }
