@@ -271,7 +271,17 @@ fn tensor_refs(path: &Path, obj: Object, key: Option<&str>) -> Result<Vec<Tensor
 /// Copies the (possibly strided) tensor out of its storage bytes into a contiguous tensor.
 fn materialize(path: &Path, r: &TensorRef, storage: &[u8]) -> Result<Tensor> {
     let es = r.dtype.size_in_bytes();
-    let numel: usize = r.size.iter().product();
+    // Corrupt sizes must not overflow or ask for absurd allocations (stride-0 tensors may
+    // legitimately be larger than their storage, so bound the result, not the ratio).
+    const MAX_TENSOR_BYTES: usize = 1 << 36;
+    let numel = r
+        .size
+        .iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+        .filter(|n| n.saturating_mul(es) <= MAX_TENSOR_BYTES)
+        .ok_or_else(|| {
+            Error::checkpoint(path, format!("tensor `{}` has an absurd size", r.name))
+        })?;
     if r.stride.len() != r.size.len() {
         return Err(Error::checkpoint(
             path,
@@ -305,13 +315,13 @@ fn materialize(path: &Path, r: &TensorRef, storage: &[u8]) -> Result<Tensor> {
         }
         storage[r.offset * es..end * es].to_vec()
     } else {
+        // Saturating: absurd strides in a corrupt file end up past the storage, an error.
         let last: usize = r
             .size
             .iter()
             .zip(&r.stride)
-            .map(|(d, s)| (d - 1) * s)
-            .sum::<usize>()
-            + r.offset;
+            .map(|(d, s)| (d - 1).saturating_mul(*s))
+            .fold(r.offset, usize::saturating_add);
         if last >= storage_elems {
             return Err(oob());
         }
@@ -367,7 +377,7 @@ fn read_zip(path: &Path, key: Option<&str>) -> Result<Vec<(String, Tensor)>> {
             let mut entry = zip
                 .by_name(&name)
                 .map_err(|e| Error::checkpoint(path, format!("{name}: {e}")))?;
-            let mut buf = Vec::with_capacity(entry.size() as usize);
+            let mut buf = Vec::new();
             entry
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::checkpoint(path, format!("{name}: {e}")))?;
