@@ -26,7 +26,7 @@ pub use candle_core::{DType, Device, Tensor};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
 pub use model_dir::{import_released, init_random, write_model_dir, ImportSummary, VClipModel};
-pub use s3d::{S3d, S3dOutput, S3dTaps};
+pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{
     load_towers, scores, text_batch, text_layout, TextTower, TowerOutput, VideoMode, VideoTower,

@@ -103,6 +103,38 @@ impl VClipModel {
         self.video.forward(features, mask, mode)
     }
 
+    /// Pooled vectors of sliding windows over a video's per-second features `(N, 512)`:
+    /// windows of `window` seconds (32) every `stride` seconds, the last one shorter (masked)
+    /// rather than past the end. Returns the `[start, end)` second spans and `(W, 768)`.
+    pub fn embed_windows(
+        &self,
+        features: &Tensor,
+        window: usize,
+        stride: usize,
+    ) -> Result<(Vec<(usize, usize)>, Tensor)> {
+        let (n, d) = features.dims2()?;
+        if n == 0 || window == 0 || stride == 0 || window > self.config.videoclip.max_video_len {
+            return Err(Error::Input(format!(
+                "cannot window {n} seconds with window {window} (max {}) and stride {stride}",
+                self.config.videoclip.max_video_len
+            )));
+        }
+        let spans = window_spans(n, window, stride);
+        let device = self.s3d.device();
+        let mut padded = Vec::with_capacity(spans.len());
+        let mut masks = Vec::with_capacity(spans.len() * window);
+        for &(start, end) in &spans {
+            let w = features.narrow(0, start, end - start)?;
+            padded.push(w.pad_with_zeros(0, 0, window - (end - start))?);
+            masks.extend((0..window).map(|i| u8::from(i < end - start)));
+        }
+        let batch = Tensor::stack(&padded, 0)?;
+        let mask = Tensor::from_vec(masks, (spans.len(), window), device)?;
+        debug_assert_eq!(batch.dims(), &[spans.len(), window, d]);
+        let out = self.video.forward(&batch, &mask, VideoMode::Retrieval)?;
+        Ok((spans, out.pooled))
+    }
+
     /// Pooled text vectors `(N, 768)` of `texts` (padded to the longest text of the batch).
     pub fn embed_texts(&self, texts: &[&str]) -> Result<Tensor> {
         let device = self.s3d.device().clone();
@@ -115,6 +147,21 @@ impl VClipModel {
     /// Raw dot-product scores `(Nt, Nv)`.
     pub fn scores(&self, text: &Tensor, video: &Tensor) -> Result<Tensor> {
         scores(text, video)
+    }
+}
+
+/// `[start, end)` spans of sliding windows over `n` seconds: every `stride` seconds, `window`
+/// long, clipped at `n`, stopping once a window reaches the end.
+pub fn window_spans(n: usize, window: usize, stride: usize) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = (start + window).min(n);
+        spans.push((start, end));
+        if end >= n || stride == 0 {
+            return spans;
+        }
+        start += stride;
     }
 }
 

@@ -616,6 +616,27 @@ impl S3d {
     }
 }
 
+/// Builds the S3D input `(B, 3, T, H, W)` uint8 on `device` from clips laid out as the media
+/// layer decodes them: `B` clips of `T` frames of `H x W` RGB24 pixels, `(B, T, H, W, 3)` bytes.
+pub fn clips_from_thwc(
+    data: Vec<u8>,
+    batch: usize,
+    frames: usize,
+    height: usize,
+    width: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let want = batch * frames * height * width * 3;
+    if data.len() != want {
+        return Err(Error::Input(format!(
+            "{} bytes for {batch} clips of {frames}x{height}x{width}x3 (= {want})",
+            data.len()
+        )));
+    }
+    let t = Tensor::from_vec(data, (batch, frames, height, width, 3), device)?;
+    Ok(t.permute((0, 4, 1, 2, 3))?.contiguous()?)
+}
+
 /// Divides each row of `(N, D)` by its L2 norm.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
     let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;

@@ -139,3 +139,42 @@ fn init_random_is_deterministic_marked_and_runs() -> Result<()> {
         .all(|x| x.is_finite()));
     Ok(())
 }
+
+#[test]
+fn windows_and_clip_layout() -> Result<()> {
+    use vclip_model::model_dir::window_spans;
+    assert_eq!(window_spans(40, 32, 16), vec![(0, 32), (16, 40)]);
+    assert_eq!(window_spans(10, 32, 16), vec![(0, 10)]);
+    assert_eq!(window_spans(32, 32, 16), vec![(0, 32)]);
+    assert_eq!(window_spans(50, 32, 16), vec![(0, 32), (16, 48), (32, 50)]);
+
+    // (B, T, H, W, C) bytes as the media layer decodes them -> (B, C, T, H, W).
+    let data: Vec<u8> = (0..2 * 2 * 2 * 2 * 3).map(|i| i as u8).collect();
+    let t = vclip_model::clips_from_thwc(data, 2, 2, 2, 2, &Device::Cpu)?;
+    assert_eq!(t.dims(), &[2, 3, 2, 2, 2]);
+    // clip 1, frame 1, row 0, col 1 is pixel ((1*2 + 1)*2 + 0)*2 + 1 = 13; channel 2.
+    let v = t
+        .get(1)?
+        .get(2)?
+        .get(1)?
+        .get(0)?
+        .get(1)?
+        .to_scalar::<u8>()?;
+    assert_eq!(v, (13 * 3 + 2) as u8);
+
+    let dir = tempfile::tempdir()?;
+    init_random(Preset::Tiny, 3, dir.path(), None)?;
+    let model = VClipModel::load(dir.path(), &Device::Cpu)?;
+    let feats = Tensor::randn(0f32, 1., (40, 32), &Device::Cpu)?;
+    let (spans, pooled) = model.embed_windows(&feats, 32, 16)?;
+    assert_eq!(spans, vec![(0, 32), (16, 40)]);
+    assert_eq!(pooled.dims(), &[2, 32]);
+    // The second window equals running the tower on its 24 seconds alone.
+    let alone = model.embed_video(
+        &feats.narrow(0, 16, 24)?.unsqueeze(0)?,
+        &Tensor::ones((1, 24), DType::U8, &Device::Cpu)?,
+        VideoMode::Retrieval,
+    )?;
+    check("window vs alone", &pooled.narrow(0, 1, 1)?, &alone.pooled)?;
+    Ok(())
+}
