@@ -66,3 +66,30 @@ fn s3d_rejects_odd_sizes(dev: &Device) -> Result<()> {
     Ok(())
 }
 test_device!(s3d_rejects_odd_sizes);
+
+/// Reduced precision (GPU inference) stays near the f32 reference: f16 here (the CPU has no
+/// bf16 matmul), bf16 as well on CUDA.
+fn s3d_half_precision_is_close(dev: &Device) -> Result<()> {
+    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    let io = crate::common::load("s3d_io.safetensors")?;
+    let frames = get(&io, "t32.input")?.to_device(dev)?;
+    let want = get(&io, "t32.features")?;
+    let mut dtypes = vec![DType::F16];
+    if dev.is_cuda() {
+        dtypes.push(DType::BF16);
+    }
+    for dtype in dtypes {
+        let s3d = S3d::load(
+            &fixtures().join("tiny/s3d.safetensors"),
+            &config.s3d,
+            dev,
+            dtype,
+        )?;
+        let got = s3d.features(&frames)?;
+        let err = crate::common::rel_err(&got, &want)?;
+        eprintln!("parity t32 features {dtype:?}: max rel err {err:.3e}");
+        anyhow::ensure!(err < 3e-2, "{dtype:?}: {err}");
+    }
+    Ok(())
+}
+test_device!(s3d_half_precision_is_close);
