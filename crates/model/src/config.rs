@@ -62,9 +62,9 @@ pub struct VideoClipConfig {
     pub type_vocab_size: usize,
     /// Size of the per-second video features fed to `videomlp` (S3D's 512).
     pub video_feature_dim: usize,
-    /// Video tokens per window (32 seconds); the video [SEP] sits at position `max_video_len + 1`.
+    /// Video tokens per window (32 seconds); the video `[SEP]` sits at position `max_video_len + 1`.
     pub max_video_len: usize,
-    /// Text tokens with [CLS] and [SEP] (63 = 61 content tokens + 2).
+    /// Text tokens with `[CLS]` and `[SEP]` (63 = 61 content tokens + 2).
     pub max_text_len: usize,
 }
 

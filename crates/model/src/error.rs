@@ -1,4 +1,6 @@
-//! Errors of the model crate. Each variant that concerns a file names the file and the reason.
+//! Errors of the model crate (S3D-G + VideoCLIP, arXiv 2109.14084; reference
+//! `fairseq/examples/MMPT`). Each variant that concerns a file (config.json, the safetensors
+//! weights, the released `.pt`/`.pth` checkpoints, vocab.txt) names the file and the reason.
 
 use std::path::PathBuf;
 

@@ -10,6 +10,16 @@
 //!
 //! Every numeric detail follows `shared/docs/VIDEOCLIP.md`; `tools/reference.py` is the PyTorch
 //! reference the parity tests (`tests/`) compare against.
+//!
+//! Entry points for the command line and the engine:
+//! - `vclip models import`: [`import_released`]`(checkpoint_best.pt, s3d_howto100m.pth,
+//!   vocab.txt, out_dir, None)`;
+//! - `vclip models init-random`: [`init_random`]`(Preset::Tiny | Preset::Full, seed, out_dir,
+//!   vocab)`;
+//! - `vclip encode`: [`VClipModel::load`], [`clips_from_thwc`] on decoded clips,
+//!   [`VClipModel::encode_clips`] (per-second 512-d features), [`VClipModel::embed_windows`];
+//!   queries with [`VClipModel::embed_texts`] and [`VClipModel::scores`];
+//! - `vclip bench encode`: [`bench::bench_s3d`] and [`bench::bench_text`].
 
 pub mod bench;
 mod bert;
@@ -32,8 +42,8 @@ pub use videoclip::{
     load_towers, scores, text_batch, text_layout, TextTower, TowerOutput, VideoMode, VideoTower,
 };
 
-/// The compute device to use: CUDA (first GPU) or Metal when the crate was built with that
-/// feature and `gpu` is true, the CPU otherwise.
+/// The compute device: the CPU when `gpu` is false; otherwise the first CUDA (or Metal) GPU,
+/// or [`Error::NoGpu`] when this build has neither feature.
 pub fn device(gpu: bool) -> Result<Device> {
     if !gpu {
         return Ok(Device::Cpu);

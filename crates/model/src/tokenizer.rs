@@ -20,7 +20,7 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use crate::error::{Error, Result};
 use crate::videoclip::{text_batch, CLS_ID, PAD_ID, SEP_ID, UNK_ID};
 
-/// Content tokens per text in VideoCLIP (63 with [CLS] and [SEP]).
+/// Content tokens per text in VideoCLIP (63 with `[CLS]` and `[SEP]`).
 pub const MAX_CONTENT_TOKENS: usize = 61;
 
 /// WordPiece tokenizer of bert-base-uncased (or any BERT-style `vocab.txt`).
@@ -33,8 +33,8 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     /// Builds the tokenizer from a BERT `vocab.txt` (one token per line, id = line number).
-    /// The special tokens must sit at bert-base-uncased's ids ([PAD]=0, [UNK]=100, [CLS]=101,
-    /// [SEP]=102), which VideoCLIP's layouts hard-code.
+    /// The special tokens must sit at bert-base-uncased's ids (`[PAD]`=0, `[UNK]`=100, `[CLS]`=101,
+    /// `[SEP]`=102), which VideoCLIP's layouts hard-code.
     pub fn from_vocab(path: &Path) -> Result<Self> {
         let fail = |reason: String| Error::Tokenizer {
             path: path.to_owned(),

@@ -48,10 +48,10 @@ pub struct TowerOutput {
 /// How the video tower is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoMode {
-    /// Retrieval: the caption buffer's [CLS] is attended to (`cmasks[:, 0] = 1`).
+    /// Retrieval: the caption buffer's `[CLS]` is attended to (`cmasks[:, 0] = 1`).
     Retrieval,
     /// Token-level tasks (COIN, CrossTask, step localisation): the dummy caption
-    /// `[CLS][SEP][PAD][SEP]` with mask `[0,1,0,1]`, i.e. [CLS] is not attended to. Use
+    /// `[CLS][SEP][PAD][SEP]` with mask `[0,1,0,1]`, i.e. `[CLS]` is not attended to. Use
     /// `hidden` positions `1..=L` as per-second token vectors.
     DummyCaption,
 }
@@ -65,7 +65,7 @@ pub struct VideoTower {
     linear2: Linear,
     embeddings: Embeddings,
     encoder: Encoder,
-    /// `(1, 1, H)` word embeddings of [CLS] and [SEP].
+    /// `(1, 1, H)` word embeddings of `[CLS]` and `[SEP]`.
     cls: Tensor,
     sep: Tensor,
 }
@@ -182,7 +182,7 @@ impl TextTower {
         Self::from_weights(&Weights::load(path, device)?, config)
     }
 
-    /// `ids (B, L)` laid out by [`text_layout`] (u32 or i64), `mask (B, L)` 1 on [CLS]..[SEP].
+    /// `ids (B, L)` laid out by [`text_layout`] (u32 or i64), `mask (B, L)` 1 on `[CLS]`..`[SEP]`.
     pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<TowerOutput> {
         let c = &self.config;
         let (b, l) = ids.dims2().map_err(|_| {
@@ -249,7 +249,7 @@ pub fn load_towers(
 
 /// `[CLS] t_1..t_n [SEP] [PAD]...` and its attention mask, as MMPT's aligner builds the text
 /// buffer (the placeholder SEP at index 1 dropped): content truncated to `max_len - 2` tokens
-/// (61 for the real model), padded with [PAD] up to `pad_to` (63 in MMPT; any length >= n + 2
+/// (61 for the real model), padded with `[PAD]` up to `pad_to` (63 in MMPT; any length >= n + 2
 /// gives the same valid-token outputs).
 pub fn text_layout(content: &[u32], max_len: usize, pad_to: usize) -> (Vec<u32>, Vec<u8>) {
     let n = content.len().min(max_len.saturating_sub(2));
