@@ -1,6 +1,7 @@
 //! The WordPiece tokenizer: the fixture vocabulary always, bert-base-uncased's `vocab.txt` when
 //! available (`VCLIP_TEST_VOCAB`, or `.cache/bert-base-uncased/vocab.txt` at the workspace root,
-//! as `scripts/fetch-test-assets.sh` places it). Expected ids were computed with an independent
+//! as `scripts/fetch-test-assets.sh` places it; with `VCLIP_REQUIRE_TEST_ASSETS` set, a missing
+//! file fails the test instead of skipping it). Expected ids were computed with an independent
 //! greedy longest-match WordPiece in Python over the same vocab.
 
 use std::path::PathBuf;
@@ -19,6 +20,11 @@ fn bert_vocab() -> Option<PathBuf> {
     };
     if path.is_file() {
         Some(path)
+    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
+        panic!(
+            "bert-base-uncased vocab.txt not found at {} (scripts/fetch-test-assets.sh)",
+            path.display()
+        );
     } else {
         eprintln!(
             "skipping: bert-base-uncased vocab.txt not found at {} (set VCLIP_TEST_VOCAB)",
