@@ -58,6 +58,27 @@ enum Command {
         #[arg(long, default_value_t = 320)]
         size: u32,
     },
+    /// Get, make and inspect model directories (config.json, safetensors, vocab.txt).
+    Models {
+        #[command(subcommand)]
+        what: ModelsCommand,
+    },
+    /// Per-second S3D-G features and pooled window embeddings of one video.
+    #[cfg(feature = "media")]
+    Encode {
+        video: PathBuf,
+        /// Model directory (default: the `videoclip` model in the models folder).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Run on the GPU (needs a build with `--features cuda` or `metal`).
+        #[arg(long)]
+        gpu: bool,
+        /// Seconds per S3D-G call.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks, each reported as a ratio to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -66,7 +87,77 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Import the released files (read directly, no Python): VideoCLIP's fairseq
+    /// `checkpoint_best.pt`, S3D-G's `s3d_howto100m.pth` (zip or legacy format) and
+    /// bert-base-uncased's `vocab.txt`.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        videoclip: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        s3d: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        vocab: PathBuf,
+        /// Model directory to write (default: `videoclip` in the models folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Architecture of the files: `full` (the released model) or `tiny` (test fixtures).
+        #[arg(long, default_value = "full")]
+        preset: String,
+    },
+    /// Download the released files (resumable, checked), then import them.
+    Pull {
+        /// A folder URL holding copies of the three files, tried before the official
+        /// addresses (repeatable; also `$VCLIP_MODEL_MIRROR`).
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "full", hide = true)]
+        preset: String,
+    },
+    /// Write a random-weight model (marked as random) for tests and benchmarks.
+    InitRandom {
+        #[arg(long, default_value = "tiny")]
+        preset: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// bert-base-uncased vocab.txt (`full` preset); a synthetic vocabulary otherwise.
+        #[arg(long, value_name = "FILE")]
+        vocab: Option<PathBuf>,
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// S3D-G clips per second and text queries per second on CPU or GPU.
+    Encode {
+        /// Model directory; without it a random-weight model of `--preset` is made in a
+        /// temporary folder (speed does not depend on the weights).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        #[arg(long, default_value = "full")]
+        preset: String,
+        /// Clips per S3D-G call.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Frames per clip (VideoCLIP: 30; the GPU comparison with PyTorch uses 32).
+        #[arg(long, default_value_t = 30)]
+        frames: usize,
+        /// Queries per text-tower call.
+        #[arg(long, default_value_t = 16)]
+        text_batch: usize,
+        /// S3D-G precision: f32, f16 or bf16 (reduced precision on GPUs).
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(long)]
+        gpu: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Decoded 224×224 frames per second vs. the ffmpeg CLI running the same filters, and peak
     /// resident memory.
     #[cfg(feature = "media")]

@@ -1,16 +1,22 @@
 //! `vclip bench decode`: our clip decoder against the ffmpeg CLI running the reference filters on
 //! the same file, in the same run, plus peak resident memory.
 
+#[cfg(feature = "media")]
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
+#[cfg(feature = "media")]
+use std::process::{Command, Stdio};
+#[cfg(feature = "media")]
 use std::time::Instant;
 
 use anyhow::Context;
 use serde::Serialize;
+#[cfg(feature = "media")]
 use vclip_media::{ClipDecoder, DecodeOptions};
 
 use super::print_json;
 
+#[cfg(feature = "media")]
 #[derive(Serialize)]
 struct DecodeBench {
     file: String,
@@ -25,11 +31,13 @@ struct DecodeBench {
     baseline_command: String,
 }
 
+#[cfg(feature = "media")]
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
+#[cfg(feature = "media")]
 pub fn decode(file: &Path, runs: usize, json: bool) -> anyhow::Result<ExitCode> {
     let runs = runs.max(1);
     let info = vclip_media::probe(file)?;
@@ -126,10 +134,84 @@ pub fn decode(file: &Path, runs: usize, json: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "media")]
 /// Peak resident set size of this process (Linux `VmHWM`).
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Arguments of `vclip bench encode`.
+pub struct EncodeBench {
+    pub model: Option<std::path::PathBuf>,
+    pub preset: String,
+    pub batch: usize,
+    pub frames: usize,
+    pub text_batch: usize,
+    pub dtype: String,
+    pub runs: usize,
+    pub gpu: bool,
+    pub json: bool,
+}
+
+/// S3D-G clips/s and text queries/s (`vclip bench encode`).
+pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
+    use vclip_model::bench::{bench_s3d, bench_text, BenchRuns};
+    use vclip_model::DType;
+
+    let dtype = match a.dtype.as_str() {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
+        other => anyhow::bail!("--dtype {other}: expected f32, f16 or bf16"),
+    };
+    let device = vclip_model::device(a.gpu)?;
+    let tmp;
+    let dir = match a.model {
+        Some(d) => d,
+        None => {
+            tmp = tempfile::tempdir().context("temporary folder for the random model")?;
+            let preset: vclip_model::Preset = a.preset.parse()?;
+            vclip_model::init_random(preset, 0, tmp.path(), None)?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let model = vclip_model::VClipModel::load_with_s3d_dtype(&dir, &device, dtype)?;
+    let runs = BenchRuns {
+        warmup: 1,
+        runs: a.runs.max(1),
+    };
+    // VideoCLIP's clips are 224x224 (S3D-G is fully convolutional; its config has no size).
+    let size = 224;
+    let s3d = bench_s3d(&model.s3d, a.batch.max(1), a.frames, size, runs)?;
+    let text = bench_text(
+        &model.text,
+        &model.tokenizer,
+        &device,
+        a.text_batch.max(1),
+        runs,
+    )?;
+    if a.json {
+        print_json(&serde_json::json!({
+            "model": dir,
+            "random_weights": model.is_random(),
+            "s3d": { "what": s3d.what, "device": s3d.device, "dtype": format!("{:?}", s3d.dtype),
+                     "batch": s3d.batch, "runs": s3d.runs, "median_s": s3d.median_s,
+                     "clips_per_s": s3d.items_per_s },
+            "text": { "device": text.device, "batch": text.batch, "runs": text.runs,
+                      "median_s": text.median_s, "queries_per_s": text.items_per_s },
+        }))?;
+    } else {
+        println!(
+            "S3D-G   {}: {:.2} clips/s ({} {:?}, batch {}, median of {})",
+            s3d.what, s3d.items_per_s, s3d.device, s3d.dtype, s3d.batch, s3d.runs
+        );
+        println!(
+            "text    {:.1} queries/s ({}, batch {}, median of {})",
+            text.items_per_s, text.device, text.batch, text.runs
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,14 @@
 //! One function per subcommand. Each returns the process exit code: 0 when everything worked,
 //! 1 when some input failed (after reporting it on stderr and carrying on with the rest).
 
-#[cfg(feature = "media")]
 mod bench;
 #[cfg(feature = "media")]
 mod media;
+mod models;
 
 use std::process::ExitCode;
 
-use crate::{BenchCommand, Command};
+use crate::{BenchCommand, Command, ModelsCommand};
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -25,9 +25,58 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             out,
             size,
         } => media::thumbnail(&file, at, &out, size),
+        Command::Models { what } => match what {
+            ModelsCommand::Import {
+                videoclip,
+                s3d,
+                vocab,
+                out,
+                preset,
+            } => models::import(&videoclip, &s3d, &vocab, out, &preset),
+            ModelsCommand::Pull {
+                mirror,
+                out,
+                preset,
+            } => models::pull(mirror, out, &preset),
+            ModelsCommand::InitRandom {
+                preset,
+                seed,
+                vocab,
+                dir,
+            } => models::init_random(&preset, seed, vocab.as_deref(), &dir),
+        },
+        #[cfg(feature = "media")]
+        Command::Encode {
+            video,
+            model,
+            gpu,
+            batch,
+            json,
+        } => models::encode(&video, model, gpu, batch, json),
         Command::Bench { what } => match what {
             #[cfg(feature = "media")]
             BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
+            BenchCommand::Encode {
+                model,
+                preset,
+                batch,
+                frames,
+                text_batch,
+                dtype,
+                runs,
+                gpu,
+                json,
+            } => bench::encode(bench::EncodeBench {
+                model,
+                preset,
+                batch,
+                frames,
+                text_batch,
+                dtype,
+                runs,
+                gpu,
+                json,
+            }),
         },
     }
 }

@@ -5,10 +5,13 @@
 //! nothing here knows about terminals or windows.
 
 pub mod download;
+#[cfg(feature = "media")]
+pub mod encode;
 pub mod library;
+pub mod models;
 pub mod progress;
 
-pub use library::{default_library_dir, LibraryDirError};
+pub use library::{default_library_dir, default_models_dir, LibraryDirError};
 pub use progress::{
     CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker,
 };

@@ -21,6 +21,15 @@ pub fn default_library_dir() -> Result<PathBuf, LibraryDirError> {
     data_dir().map(|d| d.join("library"))
 }
 
+/// Where model directories live by default: `$VCLIP_MODELS` if set, else `models/` in the
+/// platform's per-user data folder (beside the default library).
+pub fn default_models_dir() -> Result<PathBuf, LibraryDirError> {
+    if let Some(dir) = std::env::var_os("VCLIP_MODELS").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    data_dir().map(|d| d.join("models"))
+}
+
 fn data_dir() -> Result<PathBuf, LibraryDirError> {
     let home = || {
         std::env::var_os("HOME")

@@ -1,0 +1,148 @@
+//! `models import|pull|init-random` and `encode`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use vclip_engine::{default_models_dir, CancelToken};
+use vclip_model::Preset;
+
+use super::print_json;
+use crate::progress::Bar;
+
+/// The default model directory: `videoclip` in the models folder.
+pub fn default_model_dir() -> anyhow::Result<PathBuf> {
+    Ok(default_models_dir()?.join("videoclip"))
+}
+
+fn preset(name: &str) -> anyhow::Result<Preset> {
+    Ok(name.parse::<Preset>()?)
+}
+
+fn print_import(summary: &vclip_model::ImportSummary) {
+    println!("{}", summary.dir.display());
+    eprintln!(
+        "imported {} S3D-G tensors ({:?} format) and {} VideoCLIP tensors ({:?} format); \
+         {} unused entries skipped",
+        summary.s3d_tensors,
+        summary.s3d_format,
+        summary.videoclip_tensors,
+        summary.videoclip_format,
+        summary.ignored.len()
+    );
+}
+
+pub fn import(
+    videoclip: &Path,
+    s3d: &Path,
+    vocab: &Path,
+    out: Option<PathBuf>,
+    preset_name: &str,
+) -> anyhow::Result<ExitCode> {
+    let out = match out {
+        Some(o) => o,
+        None => default_model_dir()?,
+    };
+    let summary = vclip_engine::models::import(videoclip, s3d, vocab, &out, preset(preset_name)?)?;
+    print_import(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn pull(
+    mirrors: Vec<String>,
+    out: Option<PathBuf>,
+    preset_name: &str,
+) -> anyhow::Result<ExitCode> {
+    let out_dir = match out {
+        Some(o) => o,
+        None => default_model_dir()?,
+    };
+    let downloads = out_dir
+        .parent()
+        .map(|p| p.join("downloads"))
+        .unwrap_or_else(|| PathBuf::from("downloads"));
+    let opts = vclip_engine::models::PullOptions {
+        downloads,
+        out_dir,
+        mirrors,
+        preset: preset(preset_name)?,
+    };
+    let bar = Bar::new();
+    let summary = vclip_engine::models::pull(&opts, &bar, &CancelToken::new())?;
+    print_import(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn init_random(
+    preset_name: &str,
+    seed: u64,
+    vocab: Option<&Path>,
+    dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    let config = vclip_model::init_random(preset(preset_name)?, seed, dir, vocab)?;
+    println!("{}", dir.display());
+    eprintln!("{}", config.description);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "media")]
+pub fn encode(
+    video: &Path,
+    model: Option<PathBuf>,
+    gpu: bool,
+    batch: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use vclip_engine::encode::{encode_video, EncodeOptions};
+
+    let dir = match model {
+        Some(m) => m,
+        None => default_model_dir()?,
+    };
+    let device = vclip_model::device(gpu)?;
+    let model = vclip_model::VClipModel::load(&dir, &device).with_context(|| {
+        format!(
+            "loading the model in {} (see `vclip models --help`)",
+            dir.display()
+        )
+    })?;
+    if model.is_random() {
+        eprintln!(
+            "warning: {} has random weights: the numbers mean nothing",
+            dir.display()
+        );
+    }
+    let bar = Bar::new();
+    let enc = encode_video(
+        video,
+        &model,
+        EncodeOptions { clip_batch: batch },
+        &bar,
+        &CancelToken::new(),
+    )?;
+    if json {
+        print_json(&serde_json::json!({
+            "path": video,
+            "model": dir,
+            "random_weights": model.is_random(),
+            "seconds": enc.features.len(),
+            "features": enc.features,
+            "windows": enc.windows,
+            "decode": enc.decode,
+        }))?;
+    } else {
+        println!(
+            "{}: {} seconds -> {} features of {} dims, {} windows of {} dims",
+            video.display(),
+            enc.features.len(),
+            enc.features.len(),
+            enc.features.first().map_or(0, Vec::len),
+            enc.windows.len(),
+            enc.windows.first().map_or(0, |w| w.embedding.len())
+        );
+        for w in &enc.windows {
+            println!("  window {:>5}–{:<5} s", w.start_s, w.end_s);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,270 @@
+//! `vclip models import|pull|init-random`, `vclip encode`, `vclip bench encode` with fixture-size
+//! models (random weights, named as such): the plumbing from files to numbers, not model quality
+//! (that is proven by the parity tests in crates/model).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+use crate::support::testsrc;
+
+fn vclip<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(args)
+        .output()
+        .expect("run vclip")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "vclip failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/model/tests/fixtures")
+}
+
+fn encode_json(video: &Path, model: &Path) -> serde_json::Value {
+    let out = vclip([
+        "encode".as_ref(),
+        video.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    serde_json::from_str(&ok(&out)).expect("JSON")
+}
+
+fn features(v: &serde_json::Value) -> Vec<Vec<f64>> {
+    v["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .expect("row")
+                .iter()
+                .map(|x| x.as_f64().expect("f"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn init_random_then_encode_gives_unit_features_per_second_and_windows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("tiny model");
+    ok(&vclip([
+        "models".as_ref(),
+        "init-random".as_ref(),
+        "--seed".as_ref(),
+        "3".as_ref(),
+        model.as_os_str(),
+    ]));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(cfg["random_weights"], true);
+
+    let a = testsrc(dir.path(), "a.mp4", "320x240", "25", 2.5);
+    let out = vclip([
+        "encode".as_ref(),
+        a.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("random weights"),
+        "the user is warned"
+    );
+    let ea: serde_json::Value = serde_json::from_str(&ok(&out)).expect("JSON");
+    assert_eq!(ea["seconds"], 3, "ceil(2.5 s) clips");
+    assert_eq!(ea["random_weights"], true);
+    let fa = features(&ea);
+    for row in &fa {
+        let norm: f64 = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "S3D features are L2-normalised: {norm}"
+        );
+    }
+    let windows = ea["windows"].as_array().expect("windows");
+    assert_eq!(windows.len(), 1);
+    assert_eq!(
+        (windows[0]["start_s"].as_u64(), windows[0]["end_s"].as_u64()),
+        (Some(0), Some(3))
+    );
+
+    // Deterministic, and different content gives different features.
+    assert_eq!(features(&encode_json(&a, &model)), fa);
+    let b = dir.path().join("b.mp4");
+    crate::support::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=320x240:rate=25",
+        "-t",
+        "2.5",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        b.to_str().expect("utf-8"),
+    ]);
+    assert_ne!(features(&encode_json(&b, &model))[0], fa[0]);
+}
+
+#[test]
+fn import_reads_both_pytorch_formats_and_names_mismatches() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = fixtures();
+    let vocab = f.join("tiny/vocab.txt");
+    let ckpt = f.join("pth/checkpoint_videoclip.pt");
+    let video = testsrc(dir.path(), "v.mp4", "160x120", "30", 1.0);
+    let mut results = Vec::new();
+    for s3d in ["s3d_legacy.pth", "s3d_zip.pth"] {
+        let out_dir = dir.path().join(s3d);
+        let o = vclip([
+            "models".as_ref(),
+            "import".as_ref(),
+            "--preset".as_ref(),
+            "tiny".as_ref(),
+            "--videoclip".as_ref(),
+            ckpt.as_os_str(),
+            "--s3d".as_ref(),
+            f.join("pth").join(s3d).as_os_str(),
+            "--vocab".as_ref(),
+            vocab.as_os_str(),
+            "--out".as_ref(),
+            out_dir.as_os_str(),
+        ]);
+        ok(&o);
+        let cfg = std::fs::read_to_string(out_dir.join("config.json")).expect("config");
+        assert!(cfg.contains("\"random_weights\": false"), "{cfg}");
+        results.push(features(&encode_json(&video, &out_dir)));
+    }
+    // The same weights in both file formats give the same numbers.
+    assert_eq!(results[0], results[1]);
+
+    // The tiny files are not the released architecture: a clear error, nothing written.
+    let out_dir = dir.path().join("full");
+    let o = vclip([
+        "models".as_ref(),
+        "import".as_ref(),
+        "--videoclip".as_ref(),
+        ckpt.as_os_str(),
+        "--s3d".as_ref(),
+        f.join("pth/s3d_legacy.pth").as_os_str(),
+        "--vocab".as_ref(),
+        vocab.as_os_str(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("s3d_legacy.pth") && err.contains("shape"),
+        "{err}"
+    );
+    assert!(!out_dir.join("config.json").exists());
+}
+
+/// `python3 -m http.server` on a free loopback port, serving `dir`.
+struct Mirror(Child, String);
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn mirror(dir: &Path) -> Mirror {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Mirror(child, format!("http://127.0.0.1:{port}/models"))
+}
+
+#[test]
+fn pull_downloads_from_a_mirror_and_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = dir.path().join("www/models");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let f = fixtures();
+    std::fs::copy(
+        f.join("pth/checkpoint_videoclip.pt"),
+        served.join("checkpoint_best.pt"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        f.join("pth/s3d_legacy.pth"),
+        served.join("s3d_howto100m.pth"),
+    )
+    .expect("copy");
+    std::fs::copy(f.join("tiny/vocab.txt"), served.join("vocab.txt")).expect("copy");
+    let server = mirror(&dir.path().join("www"));
+    let out_dir = dir.path().join("models/videoclip");
+    let o = vclip([
+        "models".as_ref(),
+        "pull".as_ref(),
+        "--preset".as_ref(),
+        "tiny".as_ref(),
+        "--mirror".as_ref(),
+        server.1.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
+    ok(&o);
+    assert!(out_dir.join("config.json").is_file());
+    // The downloads are kept beside the model folder, complete (no .part left).
+    let downloads = dir.path().join("models/downloads");
+    assert_eq!(
+        std::fs::read(downloads.join("s3d_howto100m.pth")).expect("downloaded"),
+        std::fs::read(f.join("pth/s3d_legacy.pth")).expect("fixture")
+    );
+    assert!(!downloads.join("vocab.txt.part").exists());
+    let video = testsrc(dir.path(), "v.mp4", "160x120", "30", 1.0);
+    assert_eq!(encode_json(&video, &out_dir)["seconds"], 1);
+}
+
+#[test]
+fn bench_encode_reports_clips_and_queries_per_second() {
+    let o = vclip([
+        "bench", "encode", "--preset", "tiny", "--runs", "1", "--batch", "2", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert!(v["s3d"]["clips_per_s"].as_f64().expect("clips/s") > 0.0);
+    assert!(v["text"]["queries_per_s"].as_f64().expect("queries/s") > 0.0);
+    assert_eq!(v["s3d"]["batch"], 2);
+    assert_eq!(v["random_weights"], true);
+}
