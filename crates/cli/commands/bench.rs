@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::Context;
+#[cfg(feature = "media")]
 use serde::Serialize;
 #[cfg(feature = "media")]
 use vclip_media::{ClipDecoder, DecodeOptions};

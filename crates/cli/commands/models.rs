@@ -3,11 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use vclip_engine::{default_models_dir, CancelToken};
 use vclip_model::Preset;
 
-use super::print_json;
 use crate::progress::Bar;
 
 /// The default model directory: `videoclip` in the models folder.
@@ -93,7 +91,10 @@ pub fn encode(
     batch: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
     use vclip_engine::encode::{encode_video, EncodeOptions};
+
+    use super::print_json;
 
     let dir = match model {
         Some(m) => m,
