@@ -89,6 +89,7 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 /// `m:ss.s` (or `h:mm:ss.s`) for seconds.
+#[cfg(feature = "media")]
 pub fn clock(s: f64) -> String {
     let total = s.max(0.0);
     let h = (total / 3600.0).floor();
