@@ -194,6 +194,16 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         a.text_batch.max(1),
         runs,
     )?;
+    // Features of the first synthetic clip, so another implementation (tools/gpu_bench.py) can
+    // check it computed the same thing on the same input.
+    let check = model
+        .encode_clips(&vclip_model::bench::synthetic_clips(
+            1, a.frames, size, &device,
+        )?)?
+        .to_dtype(DType::F32)?
+        .to_device(&vclip_model::Device::Cpu)?
+        .to_vec2::<f32>()?
+        .remove(0);
     if a.json {
         print_json(&serde_json::json!({
             "model": dir,
@@ -201,6 +211,7 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             "s3d": { "what": s3d.what, "device": s3d.device, "dtype": format!("{:?}", s3d.dtype),
                      "batch": s3d.batch, "runs": s3d.runs, "median_s": s3d.median_s,
                      "clips_per_s": s3d.items_per_s },
+            "check_features": check,
             "text": { "device": text.device, "batch": text.batch, "runs": text.runs,
                       "median_s": text.median_s, "queries_per_s": text.items_per_s },
         }))?;
