@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{cli_rgb_frames, ffmpeg, mean_abs_diff, testsrc};
+use support::{cli_rgb_frames, ffmpeg, mean_abs_diff, testsrc, testsrc_with};
 use vclip_media::{probe, ClipDecoder, DecodeOptions, MediaErrorKind, CLIP_FRAMES};
 
 const FRAME_BYTES: usize = 224 * 224 * 3;
@@ -87,27 +87,20 @@ fn frame_rates_10_25_2997_30_60_match_the_cli() {
 #[test]
 fn variable_frame_rate_matches_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("vfr.mkv");
     // Drop irregular runs of frames and keep the timestamps: gaps of 1 to 21 frames.
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30",
-        "-t",
-        "4",
-        "-vf",
-        "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'",
-        "-fps_mode",
-        "vfr",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        path.to_str().expect("utf-8"),
-    ]);
+    let path = testsrc_with(
+        dir.path(),
+        "vfr.mkv",
+        "320x240",
+        "30",
+        4.0,
+        &[
+            "-vf",
+            "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'",
+            "-fps_mode",
+            "vfr",
+        ],
+    );
     let v = probe(&path).expect("probe");
     assert!(v.video.is_some());
     assert_matches_cli(&path);
@@ -226,22 +219,7 @@ fn one_by_one_and_4k_videos() {
 fn frames_without_timestamps_are_given_some() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A raw H.264 stream carries no timestamps at all.
-    let raw = dir.path().join("raw.h264");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30",
-        "-t",
-        "3",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        raw.to_str().expect("utf-8"),
-    ]);
+    let raw = testsrc(dir.path(), "raw.h264", "320x240", "30", 3.0);
     let (clips, report) = decode_all(&raw);
     assert_eq!(report.decoded_frames, 90);
     assert_eq!(clips.len(), 3);
@@ -250,26 +228,19 @@ fn frames_without_timestamps_are_given_some() {
 
     // A Matroska file whose first ten frames lost their timestamps (the muxer squeezed them to
     // 0..9 ms): still decodes to three clips.
-    let mkv = dir.path().join("nopts.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30",
-        "-t",
-        "3",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-bf",
-        "0",
-        "-bsf:v",
-        "setts=pts=if(lt(N\\,10)\\,NOPTS\\,PTS):dts=if(lt(N\\,10)\\,NOPTS\\,DTS)",
-        mkv.to_str().expect("utf-8"),
-    ]);
+    let mkv = testsrc_with(
+        dir.path(),
+        "nopts.mkv",
+        "320x240",
+        "30",
+        3.0,
+        &[
+            "-bf",
+            "0",
+            "-bsf:v",
+            "setts=pts=if(lt(N\\,10)\\,NOPTS\\,PTS):dts=if(lt(N\\,10)\\,NOPTS\\,DTS)",
+        ],
+    );
     let (clips, _) = decode_all(&mkv);
     assert_eq!(clips.len(), 3);
 }
@@ -278,24 +249,14 @@ fn frames_without_timestamps_are_given_some() {
 fn truncated_mp4_decodes_what_it_can_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Index at the front (faststart): the first half still decodes.
-    let fast = dir.path().join("fast.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30",
-        "-t",
-        "6",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-movflags",
-        "+faststart",
-        fast.to_str().expect("utf-8"),
-    ]);
+    let fast = testsrc_with(
+        dir.path(),
+        "fast.mp4",
+        "320x240",
+        "30",
+        6.0,
+        &["-movflags", "+faststart"],
+    );
     let bytes = std::fs::read(&fast).expect("read");
     let cut = dir.path().join("cut fast.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");

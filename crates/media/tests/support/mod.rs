@@ -21,23 +21,38 @@ pub fn ffmpeg(args: &[&str]) {
 
 /// An H.264 test pattern (`testsrc2`, moving content) of `size` at `rate` for `seconds`.
 pub fn testsrc(dir: &Path, name: &str, size: &str, rate: &str, seconds: f64) -> PathBuf {
+    testsrc_with(dir, name, size, rate, seconds, &[])
+}
+
+/// [`testsrc`] with extra output options (filters, muxer flags, bitstream filters).
+pub fn testsrc_with(
+    dir: &Path,
+    name: &str,
+    size: &str,
+    rate: &str,
+    seconds: f64,
+    extra: &[&str],
+) -> PathBuf {
     let path = dir.join(name);
     let src = format!("testsrc2=size={size}:rate={rate}");
-    ffmpeg(&[
+    let secs = seconds.to_string();
+    let mut args = vec![
         "-f",
         "lavfi",
         "-i",
         &src,
         "-t",
-        &seconds.to_string(),
+        &secs,
         "-pix_fmt",
         "yuv420p",
         "-c:v",
         "libx264",
         "-preset",
         "ultrafast",
-        path.to_str().expect("utf-8 test path"),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().expect("utf-8 test path"));
+    ffmpeg(&args);
     path
 }
 
