@@ -9,6 +9,7 @@ pub mod download;
 pub mod encode;
 pub mod library;
 pub mod models;
+pub mod moments;
 pub mod progress;
 
 pub use library::{default_library_dir, default_models_dir, LibraryDirError};
