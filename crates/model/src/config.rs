@@ -234,7 +234,7 @@ impl VideoClipConfig {
     fn validate(&self, path: &Path) -> Result<()> {
         let c = self;
         let fail = |reason: String| Err(Error::config(path, reason));
-        if c.num_attention_heads == 0 || c.hidden_size % c.num_attention_heads != 0 {
+        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
             return fail(format!(
                 "videoclip.hidden_size {} is not a multiple of num_attention_heads {}",
                 c.hidden_size, c.num_attention_heads
