@@ -4,6 +4,8 @@
 //! Faces (the `vclip` CLI and the Tauri window) only call into this crate and the crates below it;
 //! nothing here knows about terminals or windows.
 
+#[cfg(feature = "media")]
+pub mod discover;
 pub mod download;
 #[cfg(feature = "media")]
 pub mod encode;
