@@ -1,0 +1,749 @@
+//! The catalogue: videos, their windows and subtitle cues, in SQLite.
+//!
+//! # Durability
+//! WAL journal with `synchronous=NORMAL`: every committed transaction survives a crash or a
+//! kill -9 of the process (the WAL is in the OS's hands on commit), and the database is never
+//! corrupted. Only a power cut may roll back the last few commits, which is harmless here: an
+//! import keyed by content hash simply redoes them. `FULL` would fsync on every commit and
+//! slow a large import for no gain in consistency.
+//!
+//! # Invariants
+//! - `videos.hash` is unique: a file imported twice (even under another path) is one video.
+//! - `windows.id` is the HNSW key. The table is `AUTOINCREMENT`, so a key is never reused after
+//!   a delete: a stale entry in a vector index can never point at a different window.
+//! - Removing a video removes its windows and cues in the same transaction (foreign keys with
+//!   `ON DELETE CASCADE`), and returns the window keys so the caller can drop them from HNSW.
+//! - The schema version is `PRAGMA user_version`; migrations run in one transaction each, in
+//!   order, and a database newer than this build is refused rather than misread.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+
+/// Schema migrations; index `i` moves the database from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE videos (
+    id             INTEGER PRIMARY KEY,
+    hash           TEXT    NOT NULL UNIQUE,
+    path           TEXT    NOT NULL,
+    folder         TEXT    NOT NULL,
+    title          TEXT,
+    size           INTEGER NOT NULL,
+    mtime          INTEGER NOT NULL,
+    duration_s     REAL,
+    status         TEXT    NOT NULL CHECK (status IN ('queued','importing','ready','failed')),
+    error          TEXT,
+    model_version  TEXT,
+    features_path  TEXT,
+    thumbnail_path TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX videos_path ON videos(path);
+CREATE INDEX videos_status ON videos(status);
+CREATE TABLE windows (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id      INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    model_version TEXT    NOT NULL,
+    start_s       REAL    NOT NULL,
+    end_s         REAL    NOT NULL
+);
+CREATE INDEX windows_video ON windows(video_id, model_version);
+CREATE TABLE cues (
+    id       INTEGER PRIMARY KEY,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    start_s  REAL    NOT NULL,
+    end_s    REAL    NOT NULL,
+    text     TEXT    NOT NULL
+);
+CREATE INDEX cues_video ON cues(video_id);
+"#];
+
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Where a video is in the import pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Known, not started.
+    Queued,
+    /// Started; a crash leaves this, and the import resumes it.
+    Importing,
+    /// Indexed and searchable.
+    Ready,
+    /// Gave up; `error` says why.
+    Failed,
+}
+
+impl Status {
+    /// The text stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Importing => "importing",
+            Status::Ready => "ready",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Status::Queued,
+            "importing" => Status::Importing,
+            "ready" => Status::Ready,
+            "failed" => Status::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What the import knows about a file before decoding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVideo {
+    /// Content hash (the engine's sampled hash); the identity of the video.
+    pub hash: String,
+    /// Absolute path of the file.
+    pub path: String,
+    /// The folder it was found in (for the folder filter and the text index).
+    pub folder: String,
+    /// Container title, if any.
+    pub title: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+}
+
+/// A row of `videos`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    /// Row id.
+    pub id: i64,
+    /// Content hash.
+    pub hash: String,
+    /// Last known path.
+    pub path: String,
+    /// Folder.
+    pub folder: String,
+    /// Container title.
+    pub title: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time (Unix seconds).
+    pub mtime: i64,
+    /// Duration in seconds, once probed.
+    pub duration_s: Option<f64>,
+    /// Import status.
+    pub status: Status,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// `family/version` of the model its windows were computed with.
+    pub model_version: Option<String>,
+    /// Feature cache file, relative to the library root.
+    pub features_path: Option<String>,
+    /// Thumbnail file, relative to the library root.
+    pub thumbnail_path: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A row of `windows`: `id` is the key in the vector index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The HNSW key.
+    pub id: i64,
+    /// The video.
+    pub video_id: i64,
+    /// `family/version`.
+    pub model_version: String,
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+}
+
+/// A subtitle cue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cue {
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Text, markup already stripped.
+    pub text: String,
+}
+
+/// What [`Catalogue::remove_video`] deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removed {
+    /// The video row as it was.
+    pub video: Video,
+    /// Keys of its windows (to remove from the vector indexes).
+    pub window_ids: Vec<i64>,
+}
+
+/// The catalogue database.
+#[derive(Debug)]
+pub struct Catalogue {
+    path: PathBuf,
+    conn: Connection,
+}
+
+const VIDEO_COLS: &str = "id, hash, path, folder, title, size, mtime, duration_s, status, error, \
+     model_version, features_path, thumbnail_path, created_at, updated_at";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn video_from_row(row: &Row<'_>) -> rusqlite::Result<Video> {
+    let status: String = row.get(8)?;
+    let size: i64 = row.get(5)?;
+    Ok(Video {
+        id: row.get(0)?,
+        hash: row.get(1)?,
+        path: row.get(2)?,
+        folder: row.get(3)?,
+        title: row.get(4)?,
+        size: size.max(0) as u64,
+        mtime: row.get(6)?,
+        duration_s: row.get(7)?,
+        status: Status::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                8,
+                rusqlite::types::Type::Text,
+                format!("unknown status {status:?}").into(),
+            )
+        })?,
+        error: row.get(9)?,
+        model_version: row.get(10)?,
+        features_path: row.get(11)?,
+        thumbnail_path: row.get(12)?,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
+    })
+}
+
+fn window_from_row(row: &Row<'_>) -> rusqlite::Result<Window> {
+    Ok(Window {
+        id: row.get(0)?,
+        video_id: row.get(1)?,
+        model_version: row.get(2)?,
+        start_s: row.get(3)?,
+        end_s: row.get(4)?,
+    })
+}
+
+impl Catalogue {
+    /// Opens (or with `create`, creates) the database and brings its schema up to date.
+    pub fn open(path: &Path, create: bool) -> Result<Self> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let err = |source| Error::Catalogue {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        let mut cat = Self {
+            path: path.to_path_buf(),
+            conn,
+        };
+        cat.migrate()?;
+        Ok(cat)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Catalogue {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                path: self.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+            let tx = self.conn.transaction().map_err(|e| Error::Catalogue {
+                path: self.path.clone(),
+                source: e,
+            })?;
+            let r = tx
+                .execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .and_then(|()| tx.commit());
+            r.map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Inserts a video, or if its hash is known updates path, folder, title, size and mtime
+    /// (the file moved or was renamed) and keeps everything else. Returns the row.
+    pub fn upsert_video(&self, v: &NewVideo) -> Result<Video> {
+        let size = i64::try_from(v.size)
+            .map_err(|_| Error::Invalid(format!("file size {} too large", v.size)))?;
+        let t = now();
+        let sql = format!(
+            "INSERT INTO videos (hash, path, folder, title, size, mtime, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)
+             ON CONFLICT(hash) DO UPDATE SET path = excluded.path, folder = excluded.folder,
+                 title = excluded.title, size = excluded.size, mtime = excluded.mtime,
+                 updated_at = excluded.updated_at
+             RETURNING {VIDEO_COLS}"
+        );
+        self.conn
+            .query_row(
+                &sql,
+                params![v.hash, v.path, v.folder, v.title, size, v.mtime, t],
+                video_from_row,
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets the status (and the error text: `Some` for failures, `None` clears it).
+    pub fn set_status(&self, id: i64, status: Status, error: Option<&str>) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE videos SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, status.as_str(), error, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        self.expect_one(n, id)
+    }
+
+    /// Records what decoding produced: duration, feature cache and thumbnail (paths relative
+    /// to the library root).
+    pub fn set_media(
+        &self,
+        id: i64,
+        duration_s: f64,
+        features_path: Option<&str>,
+        thumbnail_path: Option<&str>,
+    ) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE videos SET duration_s = ?2, features_path = ?3, thumbnail_path = ?4,
+                 updated_at = ?5 WHERE id = ?1",
+                params![id, duration_s, features_path, thumbnail_path, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        self.expect_one(n, id)
+    }
+
+    fn expect_one(&self, n: usize, id: i64) -> Result<()> {
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!("no video with id {id}")))
+        }
+    }
+
+    /// One video by id.
+    pub fn video(&self, id: i64) -> Result<Option<Video>> {
+        self.one(
+            &format!("SELECT {VIDEO_COLS} FROM videos WHERE id = ?1"),
+            id,
+        )
+    }
+
+    /// One video by content hash.
+    pub fn video_by_hash(&self, hash: &str) -> Result<Option<Video>> {
+        self.one(
+            &format!("SELECT {VIDEO_COLS} FROM videos WHERE hash = ?1"),
+            hash,
+        )
+    }
+
+    /// Videos last seen at `path` (normally zero or one).
+    pub fn videos_by_path(&self, path: &str) -> Result<Vec<Video>> {
+        self.many(
+            &format!("SELECT {VIDEO_COLS} FROM videos WHERE path = ?1 ORDER BY id"),
+            params![path],
+        )
+    }
+
+    /// All videos, oldest first.
+    pub fn list_videos(&self) -> Result<Vec<Video>> {
+        self.many(&format!("SELECT {VIDEO_COLS} FROM videos ORDER BY id"), [])
+    }
+
+    /// Videos with a given status (e.g. `Importing` after a crash, to resume).
+    pub fn videos_with_status(&self, status: Status) -> Result<Vec<Video>> {
+        self.many(
+            &format!("SELECT {VIDEO_COLS} FROM videos WHERE status = ?1 ORDER BY id"),
+            params![status.as_str()],
+        )
+    }
+
+    fn one(&self, sql: &str, p: impl rusqlite::ToSql) -> Result<Option<Video>> {
+        self.conn
+            .query_row(sql, [p], video_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn many(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<Video>> {
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = st.query_map(p, video_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Replaces the windows of a video for one model version, in one transaction, and sets
+    /// the video's model version. Returns the new windows with their (fresh, never reused)
+    /// keys, and the keys of the windows it replaced.
+    pub fn replace_windows(
+        &mut self,
+        video_id: i64,
+        model_version: &str,
+        spans: &[(f64, f64)],
+    ) -> Result<(Vec<Window>, Vec<i64>)> {
+        let path = self.path.clone();
+        let err = |source| Error::Catalogue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let old: Vec<i64> = {
+            let mut st = tx
+                .prepare("SELECT id FROM windows WHERE video_id = ?1 AND model_version = ?2")
+                .map_err(err)?;
+            let rows = st
+                .query_map(params![video_id, model_version], |r| r.get(0))
+                .map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        tx.execute(
+            "DELETE FROM windows WHERE video_id = ?1 AND model_version = ?2",
+            params![video_id, model_version],
+        )
+        .map_err(err)?;
+        let mut out = Vec::with_capacity(spans.len());
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO windows (video_id, model_version, start_s, end_s)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for &(start_s, end_s) in spans {
+                st.execute(params![video_id, model_version, start_s, end_s])
+                    .map_err(err)?;
+                out.push(Window {
+                    id: tx.last_insert_rowid(),
+                    video_id,
+                    model_version: model_version.to_string(),
+                    start_s,
+                    end_s,
+                });
+            }
+        }
+        let n = tx
+            .execute(
+                "UPDATE videos SET model_version = ?2, updated_at = ?3 WHERE id = ?1",
+                params![video_id, model_version, now()],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Err(Error::Invalid(format!("no video with id {video_id}")));
+        }
+        tx.commit().map_err(err)?;
+        Ok((out, old))
+    }
+
+    /// The windows of a video for one model version, in time order.
+    pub fn windows_of(&self, video_id: i64, model_version: &str) -> Result<Vec<Window>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, video_id, model_version, start_s, end_s FROM windows
+                 WHERE video_id = ?1 AND model_version = ?2 ORDER BY start_s, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![video_id, model_version], window_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One window by its HNSW key.
+    pub fn window(&self, id: i64) -> Result<Option<Window>> {
+        self.conn
+            .query_row(
+                "SELECT id, video_id, model_version, start_s, end_s FROM windows WHERE id = ?1",
+                [id],
+                window_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Replaces a video's subtitle cues in one transaction.
+    pub fn replace_cues(&mut self, video_id: i64, cues: &[Cue]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Catalogue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute("DELETE FROM cues WHERE video_id = ?1", [video_id])
+            .map_err(err)?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO cues (video_id, start_s, end_s, text) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for c in cues {
+                st.execute(params![video_id, c.start_s, c.end_s, c.text])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// A video's cues in time order.
+    pub fn cues_of(&self, video_id: i64) -> Result<Vec<Cue>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT start_s, end_s, text FROM cues WHERE video_id = ?1 ORDER BY start_s, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([video_id], |r| {
+                Ok(Cue {
+                    start_s: r.get(0)?,
+                    end_s: r.get(1)?,
+                    text: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Removes a video with its windows and cues in one transaction. `None` if unknown.
+    pub fn remove_video(&mut self, id: i64) -> Result<Option<Removed>> {
+        let path = self.path.clone();
+        let err = |source| Error::Catalogue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let video = tx
+            .query_row(
+                &format!("SELECT {VIDEO_COLS} FROM videos WHERE id = ?1"),
+                [id],
+                video_from_row,
+            )
+            .optional()
+            .map_err(err)?;
+        let Some(video) = video else {
+            return Ok(None);
+        };
+        let window_ids: Vec<i64> = {
+            let mut st = tx
+                .prepare("SELECT id FROM windows WHERE video_id = ?1 ORDER BY id")
+                .map_err(err)?;
+            let rows = st.query_map([id], |r| r.get(0)).map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        // Cascades to windows and cues.
+        tx.execute("DELETE FROM videos WHERE id = ?1", [id])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Some(Removed { video, window_ids }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_video(hash: &str, path: &str) -> NewVideo {
+        NewVideo {
+            hash: hash.into(),
+            path: path.into(),
+            folder: "/videos".into(),
+            title: Some("A title".into()),
+            size: 1234,
+            mtime: 1_700_000_000,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Catalogue) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalogue::open(&dir.path().join("c.sqlite"), true).unwrap();
+        (dir, c)
+    }
+
+    #[test]
+    fn schema_is_versioned_and_reopen_is_idempotent() {
+        let (dir, c) = open();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(c);
+        let c = Catalogue::open(&dir.path().join("c.sqlite"), false).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = c
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let (dir, c) = open();
+        c.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        assert!(matches!(
+            Catalogue::open(&dir.path().join("c.sqlite"), false),
+            Err(Error::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn upsert_by_hash_keeps_one_row_and_status() {
+        let (_d, c) = open();
+        let v = c.upsert_video(&new_video("aa11", "/videos/a.mp4")).unwrap();
+        assert_eq!(v.status, Status::Queued);
+        c.set_status(v.id, Status::Ready, None).unwrap();
+        let moved = c.upsert_video(&new_video("aa11", "/other/a.mp4")).unwrap();
+        assert_eq!(moved.id, v.id);
+        assert_eq!(moved.path, "/other/a.mp4");
+        assert_eq!(moved.status, Status::Ready);
+        assert_eq!(c.list_videos().unwrap().len(), 1);
+        assert_eq!(c.video_by_hash("aa11").unwrap().unwrap().id, v.id);
+        assert_eq!(c.videos_by_path("/other/a.mp4").unwrap().len(), 1);
+        assert!(c.videos_by_path("/videos/a.mp4").unwrap().is_empty());
+        assert!(c.video_by_hash("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn status_error_and_media() {
+        let (_d, c) = open();
+        let v = c.upsert_video(&new_video("bb22", "/v/b.mp4")).unwrap();
+        c.set_status(v.id, Status::Failed, Some("moov atom not found"))
+            .unwrap();
+        c.set_media(
+            v.id,
+            12.5,
+            Some("families/videoclip/features/bb/bb22.f16"),
+            None,
+        )
+        .unwrap();
+        let v = c.video(v.id).unwrap().unwrap();
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(v.error.as_deref(), Some("moov atom not found"));
+        assert_eq!(v.duration_s, Some(12.5));
+        assert_eq!(c.videos_with_status(Status::Failed).unwrap().len(), 1);
+        assert!(c.set_status(999, Status::Ready, None).is_err());
+    }
+
+    #[test]
+    fn window_keys_are_never_reused() {
+        let (_d, mut c) = open();
+        let v = c.upsert_video(&new_video("cc33", "/v/c.mp4")).unwrap();
+        let (w1, old) = c
+            .replace_windows(v.id, "videoclip/base", &[(0.0, 32.0), (16.0, 40.0)])
+            .unwrap();
+        assert!(old.is_empty());
+        let (w2, old) = c
+            .replace_windows(v.id, "videoclip/base", &[(0.0, 40.0)])
+            .unwrap();
+        assert_eq!(old, vec![w1[0].id, w1[1].id]);
+        assert!(w2[0].id > w1[1].id);
+        assert_eq!(c.windows_of(v.id, "videoclip/base").unwrap(), w2);
+        assert_eq!(c.window(w2[0].id).unwrap().unwrap().end_s, 40.0);
+        assert_eq!(
+            c.video(v.id).unwrap().unwrap().model_version.as_deref(),
+            Some("videoclip/base")
+        );
+        // Another family's windows are separate.
+        c.replace_windows(v.id, "clip/base", &[(0.0, 40.0)])
+            .unwrap();
+        assert_eq!(c.windows_of(v.id, "videoclip/base").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn remove_video_takes_everything_in_one_transaction() {
+        let (_d, mut c) = open();
+        let a = c.upsert_video(&new_video("dd44", "/v/d.mp4")).unwrap();
+        let b = c.upsert_video(&new_video("ee55", "/v/e.mp4")).unwrap();
+        let (wa, _) = c
+            .replace_windows(a.id, "videoclip/base", &[(0.0, 10.0)])
+            .unwrap();
+        c.replace_windows(b.id, "videoclip/base", &[(0.0, 10.0)])
+            .unwrap();
+        let cue = Cue {
+            start_s: 1.0,
+            end_s: 2.5,
+            text: "whisk the eggs".into(),
+        };
+        c.replace_cues(a.id, std::slice::from_ref(&cue)).unwrap();
+        c.replace_cues(b.id, std::slice::from_ref(&cue)).unwrap();
+        assert_eq!(c.cues_of(a.id).unwrap(), vec![cue]);
+        let removed = c.remove_video(a.id).unwrap().unwrap();
+        assert_eq!(removed.window_ids, vec![wa[0].id]);
+        assert_eq!(removed.video.hash, "dd44");
+        assert!(c.video(a.id).unwrap().is_none());
+        assert!(c.window(wa[0].id).unwrap().is_none());
+        assert!(c.cues_of(a.id).unwrap().is_empty());
+        assert_eq!(c.cues_of(b.id).unwrap().len(), 1);
+        assert!(c.remove_video(a.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn uncommitted_work_is_invisible_after_reopen() {
+        // A transaction that never commits (the process dies mid-way) leaves nothing behind.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.sqlite");
+        let mut c = Catalogue::open(&p, true).unwrap();
+        let v = c.upsert_video(&new_video("ff66", "/v/f.mp4")).unwrap();
+        let tx = c.conn.transaction().unwrap();
+        tx.execute("DELETE FROM videos WHERE id = ?1", [v.id])
+            .unwrap();
+        std::mem::forget(tx);
+        std::mem::forget(c);
+        let c = Catalogue::open(&p, false).unwrap();
+        assert!(c.video(v.id).unwrap().is_some());
+    }
+}
