@@ -6,7 +6,8 @@
 //! - [`Library`]: the library folder, its layout and the exclusive lock ([`library`]);
 //! - [`Catalogue`]: videos, windows and subtitle cues in SQLite ([`catalogue`]);
 //! - the feature cache: per-second matrices as checksummed f16 files ([`features`]);
-//! - [`VectorIndex`]: the usearch HNSW index of window embeddings ([`vectors`]).
+//! - [`VectorIndex`]: the usearch HNSW index of window embeddings ([`vectors`]);
+//! - [`TextIndex`]: the tantivy BM25 index of subtitles, names, folders and titles ([`text`]).
 //!
 //! Every write that replaces a file goes through [`atomic::write_atomically`] (temp file in the
 //! same folder, fsync, rename, fsync of the folder), and every multi-row change of the catalogue
@@ -20,10 +21,12 @@ pub mod catalogue;
 pub mod error;
 pub mod features;
 pub mod library;
+pub mod text;
 pub mod vectors;
 
 pub use catalogue::{Catalogue, Cue, NewVideo, Status, Video, Window};
 pub use error::{Error, Result};
 pub use features::{read_features, write_features, Features};
 pub use library::{Library, ModelVersion};
-pub use vectors::{bench_search, SearchBench, SearchBenchOptions, VectorIndex};
+pub use text::{Snippet, TextDoc, TextHit, TextIndex, TextKind};
+pub use vectors::{bench_search, Hit, SearchBench, SearchBenchOptions, VectorIndex};
