@@ -305,6 +305,41 @@ mod tests {
         Library::open(dir.path()).unwrap();
     }
 
+    /// Run by `second_process_gets_library_in_use` in a child process; passes trivially
+    /// when run on its own.
+    #[test]
+    fn child_open_attempt() {
+        let Some(dir) = std::env::var_os("VCLIP_INDEX_LOCK_CHILD") else {
+            return;
+        };
+        match Library::open(&dir) {
+            Err(Error::LibraryInUse { path }) => assert_eq!(path, Path::new(&dir)),
+            other => panic!("expected LibraryInUse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn second_process_gets_library_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = Library::create(dir.path()).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "library::tests::child_open_attempt",
+                "--nocapture",
+            ])
+            .env("VCLIP_INDEX_LOCK_CHILD", dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("1 passed"), "{text}");
+    }
+
     #[test]
     fn read_only_folder_is_a_clear_error() {
         // As root, permission bits do not stop writes, so use a path no one can create
