@@ -108,9 +108,21 @@ fn check_hash(hash: &str) -> Result<()> {
 #[derive(Debug)]
 pub struct Library {
     root: PathBuf,
-    // Held for its lock; closing the file releases it.
-    _lock: File,
     catalogue: Catalogue,
+    // Last field: dropped (unlocked) only after the catalogue is closed.
+    _lock: LockGuard,
+}
+
+/// Releases the library lock explicitly on drop. Closing our descriptor is not enough: a
+/// child process forked by another thread between `fork` and `exec` shares the open file
+/// description, and a flock lasts until every descriptor of it is closed.
+#[derive(Debug)]
+struct LockGuard(File);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 impl Library {
@@ -156,8 +168,8 @@ impl Library {
         let catalogue = Catalogue::open(&root.join(CATALOGUE_FILE), create)?;
         Ok(Self {
             root,
-            _lock: lock,
             catalogue,
+            _lock: LockGuard(lock),
         })
     }
 
