@@ -268,3 +268,23 @@ fn bench_encode_reports_clips_and_queries_per_second() {
     assert_eq!(v["s3d"]["batch"], 2);
     assert_eq!(v["random_weights"], true);
 }
+
+#[test]
+fn bench_search_reports_recall_against_exact_search() {
+    let o = vclip([
+        "bench",
+        "search",
+        "--n",
+        "3000",
+        "--dims",
+        "32",
+        "--queries",
+        "20",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert_eq!(v["n"], 3000);
+    let recall = v["recall_at_k"].as_f64().expect("recall");
+    assert!((0.0..=1.0).contains(&recall));
+    assert!(v["p50_ms"].as_f64().expect("p50") > 0.0);
+}

@@ -131,6 +131,23 @@ enum ModelsCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// HNSW search over synthetic unit vectors: recall@k against exact search, query latency.
+    Search {
+        /// Vectors in the index.
+        #[arg(long, default_value_t = 1_000_000)]
+        n: usize,
+        #[arg(long, default_value_t = 768)]
+        dims: usize,
+        #[arg(long, default_value_t = 100)]
+        queries: usize,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// HNSW search beam (usearch's `expansion_search`); its default when absent.
+        #[arg(long)]
+        ef: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
     /// S3D-G clips per second and text queries per second on CPU or GPU.
     Encode {
         /// Model directory; without it a random-weight model of `--preset` is made in a

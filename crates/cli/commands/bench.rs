@@ -227,3 +227,49 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `vclip bench search`: HNSW vs. exact search on synthetic vectors.
+pub fn search(
+    n: usize,
+    dims: usize,
+    queries: usize,
+    k: usize,
+    ef: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let opts = vclip_index::vectors::SearchBenchOptions {
+        n,
+        dims,
+        queries,
+        k,
+        expansion_search: ef,
+        ..Default::default()
+    };
+    eprintln!("building an HNSW index of {n} random {dims}-d unit vectors…");
+    let r = vclip_index::vectors::bench_search(&opts)?;
+    if json {
+        print_json(&serde_json::json!({
+            "n": r.n, "dims": r.dims, "queries": r.queries, "k": r.k, "ef": ef,
+            "build_s": r.build_s, "recall_at_k": r.recall_at_k,
+            "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "exact_p50_ms": r.exact_p50_ms,
+            "speedup_vs_exact": r.exact_p50_ms / r.p50_ms,
+        }))?;
+    } else {
+        println!(
+            "index        {} x {}-d, built in {:.1} s",
+            r.n, r.dims, r.build_s
+        );
+        println!(
+            "recall@{}    {:.3} vs exact search  (target >= 0.95)",
+            r.k, r.recall_at_k
+        );
+        println!(
+            "latency      p50 {:.2} ms, p99 {:.2} ms (exact p50 {:.1} ms, {:.0}x)",
+            r.p50_ms,
+            r.p99_ms,
+            r.exact_p50_ms,
+            r.exact_p50_ms / r.p50_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

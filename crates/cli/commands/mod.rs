@@ -54,6 +54,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => models::encode(&video, model, gpu, batch, json),
         Command::Bench { what } => match what {
+            BenchCommand::Search {
+                n,
+                dims,
+                queries,
+                k,
+                ef,
+                json,
+            } => bench::search(n, dims, queries, k, ef, json),
             #[cfg(feature = "media")]
             BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
             BenchCommand::Encode {
