@@ -83,19 +83,11 @@ pub fn encode_video(
 
     let (tx, rx) = mpsc::sync_channel::<Result<Clip, MediaError>>(2 * batch);
     let worker_cancel = cancel.clone();
-    let path_owned = path.to_path_buf();
     let worker = std::thread::Builder::new()
         .name("vclip-decode".into())
         .spawn(move || {
-            // The decoder is re-opened on this thread: ffmpeg contexts stay on one thread.
-            drop(decoder);
-            let mut decoder = match ClipDecoder::open(&path_owned, DecodeOptions::default()) {
-                Ok(d) => d,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return DecodeReport::default();
-                }
-            };
+            // The decoder moves to this thread and is used only here.
+            let mut decoder = decoder;
             for clip in decoder.by_ref() {
                 if worker_cancel.is_cancelled() || tx.send(clip).is_err() {
                     break;
