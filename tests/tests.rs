@@ -4,5 +4,6 @@
 #[path = "../crates/media/tests/support/mod.rs"]
 mod support;
 
+mod cli_library;
 mod cli_media;
 mod cli_models;

@@ -9,6 +9,10 @@ RUNS=${1:-20}
 OUT=${OUT:-.gpu/out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+# Parity first: every `::cuda` test of the model crate (f32 parity with the PyTorch fixtures, bf16/f16
+# closeness), on this GPU.
+VCLIP_MODEL_FIXTURES=$PWD/crates/model/tests/fixtures .gpu/model-tests cuda --test-threads 1 \
+  2>&1 | tee "$OUT/cuda-tests.txt"
 M=.gpu/model-full
 # A random-weight full-size model: speed does not depend on the weights, and both sides load it.
 [ -f "$M/config.json" ] || .gpu/vclip models init-random --preset full --seed 0 "$M"

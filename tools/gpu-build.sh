@@ -29,4 +29,13 @@ cargo build --release --locked --no-default-features --features cuda --bin vclip
 mkdir -p .gpu
 cp "$CARGO_TARGET_DIR/release/vclip" .gpu/vclip
 strip .gpu/vclip
-ls -la .gpu/vclip
+# The model crate's test binary with CUDA: the parity tests' `::cuda` variants run on the GPU host.
+tests=$(cargo test --release --locked -p vclip-model --features cuda --test tests --no-run \
+  --message-format=json | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "tests" and m.get("executable"):
+        print(m["executable"])')
+cp "$tests" .gpu/model-tests
+strip .gpu/model-tests
+ls -la .gpu/vclip .gpu/model-tests

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::library::{LibraryArgs, SearchFilters};
 
 /// Search your own videos in plain language (VideoCLIP, local-first).
 #[derive(Debug, Parser)]
@@ -19,6 +20,59 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Add videos to the library: files, or folders searched recursively. Also resumes an
+    /// import that was interrupted. Videos already imported are skipped.
+    #[cfg(feature = "media")]
+    Import {
+        paths: Vec<PathBuf>,
+        /// Seconds per S3D-G call.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// List the videos of the library with their status.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Search the library in plain language: ranked moments (file, start–end, signals).
+    Search {
+        query: String,
+        /// Moments to return at most.
+        #[arg(long, short = 'k', default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        filters: SearchFilters,
+        /// Print JSON: an array of {path, start_s, end_s, score, signals, snippet, …}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Remove videos from the library (by id, path or content hash); files are not touched.
+    Remove {
+        #[arg(required = true, value_name = "VIDEO")]
+        videos: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Rebuild the window vectors, the vector index and the text index from the feature cache
+    /// with the active model (after a model change), without decoding any video.
+    #[cfg(feature = "media")]
+    Reindex {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
     /// Show what a media file holds: container, streams, rotation, frame rates, subtitles.
     #[cfg(feature = "media")]
     Probe {

@@ -2,6 +2,7 @@
 //! 1 when some input failed (after reporting it on stderr and carrying on with the rest).
 
 mod bench;
+pub mod library;
 #[cfg(feature = "media")]
 mod media;
 mod models;
@@ -25,6 +26,24 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             out,
             size,
         } => media::thumbnail(&file, at, &out, size),
+        #[cfg(feature = "media")]
+        Command::Import {
+            paths,
+            batch,
+            json,
+            lib,
+        } => library::import(&lib, &paths, batch, json),
+        Command::List { json, lib } => library::list(&lib, json),
+        Command::Search {
+            query,
+            limit,
+            filters,
+            json,
+            lib,
+        } => library::search(&lib, &query, limit, &filters, json),
+        Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
+        #[cfg(feature = "media")]
+        Command::Reindex { json, lib } => library::reindex(&lib, json),
         Command::Models { what } => match what {
             ModelsCommand::Import {
                 videoclip,
@@ -97,7 +116,6 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 /// `m:ss.s` (or `h:mm:ss.s`) for seconds.
-#[cfg(feature = "media")]
 pub fn clock(s: f64) -> String {
     let total = s.max(0.0);
     let h = (total / 3600.0).floor();

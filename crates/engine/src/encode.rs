@@ -62,25 +62,105 @@ impl Default for EncodeOptions {
     }
 }
 
-/// Decodes `path`, encodes every second with S3D-G, and embeds the windows.
-pub fn encode_video(
+/// Brightness of one second (its middle frame), to keep thumbnails off black or flat frames.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FrameStats {
+    /// Mean luma, 0–255.
+    pub mean: f32,
+    /// Standard deviation of luma (0 for a flat frame).
+    pub std: f32,
+}
+
+impl FrameStats {
+    fn of_clip(clip: &Clip) -> Self {
+        let frames = clip.valid_frames.clamp(1, clip.frame_count().max(1));
+        let bytes = clip.frame_bytes();
+        let at = (frames / 2) * bytes;
+        let Some(frame) = clip.frames.get(at..at + bytes) else {
+            return Self {
+                mean: 0.0,
+                std: 0.0,
+            };
+        };
+        let (mut sum, mut sq, mut n) = (0f64, 0f64, 0f64);
+        // Every 7th pixel is plenty for a mean and a spread.
+        for px in frame.chunks_exact(3).step_by(7) {
+            let y = 0.299 * f64::from(px[0]) + 0.587 * f64::from(px[1]) + 0.114 * f64::from(px[2]);
+            sum += y;
+            sq += y * y;
+            n += 1.0;
+        }
+        let mean = sum / n.max(1.0);
+        let var = (sq / n.max(1.0) - mean * mean).max(0.0);
+        Self {
+            mean: mean as f32,
+            std: var.sqrt() as f32,
+        }
+    }
+
+    /// Neither near-black, near-white nor flat.
+    pub fn is_presentable(&self) -> bool {
+        (24.0..=232.0).contains(&self.mean) && self.std >= 12.0
+    }
+}
+
+/// What one decode pass over a video gives: a feature per second and the frame statistics.
+#[derive(Debug, Clone)]
+pub struct FeaturePass {
+    /// One L2-normalised S3D feature per second.
+    pub features: Vec<Vec<f32>>,
+    /// One entry per second.
+    pub frames: Vec<FrameStats>,
+    pub decode: DecodeReport,
+}
+
+/// The second whose frame best represents the video: among presentable seconds (see
+/// [`FrameStats::is_presentable`]) the one whose feature is closest to the video's mean
+/// feature; if none is presentable, the one with the most contrast. `None` for no seconds.
+pub fn representative_second(pass: &FeaturePass) -> Option<usize> {
+    let n = pass.features.len().min(pass.frames.len());
+    if n == 0 {
+        return None;
+    }
+    let dim = pass.features[0].len();
+    let mut mean = vec![0f32; dim];
+    for f in &pass.features[..n] {
+        mean.iter_mut().zip(f).for_each(|(m, v)| *m += v);
+    }
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let presentable = (0..n).filter(|&i| pass.frames[i].is_presentable());
+    presentable
+        .max_by(|&a, &b| dot(&pass.features[a], &mean).total_cmp(&dot(&pass.features[b], &mean)))
+        .or_else(|| (0..n).max_by(|&a, &b| pass.frames[a].std.total_cmp(&pass.frames[b].std)))
+}
+
+/// Decodes `path` on a CPU thread and encodes every second with S3D-G on the model's device,
+/// calling `on_clips(n)` after each batch of `n` seconds.
+pub fn encode_features(
     path: &Path,
     model: &VClipModel,
     opts: EncodeOptions,
-    sink: &dyn ProgressSink,
+    on_clips: &mut dyn FnMut(u64),
     cancel: &CancelToken,
-) -> Result<VideoEncoding, EncodeError> {
+) -> Result<FeaturePass, EncodeError> {
+    let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
+    encode_opened(path, decoder, model, opts, on_clips, cancel)
+}
+
+/// [`encode_features`] on a decoder the caller already opened.
+fn encode_opened(
+    path: &Path,
+    decoder: ClipDecoder,
+    model: &VClipModel,
+    opts: EncodeOptions,
+    on_clips: &mut dyn FnMut(u64),
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError> {
     let model_err = |source| EncodeError::Model {
         path: path.to_path_buf(),
         source,
     };
     let batch = opts.clip_batch.max(1);
-    // Opened here so that an unreadable file fails before a thread starts.
-    let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
-    let mut tracker = Tracker::new("encoding", "s", decoder.expected_clips());
-    tracker.set_current(path.file_name().map(|n| n.to_string_lossy().into_owned()));
-    tracker.start(sink);
-
     let (tx, rx) = mpsc::sync_channel::<Result<Clip, MediaError>>(2 * batch);
     let worker_cancel = cancel.clone();
     let worker = std::thread::Builder::new()
@@ -100,6 +180,7 @@ pub fn encode_video(
         })?;
 
     let mut features: Vec<Vec<f32>> = Vec::new();
+    let mut frames: Vec<FrameStats> = Vec::new();
     let mut pending: Vec<Clip> = Vec::with_capacity(batch);
     let mut failure = None;
     let flush =
@@ -121,7 +202,10 @@ pub fn encode_video(
             break;
         }
         match clip {
-            Ok(c) => pending.push(c),
+            Ok(c) => {
+                frames.push(FrameStats::of_clip(&c));
+                pending.push(c);
+            }
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -134,12 +218,11 @@ pub fn encode_video(
                 let _ = worker.join();
                 return Err(e);
             }
-            tracker.advance(n, sink);
+            on_clips(n);
         }
     }
     let report = worker.join().unwrap_or_default();
     if cancel.is_cancelled() {
-        tracker.cancelled(sink);
         return Err(EncodeError::Cancelled);
     }
     if let Some(e) = failure {
@@ -147,19 +230,58 @@ pub fn encode_video(
     }
     let n = pending.len() as u64;
     flush(&mut pending, &mut features)?;
-    tracker.advance(n, sink);
-    for w in &report.warnings {
+    on_clips(n);
+    Ok(FeaturePass {
+        features,
+        frames,
+        decode: report,
+    })
+}
+
+/// Decodes `path`, encodes every second with S3D-G, and embeds the windows.
+pub fn encode_video(
+    path: &Path,
+    model: &VClipModel,
+    opts: EncodeOptions,
+    sink: &dyn ProgressSink,
+    cancel: &CancelToken,
+) -> Result<VideoEncoding, EncodeError> {
+    let model_err = |source| EncodeError::Model {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Opened here so that an unreadable file fails before a thread starts.
+    let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
+    let mut tracker = Tracker::new("encoding", "s", decoder.expected_clips());
+    tracker.set_current(path.file_name().map(|n| n.to_string_lossy().into_owned()));
+    tracker.start(sink);
+    let pass = encode_opened(
+        path,
+        decoder,
+        model,
+        opts,
+        &mut |n| tracker.advance(n, sink),
+        cancel,
+    );
+    let pass = match pass {
+        Err(EncodeError::Cancelled) => {
+            tracker.cancelled(sink);
+            return Err(EncodeError::Cancelled);
+        }
+        other => other?,
+    };
+    for w in &pass.decode.warnings {
         sink.emit(ProgressEvent::Warning {
             item: path.display().to_string(),
             message: w.clone(),
         });
     }
-    let windows = window_embeddings(model, &features).map_err(model_err)?;
+    let windows = window_embeddings(model, &pass.features).map_err(model_err)?;
     tracker.finish(sink);
     Ok(VideoEncoding {
-        features,
+        features: pass.features,
         windows,
-        decode: report,
+        decode: pass.decode,
     })
 }
 

@@ -9,12 +9,19 @@ pub mod discover;
 pub mod download;
 #[cfg(feature = "media")]
 pub mod encode;
+#[cfg(feature = "media")]
+pub mod import;
 pub mod library;
 pub mod models;
 pub mod moments;
 pub mod progress;
+pub mod search;
+pub mod store;
 
+#[cfg(feature = "media")]
+pub use import::{ImportFailure, ImportOptions, ImportReport, ReindexReport};
 pub use library::{default_library_dir, default_models_dir, LibraryDirError};
 pub use progress::{
     CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker,
 };
+pub use store::{model_version, Engine, EngineError, Reconciled, VideoSummary};

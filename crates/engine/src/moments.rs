@@ -9,7 +9,8 @@
 //!   from per-second similarities with prefix sums in O(n · (max_len − min_len)).
 //! - **Fusion** is reciprocal-rank fusion (Cormack et al., 2009) on the per-second axis: hits of
 //!   different signals that overlap in time in the same video are one moment; its score is
-//!   Σ 1/(k + rank) over the signals that found it, and its span the union of theirs.
+//!   Σ w/(k + rank) over the signals that found it (w = 1 for plain RRF; search weights a
+//!   subtitle hit by how many of the query's words it contains), and its span the union.
 
 use serde::Serialize;
 
@@ -68,6 +69,8 @@ pub struct Hit<V> {
     pub video: V,
     pub start_s: f64,
     pub end_s: f64,
+    /// Multiplies the hit's reciprocal rank (weighted RRF); 1.0 for plain RRF.
+    pub weight: f64,
 }
 
 /// A fused moment: the union span of the hits it merges, its RRF score, and which signals
@@ -91,7 +94,7 @@ pub fn fuse<V: PartialEq + Clone>(lists: &[Vec<Hit<V>>], k: f64, join_gap_s: f64
     let mut out: Vec<Fused<V>> = Vec::new();
     for (signal, list) in lists.iter().enumerate() {
         for (rank, hit) in list.iter().enumerate() {
-            let contribution = 1.0 / (k + rank as f64 + 1.0);
+            let contribution = hit.weight / (k + rank as f64 + 1.0);
             let existing = out.iter_mut().find(|f| {
                 f.video == hit.video
                     && hit.start_s <= f.end_s + join_gap_s
@@ -164,6 +167,7 @@ mod tests {
             video,
             start_s: a,
             end_s: b,
+            weight: 1.0,
         }
     }
 

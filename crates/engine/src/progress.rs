@@ -26,6 +26,12 @@ pub struct Progress {
     pub rate: f64,
     /// Estimated seconds left, when `total` is known and the rate is positive.
     pub eta_s: Option<f64>,
+    /// For jobs over several items measured in another unit (an import counts video-seconds):
+    /// items finished and expected (files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_done: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_total: Option<u64>,
 }
 
 /// Everything a job can tell its face.
@@ -103,6 +109,7 @@ pub struct Tracker {
     total: Option<u64>,
     done: u64,
     current: Option<String>,
+    items: Option<(u64, Option<u64>)>,
     started: Instant,
     last_emit: Option<Instant>,
     interval: Duration,
@@ -116,6 +123,7 @@ impl Tracker {
             total,
             done: 0,
             current: None,
+            items: None,
             started: Instant::now(),
             last_emit: None,
             interval: Duration::from_millis(100),
@@ -128,6 +136,11 @@ impl Tracker {
 
     pub fn set_current(&mut self, current: Option<String>) {
         self.current = current;
+    }
+
+    /// Items (files) finished and expected, shown beside the main count.
+    pub fn set_items(&mut self, done: u64, total: Option<u64>) {
+        self.items = Some((done, total));
     }
 
     pub fn snapshot(&self) -> Progress {
@@ -149,6 +162,8 @@ impl Tracker {
             current: self.current.clone(),
             rate,
             eta_s,
+            items_done: self.items.map(|i| i.0),
+            items_total: self.items.and_then(|i| i.1),
         }
     }
 

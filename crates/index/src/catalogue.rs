@@ -178,6 +178,23 @@ pub struct Cue {
     pub text: String,
 }
 
+/// What a finished import records ([`Catalogue::finish_import`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FinishedImport<'a> {
+    /// Decoded duration, seconds.
+    pub duration_s: f64,
+    /// Feature cache file, relative to the library root.
+    pub features_path: Option<&'a str>,
+    /// Thumbnail file, relative to the library root.
+    pub thumbnail_path: Option<&'a str>,
+    /// `family/version` of the windows.
+    pub model_version: &'a str,
+    /// `[start, end)` seconds of each window, in the order of their vectors.
+    pub spans: &'a [(f64, f64)],
+    /// Subtitle cues; `None` keeps the stored ones (a re-index from cached features).
+    pub cues: Option<&'a [Cue]>,
+}
+
 /// What [`Catalogue::remove_video`] deleted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Removed {
@@ -440,40 +457,7 @@ impl Catalogue {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
-        let old: Vec<i64> = {
-            let mut st = tx
-                .prepare("SELECT id FROM windows WHERE video_id = ?1 AND model_version = ?2")
-                .map_err(err)?;
-            let rows = st
-                .query_map(params![video_id, model_version], |r| r.get(0))
-                .map_err(err)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(err)?
-        };
-        tx.execute(
-            "DELETE FROM windows WHERE video_id = ?1 AND model_version = ?2",
-            params![video_id, model_version],
-        )
-        .map_err(err)?;
-        let mut out = Vec::with_capacity(spans.len());
-        {
-            let mut st = tx
-                .prepare(
-                    "INSERT INTO windows (video_id, model_version, start_s, end_s)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for &(start_s, end_s) in spans {
-                st.execute(params![video_id, model_version, start_s, end_s])
-                    .map_err(err)?;
-                out.push(Window {
-                    id: tx.last_insert_rowid(),
-                    video_id,
-                    model_version: model_version.to_string(),
-                    start_s,
-                    end_s,
-                });
-            }
-        }
+        let (out, old) = insert_windows(&tx, video_id, model_version, spans).map_err(err)?;
         let n = tx
             .execute(
                 "UPDATE videos SET model_version = ?2, updated_at = ?3 WHERE id = ?1",
@@ -485,6 +469,66 @@ impl Catalogue {
         }
         tx.commit().map_err(err)?;
         Ok((out, old))
+    }
+
+    /// Records a finished import in one transaction: media facts, the windows of
+    /// `model_version` (fresh keys), the subtitle cues, and status `ready` with no error. A
+    /// crash before the commit leaves the video as it was (e.g. `importing`, resumed later);
+    /// after it, everything is there. Returns the new windows and the keys they replaced.
+    pub fn finish_import(
+        &mut self,
+        video_id: i64,
+        done: &FinishedImport<'_>,
+    ) -> Result<(Vec<Window>, Vec<i64>)> {
+        let path = self.path.clone();
+        let err = |source| Error::Catalogue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE videos SET duration_s = ?2, features_path = ?3, thumbnail_path = ?4,
+                 model_version = ?5, status = 'ready', error = NULL, updated_at = ?6
+                 WHERE id = ?1",
+                params![
+                    video_id,
+                    done.duration_s,
+                    done.features_path,
+                    done.thumbnail_path,
+                    done.model_version,
+                    now()
+                ],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Err(Error::Invalid(format!("no video with id {video_id}")));
+        }
+        let (windows, old) =
+            insert_windows(&tx, video_id, done.model_version, done.spans).map_err(err)?;
+        if let Some(cues) = done.cues {
+            insert_cues(&tx, video_id, cues).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok((windows, old))
+    }
+
+    /// Every window of `model_version` with its video's content hash, in key order (to
+    /// rebuild or reconcile a vector index).
+    pub fn windows_of_model(&self, model_version: &str) -> Result<Vec<(Window, String)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT w.id, w.video_id, w.model_version, w.start_s, w.end_s, v.hash
+                 FROM windows w JOIN videos v ON v.id = w.video_id
+                 WHERE w.model_version = ?1 ORDER BY w.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([model_version], |r| Ok((window_from_row(r)?, r.get(5)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
     }
 
     /// The windows of a video for one model version, in time order.
@@ -523,19 +567,7 @@ impl Catalogue {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
-        tx.execute("DELETE FROM cues WHERE video_id = ?1", [video_id])
-            .map_err(err)?;
-        {
-            let mut st = tx
-                .prepare(
-                    "INSERT INTO cues (video_id, start_s, end_s, text) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for c in cues {
-                st.execute(params![video_id, c.start_s, c.end_s, c.text])
-                    .map_err(err)?;
-            }
-        }
+        insert_cues(&tx, video_id, cues).map_err(err)?;
         tx.commit().map_err(err)
     }
 
@@ -592,6 +624,56 @@ impl Catalogue {
         tx.commit().map_err(err)?;
         Ok(Some(Removed { video, window_ids }))
     }
+}
+
+/// Replaces a video's windows of one model version inside `tx`: returns the new windows (fresh
+/// keys) and the keys of the old ones.
+fn insert_windows(
+    tx: &rusqlite::Transaction<'_>,
+    video_id: i64,
+    model_version: &str,
+    spans: &[(f64, f64)],
+) -> rusqlite::Result<(Vec<Window>, Vec<i64>)> {
+    let old: Vec<i64> = {
+        let mut st =
+            tx.prepare("SELECT id FROM windows WHERE video_id = ?1 AND model_version = ?2")?;
+        let rows = st.query_map(params![video_id, model_version], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    tx.execute(
+        "DELETE FROM windows WHERE video_id = ?1 AND model_version = ?2",
+        params![video_id, model_version],
+    )?;
+    let mut out = Vec::with_capacity(spans.len());
+    let mut st = tx.prepare(
+        "INSERT INTO windows (video_id, model_version, start_s, end_s) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for &(start_s, end_s) in spans {
+        st.execute(params![video_id, model_version, start_s, end_s])?;
+        out.push(Window {
+            id: tx.last_insert_rowid(),
+            video_id,
+            model_version: model_version.to_string(),
+            start_s,
+            end_s,
+        });
+    }
+    Ok((out, old))
+}
+
+/// Replaces a video's cues inside `tx`.
+fn insert_cues(
+    tx: &rusqlite::Transaction<'_>,
+    video_id: i64,
+    cues: &[Cue],
+) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM cues WHERE video_id = ?1", [video_id])?;
+    let mut st =
+        tx.prepare("INSERT INTO cues (video_id, start_s, end_s, text) VALUES (?1, ?2, ?3, ?4)")?;
+    for c in cues {
+        st.execute(params![video_id, c.start_s, c.end_s, c.text])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -745,5 +827,47 @@ mod tests {
         std::mem::forget(c);
         let c = Catalogue::open(&p, false).unwrap();
         assert!(c.video(v.id).unwrap().is_some());
+    }
+
+    #[test]
+    fn finish_import_is_one_transaction() {
+        let (_d, mut c) = open();
+        let v = c.upsert_video(&new_video("ab12", "/v/a.mp4")).unwrap();
+        c.set_status(v.id, Status::Failed, Some("earlier failure"))
+            .unwrap();
+        let cues = [Cue {
+            start_s: 0.5,
+            end_s: 2.0,
+            text: "crack the egg".into(),
+        }];
+        let spans = [(0.0, 32.0), (16.0, 40.0)];
+        let done = FinishedImport {
+            duration_s: 40.0,
+            features_path: Some("families/f/features/ab/ab12.f16"),
+            thumbnail_path: Some("thumbnails/ab/ab12.jpg"),
+            model_version: "f/v1",
+            spans: &spans,
+            cues: Some(&cues),
+        };
+        let (w, old) = c.finish_import(v.id, &done).unwrap();
+        assert!(old.is_empty());
+        assert_eq!(w.len(), 2);
+        let got = c.video(v.id).unwrap().unwrap();
+        assert_eq!((got.status, got.error), (Status::Ready, None));
+        assert_eq!(got.duration_s, Some(40.0));
+        assert_eq!(got.model_version.as_deref(), Some("f/v1"));
+        assert_eq!(c.cues_of(v.id).unwrap().len(), 1);
+        let all = c.windows_of_model("f/v1").unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].1, "ab12");
+        assert!(c.windows_of_model("f/v2").unwrap().is_empty());
+        // A re-index keeps the cues and replaces the windows.
+        let (w2, old) = c
+            .finish_import(v.id, &FinishedImport { cues: None, ..done })
+            .unwrap();
+        assert_eq!(old, vec![w[0].id, w[1].id]);
+        assert!(w2[0].id > w[1].id);
+        assert_eq!(c.cues_of(v.id).unwrap().len(), 1);
+        assert!(c.finish_import(999, &done).is_err());
     }
 }

@@ -13,6 +13,7 @@
 //!                                         per-frame CLIP for `clip`), see `features`
 //!     models/<version>/
 //!       windows.usearch                   HNSW index of window embeddings (key = windows.id)
+//!       windows/<hh>/<hash>.f16           the video's window vectors (rows = its windows)
 //!       tokens/<hh>/<hash>.f16            per-second token states of that model, per video
 //! ```
 //!
@@ -232,6 +233,22 @@ impl Library {
         check_hash(hash)?;
         let dir = self.model_dir(model)?.join("tokens");
         self.sharded(dir, hash, "f16")
+    }
+
+    /// Where a video's window vectors for a model version go (folder created): one row per
+    /// window, in the order of the catalogue's windows. The vector index is rebuilt from these.
+    pub fn window_vectors_path(&self, model: &ModelVersion, hash: &str) -> Result<PathBuf> {
+        check_hash(hash)?;
+        let dir = self.model_dir(model)?.join("windows");
+        self.sharded(dir, hash, "f16")
+    }
+
+    /// The library-relative form of a path inside it (what the catalogue stores).
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        path.strip_prefix(&self.root)
+            .ok()
+            .and_then(|p| p.to_str())
+            .map(str::to_owned)
     }
 
     fn sharded(&self, base: PathBuf, hash: &str, ext: &str) -> Result<PathBuf> {

@@ -12,11 +12,47 @@ use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::QueryParser;
-use tantivy::schema::{Field, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
 use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::error::{Error, Result};
+
+/// Name of the analyzer of the `text` field: words, lower-cased, English stop words removed
+/// ("the", "a", "of" match everything and would tie unrelated cues), English stemming
+/// ("whisking" finds "whisk").
+const ANALYZER: &str = "vclip_en";
+
+fn analyzer() -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser);
+    match StopWordFilter::new(Language::English) {
+        Some(stop) => builder
+            .filter(stop)
+            .filter(Stemmer::new(Language::English))
+            .build(),
+        None => builder.filter(Stemmer::new(Language::English)).build(),
+    }
+}
+
+/// The distinct terms of `text` after analysis.
+fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while let Some(t) = stream.next() {
+        if !out.contains(&t.text) {
+            out.push(t.text.clone());
+        }
+    }
+    out
+}
 
 /// Heap for the tantivy writer (it flushes a segment when full).
 const WRITER_HEAP: usize = 32 * 1024 * 1024;
@@ -111,6 +147,9 @@ pub struct TextHit {
     pub kind: TextKind,
     /// BM25 score.
     pub score: f32,
+    /// Fraction of the query's distinct words (after stop words and stemming) that the
+    /// document contains: 1.0 when every word the user typed is there.
+    pub coverage: f32,
     /// The matched text with the query words located.
     pub snippet: Snippet,
 }
@@ -131,7 +170,16 @@ fn schema() -> (Schema, Fields) {
         start_s: b.add_f64_field("start_s", STORED),
         end_s: b.add_f64_field("end_s", STORED),
         kind: b.add_text_field("kind", STRING | STORED),
-        text: b.add_text_field("text", TEXT | STORED),
+        text: b.add_text_field(
+            "text",
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(ANALYZER)
+                        .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                )
+                .set_stored(),
+        ),
     };
     (b.build(), f)
 }
@@ -165,6 +213,7 @@ impl TextIndex {
         })?;
         let (schema, fields) = schema();
         let index = Index::open_or_create(mmap, schema).map_err(err)?;
+        index.tokenizers().register(ANALYZER, analyzer());
         let writer = index.writer(WRITER_HEAP).map_err(err)?;
         let reader = index
             .reader_builder()
@@ -213,6 +262,14 @@ impl TextIndex {
         self.commit()
     }
 
+    /// Deletes every document (before a rebuild from the catalogue).
+    pub fn delete_all(&mut self) -> Result<()> {
+        self.writer
+            .delete_all_documents()
+            .map_err(|e| self.err(e))?;
+        self.commit()
+    }
+
     fn commit(&mut self) -> Result<()> {
         self.writer.commit().map_err(|e| self.err(e))?;
         self.reader.reload().map_err(|e| self.err(e))
@@ -241,6 +298,8 @@ impl TextIndex {
             .search(&q, &TopDocs::with_limit(limit).order_by_score())
             .map_err(|e| self.err(e))?;
         let mut gen = SnippetGenerator::create(&searcher, &*q, f.text).map_err(|e| self.err(e))?;
+        let mut an = analyzer();
+        let query_terms = terms(&mut an, query);
         gen.set_max_num_chars(200);
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -266,6 +325,10 @@ impl TextIndex {
                 .and_then(|v| v.as_str())
                 .and_then(TextKind::parse)
                 .ok_or_else(|| corrupt("kind"))?;
+            let full = d.get_first(f.text).and_then(|v| v.as_str()).unwrap_or("");
+            let doc_terms = terms(&mut an, full);
+            let shared = query_terms.iter().filter(|t| doc_terms.contains(t)).count();
+            let coverage = shared as f32 / query_terms.len().max(1) as f32;
             let s = gen.snippet_from_doc(&d);
             let mut snippet = Snippet {
                 text: s.fragment().to_string(),
@@ -274,8 +337,7 @@ impl TextIndex {
             if snippet.text.is_empty() {
                 // No highlight (e.g. the match came from a phrase the generator skips):
                 // show the start of the text instead of nothing.
-                let text = d.get_first(f.text).and_then(|v| v.as_str()).unwrap_or("");
-                snippet.text = text.chars().take(200).collect();
+                snippet.text = full.chars().take(200).collect();
             }
             out.push(TextHit {
                 video_id,
@@ -283,6 +345,7 @@ impl TextIndex {
                 end_s,
                 kind,
                 score,
+                coverage,
                 snippet,
             });
         }
@@ -338,6 +401,24 @@ mod tests {
         let bolt = t.search("Bolt", 10).unwrap();
         assert_eq!(bolt[0].video_id, 2);
         assert_eq!(t.search("omelette", 10).unwrap()[0].kind, TextKind::Name);
+    }
+
+    #[test]
+    fn stop_words_do_not_match_and_stems_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = TextIndex::open(dir.path()).unwrap();
+        t.replace_video(1, &[cue(20.0, 23.0, "whisk the eggs until fluffy")])
+            .unwrap();
+        t.replace_video(2, &[cue(2.0, 4.0, "the quick brown fox")])
+            .unwrap();
+        let hits = t.search("whisking the egg", 10).unwrap();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].video_id, 1);
+        assert_eq!(hits[0].coverage, 1.0);
+        let half = t.search("brown bear", 10).unwrap();
+        assert_eq!(half[0].coverage, 0.5);
+        t.delete_all().unwrap();
+        assert_eq!(t.num_docs(), 0);
     }
 
     #[test]

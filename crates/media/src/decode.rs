@@ -76,7 +76,8 @@ impl Clip {
         self.frames.len() / self.frame_bytes()
     }
 
-    fn frame_bytes(&self) -> usize {
+    /// Bytes of one RGB frame.
+    pub fn frame_bytes(&self) -> usize {
         self.size as usize * self.size as usize * 3
     }
 

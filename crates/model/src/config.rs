@@ -81,6 +81,15 @@ pub struct ModelConfig {
     /// Free text: where the weights came from.
     #[serde(default)]
     pub description: String,
+    /// Fingerprint of the S3D-G weights (`s3d-<16 hex>`), written with the model directory.
+    /// Per-second features computed with one backbone are reused by every model with the
+    /// same fingerprint; `None` in directories written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone_id: Option<String>,
+    /// Fingerprint of the video and text towers (`vc-<16 hex>`): the model version a
+    /// library's window index is built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub towers_id: Option<String>,
     pub s3d: S3dConfig,
     pub videoclip: VideoClipConfig,
 }
@@ -271,6 +280,8 @@ impl ModelConfig {
             version: FORMAT_VERSION,
             random_weights,
             description: description.into(),
+            backbone_id: None,
+            towers_id: None,
             s3d,
             videoclip,
         }

@@ -35,7 +35,10 @@ mod weights;
 pub use candle_core::{DType, Device, Tensor};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
-pub use model_dir::{import_released, init_random, write_model_dir, ImportSummary, VClipModel};
+pub use model_dir::{
+    import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,
+    WindowStates,
+};
 pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{

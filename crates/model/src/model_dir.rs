@@ -135,6 +135,54 @@ impl VClipModel {
         Ok((spans, out.pooled))
     }
 
+    /// What a library stores per video from its per-second features `(N, 512)`: the pooled
+    /// vectors of the sliding windows ([`Self::embed_windows`]) and one token state per second
+    /// `(N, 768)`: the last-layer hidden states of each window in dummy-caption mode ([CLS]
+    /// masked, `VIDEOCLIP.md` §5.4–§5.5), averaged where windows overlap. Token states score
+    /// a text per second (`h_u · z_t`) for moment refinement and step localisation.
+    pub fn window_states(
+        &self,
+        features: &Tensor,
+        window: usize,
+        stride: usize,
+    ) -> Result<WindowStates> {
+        let (spans, pooled) = self.embed_windows(features, window, stride)?;
+        let (n, _) = features.dims2()?;
+        let h = self.config.videoclip.hidden_size;
+        let mut sum = vec![0f32; n * h];
+        let mut count = vec![0u32; n];
+        for &(start, end) in &spans {
+            let len = end - start;
+            let w = features.narrow(0, start, len)?.unsqueeze(0)?;
+            let mask = Tensor::ones((1, len), DType::U8, features.device())?;
+            let out = self.video.forward(&w, &mask, VideoMode::DummyCaption)?;
+            // Positions 1..=len are the seconds (0 is [CLS], len+1 the [SEP]).
+            let states = out
+                .hidden
+                .squeeze(0)?
+                .narrow(0, 1, len)?
+                .to_device(&Device::Cpu)?
+                .to_vec2::<f32>()?;
+            for (i, row) in states.iter().enumerate() {
+                let s = start + i;
+                count[s] += 1;
+                for (acc, v) in sum[s * h..(s + 1) * h].iter_mut().zip(row) {
+                    *acc += v;
+                }
+            }
+        }
+        for (s, c) in count.iter().enumerate() {
+            let c = (*c).max(1) as f32;
+            sum[s * h..(s + 1) * h].iter_mut().for_each(|v| *v /= c);
+        }
+        Ok(WindowStates {
+            spans,
+            pooled: pooled.to_device(&Device::Cpu)?.to_vec2::<f32>()?,
+            tokens: sum,
+            dim: h,
+        })
+    }
+
     /// Pooled text vectors `(N, 768)` of `texts` (padded to the longest text of the batch).
     pub fn embed_texts(&self, texts: &[&str]) -> Result<Tensor> {
         let device = self.s3d.device().clone();
@@ -148,6 +196,19 @@ impl VClipModel {
     pub fn scores(&self, text: &Tensor, video: &Tensor) -> Result<Tensor> {
         scores(text, video)
     }
+}
+
+/// See [`VClipModel::window_states`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowStates {
+    /// `[start, end)` seconds of each window.
+    pub spans: Vec<(usize, usize)>,
+    /// One pooled vector per window.
+    pub pooled: Vec<Vec<f32>>,
+    /// Row-major `(seconds, dim)` token states.
+    pub tokens: Vec<f32>,
+    /// Width of a token state and of a pooled vector.
+    pub dim: usize,
 }
 
 /// `[start, end)` spans of sliding windows over `n` seconds: every `stride` seconds, `window`
@@ -259,15 +320,18 @@ fn file_name(p: &Path) -> String {
 }
 
 /// Writes a model directory: the weights, `vocab.txt`, and `config.json` last (a directory
-/// with a config is complete).
+/// with a config is complete). Returns the config as written, with the weight fingerprints.
 pub fn write_model_dir(
     out_dir: &Path,
     config: &ModelConfig,
     s3d: &HashMap<String, Tensor>,
     videoclip: &HashMap<String, Tensor>,
     vocab_text: &str,
-) -> Result<()> {
+) -> Result<ModelConfig> {
     config.validate(&out_dir.join(CONFIG_FILE))?;
+    let mut config = config.clone();
+    config.backbone_id = Some(format!("s3d-{:016x}", fingerprint(s3d)?));
+    config.towers_id = Some(format!("vc-{:016x}", fingerprint(videoclip)?));
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     for (file, tensors) in [(S3D_FILE, s3d), (VIDEOCLIP_FILE, videoclip)] {
         let path = out_dir.join(file);
@@ -278,7 +342,34 @@ pub fn write_model_dir(
     }
     let vocab_path = out_dir.join(VOCAB_FILE);
     std::fs::write(&vocab_path, vocab_text).map_err(|e| Error::io(&vocab_path, e))?;
-    config.save(&out_dir.join(CONFIG_FILE))
+    config.save(&out_dir.join(CONFIG_FILE))?;
+    Ok(config)
+}
+
+/// FNV-1a (64-bit) over the names, shapes and f32 values of `tensors` in name order: equal
+/// weights give equal fingerprints, whatever wrote them.
+fn fingerprint(tensors: &HashMap<String, Tensor>) -> Result<u64> {
+    const PRIME: u64 = 0x100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    };
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        let t = &tensors[name];
+        eat(name.as_bytes());
+        for &d in t.dims() {
+            eat(&(d as u64).to_le_bytes());
+        }
+        let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        for v in values {
+            eat(&v.to_le_bytes());
+        }
+    }
+    Ok(h)
 }
 
 /// How a random tensor is drawn.
@@ -518,6 +609,5 @@ pub fn init_random(
         }
         None => synthetic_vocab(config.videoclip.vocab_size),
     };
-    write_model_dir(out_dir, &config, &s3d, &videoclip, &vocab_text)?;
-    Ok(config)
+    write_model_dir(out_dir, &config, &s3d, &videoclip, &vocab_text)
 }

@@ -178,3 +178,67 @@ fn windows_and_clip_layout() -> Result<()> {
     check("window vs alone", &pooled.narrow(0, 1, 1)?, &alone.pooled)?;
     Ok(())
 }
+
+#[test]
+fn token_states_average_overlapping_windows() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    init_random(Preset::Tiny, 5, dir.path(), None)?;
+    let model = VClipModel::load(dir.path(), &Device::Cpu)?;
+    let feats = Tensor::randn(0f32, 1., (40, 32), &Device::Cpu)?;
+    let ws = model.window_states(&feats, 32, 16)?;
+    assert_eq!(ws.spans, vec![(0, 32), (16, 40)]);
+    assert_eq!((ws.pooled.len(), ws.dim, ws.tokens.len()), (2, 32, 40 * 32));
+    let one = |start: usize, len: usize| -> Result<Vec<Vec<f32>>> {
+        let out = model.embed_video(
+            &feats.narrow(0, start, len)?.unsqueeze(0)?,
+            &Tensor::ones((1, len), DType::U8, &Device::Cpu)?,
+            VideoMode::DummyCaption,
+        )?;
+        Ok(out.hidden.squeeze(0)?.narrow(0, 1, len)?.to_vec2::<f32>()?)
+    };
+    let (a, b) = (one(0, 32)?, one(16, 24)?);
+    let row = |s: usize| &ws.tokens[s * 32..(s + 1) * 32];
+    let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-5);
+    // Second 3: only the first window. Second 20: both, averaged. Second 35: only the second.
+    assert!(close(row(3), &a[3]));
+    let mean: Vec<f32> = a[20]
+        .iter()
+        .zip(&b[4])
+        .map(|(p, q)| (p + q) / 2.0)
+        .collect();
+    assert!(close(row(20), &mean));
+    assert!(close(row(35), &b[19]));
+    // Dummy-caption states differ from retrieval-mode ones ([CLS] is masked).
+    assert!(!close(row(3), &ws.pooled[0]));
+    Ok(())
+}
+
+#[test]
+fn model_dirs_carry_weight_fingerprints() -> Result<()> {
+    let (a, b, c) = (
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+        tempfile::tempdir()?,
+    );
+    let ca = init_random(Preset::Tiny, 1, a.path(), None)?;
+    init_random(Preset::Tiny, 1, b.path(), None)?;
+    init_random(Preset::Tiny, 2, c.path(), None)?;
+    let load = |d: &tempfile::TempDir| ModelConfig::load(&d.path().join("config.json"));
+    let (la, lb, lc) = (load(&a)?, load(&b)?, load(&c)?);
+    assert!(la
+        .backbone_id
+        .as_deref()
+        .is_some_and(|s| s.starts_with("s3d-")));
+    assert!(la
+        .towers_id
+        .as_deref()
+        .is_some_and(|s| s.starts_with("vc-")));
+    assert_eq!(
+        (&la.backbone_id, &la.towers_id),
+        (&lb.backbone_id, &lb.towers_id)
+    );
+    assert_ne!(la.backbone_id, lc.backbone_id);
+    assert_ne!(la.towers_id, lc.towers_id);
+    assert_eq!(ca, la);
+    Ok(())
+}

@@ -33,8 +33,12 @@ macro_rules! test_device {
     };
 }
 
+/// The fixture folder: `VCLIP_MODEL_FIXTURES` when set (a test binary carried to another machine,
+/// e.g. the GPU host, where the build's source path does not exist), else this crate's.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::env::var_os("VCLIP_MODEL_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
 }
 
 /// All tensors of a fixture file, on the CPU.

@@ -1,0 +1,385 @@
+//! `vclip import | list | search | remove | reindex`: the library commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+#[cfg(feature = "media")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use vclip_engine::search::{SearchOptions, Signal};
+#[cfg(feature = "media")]
+use vclip_engine::CancelToken;
+use vclip_engine::{default_library_dir, Engine};
+
+use super::models::default_model_dir;
+use super::print_json;
+#[cfg(feature = "media")]
+use crate::progress::Bar;
+
+/// Where the library is and which model to use; shared by the library commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LibraryArgs {
+    /// Library folder (default: `$VCLIP_LIBRARY`, else the per-user data folder).
+    #[arg(long, value_name = "DIR")]
+    pub library: Option<PathBuf>,
+    /// Model directory (default: `$VCLIP_MODEL`, else `videoclip` in the models folder).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Run the model on the GPU (a build with `--features cuda` or `metal`).
+    #[arg(long)]
+    pub gpu: bool,
+}
+
+impl LibraryArgs {
+    fn library_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.library {
+            Some(d) => Ok(d.clone()),
+            None => Ok(default_library_dir()?),
+        }
+    }
+
+    fn model_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(m) = &self.model {
+            return Ok(m.clone());
+        }
+        match std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
+            Some(m) => Ok(PathBuf::from(m)),
+            None => default_model_dir(),
+        }
+    }
+
+    /// Opens the library, with the model when `with_model`.
+    fn open(&self, with_model: bool) -> anyhow::Result<Engine> {
+        let root = self.library_dir()?;
+        let model = if with_model {
+            let dir = self.model_dir()?;
+            let device = vclip_model::device(self.gpu)?;
+            let model = vclip_model::VClipModel::load(&dir, &device).with_context(|| {
+                format!(
+                    "loading the model in {} (get one with `vclip models pull`, or pass --model)",
+                    dir.display()
+                )
+            })?;
+            if model.is_random() {
+                eprintln!(
+                    "warning: the model in {} has random weights: visual results mean nothing",
+                    dir.display()
+                );
+            }
+            Some(model)
+        } else {
+            None
+        };
+        let (engine, rec) = Engine::open(&root, model)
+            .with_context(|| format!("opening the library {}", root.display()))?;
+        if rec.rebuilt || rec.added > 0 {
+            eprintln!(
+                "note: repaired the vector index ({} windows added{})",
+                rec.added,
+                if rec.rebuilt { ", rebuilt" } else { "" }
+            );
+        }
+        for hash in &rec.unreadable {
+            eprintln!(
+                "warning: window vectors of video {hash} are unreadable: run `vclip reindex`"
+            );
+        }
+        Ok(engine)
+    }
+}
+
+#[cfg(feature = "media")]
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(all(unix, feature = "media"))]
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    // A second Ctrl-C ends the process at once.
+    // SAFETY: `signal` is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
+/// A token cancelled by Ctrl-C (the job stops cleanly at its next checkpoint).
+#[cfg(feature = "media")]
+fn ctrl_c_token() -> CancelToken {
+    let token = CancelToken::new();
+    #[cfg(unix)]
+    {
+        // SAFETY: installs a handler that only stores to an atomic and resets the disposition.
+        unsafe {
+            libc::signal(
+                libc::SIGINT,
+                on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+        let t = token.clone();
+        std::thread::spawn(move || loop {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                eprintln!("\ninterrupted: finishing the current step (Ctrl-C again to quit now)");
+                t.cancel();
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        });
+    }
+    token
+}
+
+#[cfg(feature = "media")]
+pub fn import(
+    args: &LibraryArgs,
+    paths: &[PathBuf],
+    batch: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use vclip_engine::encode::EncodeOptions;
+    use vclip_engine::ImportOptions;
+
+    let engine = args.open(true)?;
+    let cancel = ctrl_c_token();
+    let bar = Bar::new();
+    let opts = ImportOptions {
+        encode: EncodeOptions { clip_batch: batch },
+    };
+    let report = engine.import(paths, opts, &bar, &cancel)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "imported {}, re-embedded {}, already there {}, failed {} ({:.0} video-seconds in {:.1} s{})",
+            report.imported.len(),
+            report.reembedded.len(),
+            report.skipped.len(),
+            report.failed.len(),
+            report.video_s,
+            report.wall_s,
+            if report.cancelled { ", cancelled: run the same command to resume" } else { "" }
+        );
+        for f in &report.failed {
+            println!("  failed: {}: {}", f.path.display(), f.reason);
+        }
+    }
+    Ok(if report.failed.is_empty() && !report.cancelled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn list(args: &LibraryArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let engine = args.open(false)?;
+    let videos = engine.list()?;
+    if json {
+        print_json(&videos)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if videos.is_empty() {
+        println!("the library is empty: add videos with `vclip import PATH…`");
+    }
+    for v in &videos {
+        let duration = v.duration_s.map_or_else(|| "–".to_owned(), super::clock);
+        print!("{:>5}  {:<9} {:>9}  {}", v.id, v.status, duration, v.path);
+        if let Some(e) = &v.error {
+            print!("  ({e})");
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Filters of `vclip search`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchFilters {
+    /// Only videos inside this folder.
+    #[arg(long, value_name = "DIR")]
+    pub folder: Option<PathBuf>,
+    /// Only videos at least this long (seconds).
+    #[arg(long, value_name = "SECONDS")]
+    pub min_duration: Option<f64>,
+    /// Only videos at most this long (seconds).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_duration: Option<f64>,
+    /// Only files modified on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub after: Option<String>,
+    /// Only files modified before this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub before: Option<String>,
+    /// Moments per video at most.
+    #[arg(long, default_value_t = 3)]
+    pub per_video: usize,
+}
+
+pub fn search(
+    args: &LibraryArgs,
+    query: &str,
+    limit: usize,
+    filters: &SearchFilters,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let engine = args.open(true)?;
+    let opts = SearchOptions {
+        limit,
+        per_video: filters.per_video,
+        folder: filters.folder.as_ref().map(|f| {
+            std::fs::canonicalize(f)
+                .unwrap_or_else(|_| f.clone())
+                .to_string_lossy()
+                .into_owned()
+        }),
+        min_duration_s: filters.min_duration,
+        max_duration_s: filters.max_duration,
+        modified_after: filters.after.as_deref().map(unix_day).transpose()?,
+        modified_before: filters.before.as_deref().map(unix_day).transpose()?,
+    };
+    let results = engine.search(query, &opts)?;
+    if json {
+        print_json(&results)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if results.is_empty() {
+        println!("no moments found for {query:?}");
+    }
+    for (i, r) in results.iter().enumerate() {
+        let signals: Vec<&str> = r
+            .signals
+            .iter()
+            .map(|s| match s {
+                Signal::Visual => "visual",
+                Signal::Subtitle => "subtitle",
+                Signal::Name => "name",
+            })
+            .collect();
+        println!(
+            "{:>2}. {}  {}–{}  [{}]  {:.4}",
+            i + 1,
+            r.path,
+            super::clock(r.start_s),
+            super::clock(r.end_s),
+            signals.join("+"),
+            r.score
+        );
+        if let Some(s) = &r.snippet {
+            println!("    \"{}\"", marked(s, &r.highlights));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `text` with the highlighted byte ranges in `[` `]`.
+fn marked(text: &str, ranges: &[(usize, usize)]) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for &(a, b) in ranges {
+        if a < at || b > text.len() || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
+            continue;
+        }
+        out.push_str(&text[at..a]);
+        out.push('[');
+        out.push_str(&text[a..b]);
+        out.push(']');
+        at = b;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Unix seconds at 00:00 UTC of a `YYYY-MM-DD` date.
+fn unix_day(s: &str) -> anyhow::Result<i64> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let bad = || anyhow::anyhow!("{s:?} is not a date of the form YYYY-MM-DD");
+    let [y, m, d] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let (y, m, d): (i64, i64, i64) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+pub fn remove(args: &LibraryArgs, videos: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    let engine = args.open(true).or_else(|e| {
+        // Removing needs no model; without one, the vector index is reconciled on next open.
+        if args.model.is_some() {
+            Err(e)
+        } else {
+            args.open(false)
+        }
+    })?;
+    let mut removed = Vec::new();
+    let mut code = ExitCode::SUCCESS;
+    for what in videos {
+        match engine.remove(what) {
+            Ok(v) => {
+                if !json {
+                    println!("removed {} (the file itself is untouched)", v.path);
+                }
+                removed.push(v.path);
+            }
+            Err(e) => {
+                eprintln!("error: {what}: {e}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    if json {
+        print_json(&serde_json::json!({ "removed": removed }))?;
+    }
+    Ok(code)
+}
+
+#[cfg(feature = "media")]
+pub fn reindex(args: &LibraryArgs, json: bool) -> anyhow::Result<ExitCode> {
+    let engine = args.open(true)?;
+    let cancel = ctrl_c_token();
+    let report = engine.reindex(&Bar::new(), &cancel)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "re-embedded {} videos; {} windows indexed; {} text documents",
+            report.reembedded, report.windows, report.text_docs
+        );
+        for p in &report.need_import {
+            println!("  needs `vclip import` (no cached features for this model): {p}");
+        }
+        for f in &report.failed {
+            println!("  failed: {}: {}", f.path.display(), f.reason);
+        }
+    }
+    Ok(
+        if report.failed.is_empty() && report.need_import.is_empty() && !report.cancelled {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_marks() {
+        assert_eq!(unix_day("1970-01-01").ok(), Some(0));
+        assert_eq!(unix_day("2024-02-29").ok(), Some(1_709_164_800));
+        assert!(unix_day("2024-13-01").is_err());
+        assert!(unix_day("yesterday").is_err());
+        assert_eq!(marked("whisk the eggs", &[(10, 14)]), "whisk the [eggs]");
+    }
+}

@@ -1,0 +1,366 @@
+//! An open library with its active model: the one object the faces (CLI, window) drive.
+//!
+//! [`Engine`] owns the library (catalogue, text index, files) and, when a model is active, that
+//! model's vector index. Every method takes `&self` and locks only what it touches for as long
+//! as it touches it, so a search runs while an import is in progress in another thread.
+//!
+//! # Crash safety
+//! The catalogue is the source of truth. An import writes every derived file first (features,
+//! window vectors, token states, thumbnail, text documents), then commits the catalogue row as
+//! `ready` with its windows in one transaction, then adds the vectors to the in-memory HNSW
+//! index, which is saved atomically now and then. After a kill, [`Engine::open`] reconciles the
+//! HNSW index with the catalogue (adds missing windows from their vector files, rebuilds it if
+//! it holds windows the catalogue no longer has), and search ignores anything whose video is not
+//! `ready`: no duplicate, no half-written entry is ever visible.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+use vclip_index::{
+    read_features, Catalogue, Library, ModelVersion, Status, TextIndex, VectorIndex, Video,
+};
+use vclip_model::{ModelConfig, VClipModel};
+
+use crate::progress::Cancelled;
+
+/// Errors of the engine's jobs.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Index(#[from] vclip_index::Error),
+    #[error("{context}: {source}")]
+    Model {
+        context: String,
+        #[source]
+        source: vclip_model::Error,
+    },
+    #[error(
+        "no model is active: import or download one (`vclip models pull`, `vclip models import`) \
+         or pass --model DIR"
+    )]
+    NoModel,
+    #[error("no video in the library matches {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<Cancelled> for EngineError {
+    fn from(_: Cancelled) -> Self {
+        EngineError::Cancelled
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// The family and version under which a model's derived data is stored.
+///
+/// The family fixes the per-second features: `videoclip-<backbone fingerprint>` (features are
+/// shared by every tower version on the same S3D weights); the version is the towers'
+/// fingerprint. Directories written before fingerprints existed map to `videoclip/unversioned`.
+pub fn model_version(config: &ModelConfig) -> Result<ModelVersion> {
+    let family = match &config.backbone_id {
+        Some(id) => format!("videoclip-{id}"),
+        None => "videoclip".to_owned(),
+    };
+    let version = config.towers_id.as_deref().unwrap_or("unversioned");
+    Ok(ModelVersion::new(&family, version)?)
+}
+
+/// The active model and its window index.
+#[derive(Debug)]
+pub(crate) struct Active {
+    pub model: VClipModel,
+    pub version: ModelVersion,
+    pub key: String,
+    pub index_path: PathBuf,
+    pub vectors: RwLock<VectorIndex>,
+    /// Windows added since the index was last saved.
+    pub unsaved: Mutex<(usize, Instant)>,
+}
+
+/// An open library. See the module docs.
+#[derive(Debug)]
+pub struct Engine {
+    root: PathBuf,
+    lib: Mutex<Library>,
+    text: RwLock<TextIndex>,
+    pub(crate) active: Option<Active>,
+}
+
+/// A row of `vclip list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoSummary {
+    pub id: i64,
+    pub path: String,
+    pub status: &'static str,
+    pub duration_s: Option<f64>,
+    pub error: Option<String>,
+    pub model_version: Option<String>,
+    /// Absolute path of the thumbnail, when there is one.
+    pub thumbnail: Option<PathBuf>,
+}
+
+/// What [`Engine::open`] had to repair.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reconciled {
+    /// Windows the saved vector index lacked (added from their vector files).
+    pub added: usize,
+    /// The index was rebuilt from the vector files (missing, unreadable, or holding stale keys).
+    pub rebuilt: bool,
+    /// Videos whose window vectors could not be read (`vclip reindex` recomputes them).
+    pub unreadable: Vec<String>,
+}
+
+impl Engine {
+    /// Opens (creating if needed) the library at `root`, with `model` active if given. The
+    /// model's vector index is loaded and reconciled with the catalogue (see module docs).
+    pub fn open(root: &Path, model: Option<VClipModel>) -> Result<(Self, Reconciled)> {
+        let lib = Library::create(root)?;
+        let text = TextIndex::open(&lib.text_dir())?;
+        let mut engine = Self {
+            root: lib.root().to_path_buf(),
+            lib: Mutex::new(lib),
+            text: RwLock::new(text),
+            active: None,
+        };
+        let report = match model {
+            Some(m) => engine.activate(m)?,
+            None => Reconciled::default(),
+        };
+        Ok((engine, report))
+    }
+
+    fn activate(&mut self, model: VClipModel) -> Result<Reconciled> {
+        let version = model_version(&model.config)?;
+        let key = version.key();
+        let dims = model.config.videoclip.hidden_size;
+        let index_path = self.library().vector_index_path(&version)?;
+        let windows = self.library().catalogue().windows_of_model(&key)?;
+        let mut report = Reconciled::default();
+        let loaded = match VectorIndex::load(&index_path) {
+            Ok(ix) if ix.dims() == dims => Some(ix),
+            _ => None,
+        };
+        let vectors = match loaded {
+            Some(mut ix) => {
+                let missing: Vec<_> = windows
+                    .iter()
+                    .filter(|(w, _)| !ix.contains(w.id as u64))
+                    .cloned()
+                    .collect();
+                if ix.len() + missing.len() != windows.len() {
+                    // It holds keys the catalogue no longer has (a crash during a removal).
+                    report.rebuilt = true;
+                    self.build_index(dims, &version, &windows, &mut report)?
+                } else {
+                    report.added = self.add_windows(&mut ix, &version, &missing, &mut report)?;
+                    ix
+                }
+            }
+            None => {
+                report.rebuilt = !windows.is_empty() || index_path.exists();
+                self.build_index(dims, &version, &windows, &mut report)?
+            }
+        };
+        self.active = Some(Active {
+            model,
+            version,
+            key,
+            index_path,
+            vectors: RwLock::new(vectors),
+            unsaved: Mutex::new((0, Instant::now())),
+        });
+        if report.added > 0 || report.rebuilt {
+            self.save_index()?;
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn build_index(
+        &self,
+        dims: usize,
+        version: &ModelVersion,
+        windows: &[(vclip_index::Window, String)],
+        report: &mut Reconciled,
+    ) -> Result<VectorIndex> {
+        let mut ix = VectorIndex::new(dims)?;
+        self.add_windows(&mut ix, version, windows, report)?;
+        Ok(ix)
+    }
+
+    /// Adds `windows` to `ix` from their videos' vector files; returns how many were added.
+    fn add_windows(
+        &self,
+        ix: &mut VectorIndex,
+        version: &ModelVersion,
+        windows: &[(vclip_index::Window, String)],
+        report: &mut Reconciled,
+    ) -> Result<usize> {
+        let mut by_video: HashMap<&str, Vec<&vclip_index::Window>> = HashMap::new();
+        for (w, hash) in windows {
+            by_video.entry(hash.as_str()).or_default().push(w);
+        }
+        let mut added = 0;
+        for (hash, wanted) in by_video {
+            let all = self
+                .library()
+                .catalogue()
+                .windows_of(wanted[0].video_id, &version.key())?;
+            let path = self.library().window_vectors_path(version, hash)?;
+            let vectors = match read_features(&path) {
+                Ok(v) if v.rows == all.len() => v,
+                _ => {
+                    report.unreadable.push(hash.to_owned());
+                    continue;
+                }
+            };
+            for w in wanted {
+                if let Some(row) = all.iter().position(|a| a.id == w.id) {
+                    ix.add(w.id as u64, vectors.row(row))?;
+                    added += 1;
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    /// The library folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The active model, if any.
+    pub fn model(&self) -> Option<&VClipModel> {
+        self.active.as_ref().map(|a| &a.model)
+    }
+
+    /// `family/version` of the active model.
+    pub fn model_key(&self) -> Option<&str> {
+        self.active.as_ref().map(|a| a.key.as_str())
+    }
+
+    pub(crate) fn active(&self) -> Result<&Active> {
+        self.active.as_ref().ok_or(EngineError::NoModel)
+    }
+
+    pub(crate) fn library(&self) -> MutexGuard<'_, Library> {
+        // A panic while holding the lock cannot leave the catalogue inconsistent (SQLite
+        // transactions), so a poisoned lock is still usable.
+        self.lib.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn text_read(&self) -> RwLockReadGuard<'_, TextIndex> {
+        self.text.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn text_write(&self) -> RwLockWriteGuard<'_, TextIndex> {
+        self.text.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the catalogue.
+    pub fn with_catalogue<T>(&self, f: impl FnOnce(&Catalogue) -> T) -> T {
+        f(self.library().catalogue())
+    }
+
+    /// Every video, oldest first.
+    pub fn list(&self) -> Result<Vec<VideoSummary>> {
+        let videos = self.library().catalogue().list_videos()?;
+        Ok(videos.into_iter().map(|v| self.summary(v)).collect())
+    }
+
+    pub(crate) fn summary(&self, v: Video) -> VideoSummary {
+        VideoSummary {
+            id: v.id,
+            path: v.path,
+            status: v.status.as_str(),
+            duration_s: v.duration_s,
+            error: v.error,
+            model_version: v.model_version,
+            thumbnail: v.thumbnail_path.map(|p| self.root.join(p)),
+        }
+    }
+
+    /// Finds a video by id, content hash, or path (as given or canonical).
+    pub fn find(&self, what: &str) -> Result<Video> {
+        let lib = self.library();
+        let cat = lib.catalogue();
+        if let Ok(id) = what.parse::<i64>() {
+            if let Some(v) = cat.video(id)? {
+                return Ok(v);
+            }
+        }
+        if let Some(v) = cat.video_by_hash(what)? {
+            return Ok(v);
+        }
+        let canonical = std::fs::canonicalize(what)
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_owned));
+        for p in std::iter::once(what.to_owned()).chain(canonical) {
+            if let Some(v) = cat.videos_by_path(&p)?.into_iter().next() {
+                return Ok(v);
+            }
+        }
+        Err(EngineError::NotFound(what.to_owned()))
+    }
+
+    /// Removes a video from the library: its catalogue rows, text documents, window vectors and
+    /// derived files. The user's file is never touched.
+    pub fn remove(&self, what: &str) -> Result<Video> {
+        let video = self.find(what)?;
+        let removed = self.library().catalogue_mut().remove_video(video.id)?;
+        let Some(removed) = removed else {
+            return Err(EngineError::NotFound(what.to_owned()));
+        };
+        if let Some(active) = &self.active {
+            let mut ix = active.vectors.write().unwrap_or_else(|e| e.into_inner());
+            for key in &removed.window_ids {
+                ix.remove(*key as u64)?;
+            }
+            drop(ix);
+            self.save_index()?;
+        }
+        self.text_write().delete_video(video.id)?;
+        // Derived files last: if this fails half-way, the catalogue no longer refers to them.
+        let hash = &removed.video.hash;
+        let lib = self.library();
+        let mut files = vec![lib.thumbnail_path(hash)?];
+        if let Some(active) = &self.active {
+            files.push(lib.tokens_path(&active.version, hash)?);
+            files.push(lib.window_vectors_path(&active.version, hash)?);
+        }
+        drop(lib);
+        for f in files {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(removed.video)
+    }
+
+    /// Saves the active model's vector index atomically (no-op without a model).
+    pub fn save_index(&self) -> Result<()> {
+        let Some(active) = &self.active else {
+            return Ok(());
+        };
+        let mut ix = active.vectors.write().unwrap_or_else(|e| e.into_inner());
+        ix.save(&active.index_path)?;
+        *active.unsaved.lock().unwrap_or_else(|e| e.into_inner()) = (0, Instant::now());
+        Ok(())
+    }
+
+    /// Number of windows in the active model's vector index.
+    pub fn indexed_windows(&self) -> usize {
+        self.active.as_ref().map_or(0, |a| {
+            a.vectors.read().unwrap_or_else(|e| e.into_inner()).len()
+        })
+    }
+
+    /// Videos with the given status.
+    pub fn videos_with_status(&self, status: Status) -> Result<Vec<Video>> {
+        Ok(self.library().catalogue().videos_with_status(status)?)
+    }
+}

@@ -1,0 +1,286 @@
+//! `vclip import | list | search | remove | reindex` on generated videos with subtitles and a
+//! tiny random-weight model (named as such), including a kill -9 in the middle of an import.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::ffmpeg;
+
+fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(args)
+        .arg("--library")
+        .arg(lib)
+        .arg("--model")
+        .arg(model)
+        .output()
+        .expect("run vclip")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let m = dir.join("model");
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["models", "init-random", "--preset", "tiny", "--seed", "3"])
+        .arg(&m)
+        .output()
+        .expect("run vclip");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    m
+}
+
+fn video(dir: &Path, name: &str, source: &str, seconds: u32, cues: Option<&str>) -> PathBuf {
+    let path = dir.join(name);
+    let t = seconds.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        &t,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        path.to_str().expect("utf-8"),
+    ]);
+    if let Some(c) = cues {
+        std::fs::write(path.with_extension("srt"), c).expect("write srt");
+    }
+    path
+}
+
+#[test]
+fn import_search_list_remove_reindex_with_json() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let videos = tmp.path().join("my videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video(
+        &videos,
+        "bike repair.mp4",
+        "testsrc2=size=160x120:rate=25",
+        24,
+        Some("1\n00:00:12,500 --> 00:00:15,000\nnow tighten the chain with a wrench\n"),
+    );
+    video(
+        &videos,
+        "garden.mkv",
+        "mandelbrot=size=160x120:rate=25",
+        8,
+        None,
+    );
+    std::fs::write(
+        videos.join("corrupt.mp4"),
+        b"\x00\x00\x00\x18ftypmp42 but not really",
+    )
+    .expect("write");
+    std::fs::write(videos.join("readme.md"), "# not a video").expect("write");
+
+    let o = vclip(
+        &lib,
+        &model,
+        &["import", videos.to_str().expect("utf-8"), "--json"],
+    );
+    let r = json(&o);
+    assert!(!o.status.success(), "a failed file makes the exit code 1");
+    assert_eq!(r["imported"].as_array().map(Vec::len), Some(2), "{r}");
+    let failed = r["failed"].as_array().expect("failed");
+    assert_eq!(failed.len(), 1, "{r}");
+    assert!(failed[0]["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("corrupt.mp4")));
+    assert!(failed[0]["reason"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("random weights"));
+
+    let o = vclip(
+        &lib,
+        &model,
+        &["search", "tighten the chain", "--json", "--limit", "5"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hits = json(&o);
+    let top = &hits[0];
+    assert!(
+        top["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("bike repair.mp4")),
+        "{hits}"
+    );
+    let (s, e) = (
+        top["start_s"].as_f64().expect("start"),
+        top["end_s"].as_f64().expect("end"),
+    );
+    assert!(s <= 12.5 && e >= 15.0, "{top}");
+    assert!(top["score"].as_f64().is_some_and(|x| x > 0.0));
+    let signals: Vec<&str> = top["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(signals.contains(&"subtitle"), "{top}");
+    assert_eq!(top["snippet"], "now tighten the chain with a wrench");
+
+    // Human output names the file and the time range.
+    let o = vclip(&lib, &model, &["search", "wrench"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("bike repair.mp4") && text.contains("0:12.5"),
+        "{text}"
+    );
+    assert!(text.contains("[wrench]"), "{text}");
+
+    let list = json(&vclip(&lib, &model, &["list", "--json"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+
+    let garden = videos.join("garden.mkv");
+    let o = vclip(
+        &lib,
+        &model,
+        &["remove", garden.to_str().expect("utf-8"), "--json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(garden.exists());
+    let list = json(&vclip(&lib, &model, &["list", "--json"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    let o = vclip(&lib, &model, &["remove", "nothing-like-this"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing-like-this"));
+
+    let o = vclip(&lib, &model, &["reindex", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert_eq!(
+        (r["reembedded"].as_u64(), r["windows"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let hits = json(&vclip(&lib, &model, &["search", "wrench", "--json"]));
+    assert!(hits[0]["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("bike repair.mp4")));
+}
+
+fn count_files(dir: &Path, ext: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                count_files(&p, ext)
+            } else {
+                usize::from(p.extension().is_some_and(|x| x == ext))
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn kill_dash_nine_during_import_then_resume() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    let n = 6;
+    for i in 0..n {
+        video(
+            &videos,
+            &format!("clip{i}.mp4"),
+            "testsrc2=size=160x120:rate=25",
+            20 + i,
+            Some(&format!(
+                "1\n00:00:05,000 --> 00:00:07,000\nmarker phrase number{i}\n"
+            )),
+        );
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .arg("import")
+        .arg(&videos)
+        .arg("--library")
+        .arg(&lib)
+        .arg("--model")
+        .arg(&model)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn import");
+    // Kill it once at least two videos have their features written (so one is committed or
+    // about to be, and others are not started).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let features = lib.join("families");
+    while count_files(&features, "f16") < 2 * 3 + 1 {
+        assert!(Instant::now() < deadline, "import made no progress");
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // While it runs, a second process is refused with a clear message.
+    if child.try_wait().expect("wait").is_none() {
+        let o = vclip(&lib, &model, &["list"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("in use"), "{err}");
+    }
+    let _ = child.kill(); // SIGKILL on Unix
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the import was killed before it finished"
+    );
+
+    // Resume: the same command finishes the job without duplicating anything.
+    let o = vclip(
+        &lib,
+        &model,
+        &["import", videos.to_str().expect("utf-8"), "--json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    let imported = r["imported"].as_array().map_or(0, Vec::len);
+    let skipped = r["skipped"].as_array().map_or(0, Vec::len);
+    assert_eq!(imported + skipped, n as usize, "{r}");
+    assert!(imported >= 1, "the kill left work to resume: {r}");
+    let list = json(&vclip(&lib, &model, &["list", "--json"]));
+    let rows = list.as_array().expect("list");
+    assert_eq!(rows.len(), n as usize, "{list}");
+    assert!(rows.iter().all(|v| v["status"] == "ready"), "{list}");
+    // Every video is searchable exactly once for its own phrase.
+    for i in 0..n {
+        let hits = json(&vclip(
+            &lib,
+            &model,
+            &["search", &format!("number{i}"), "--json"],
+        ));
+        let top = &hits[0];
+        assert!(
+            top["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(&format!("clip{i}.mp4"))),
+            "{hits}"
+        );
+        let (s, e) = (
+            top["start_s"].as_f64().expect("s"),
+            top["end_s"].as_f64().expect("e"),
+        );
+        assert!(s <= 5.0 && e >= 7.0, "{top}");
+    }
+}
