@@ -229,6 +229,25 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import throughput (video-seconds per second) into a fresh library vs. decoding the same
+    /// file alone, in the same run.
+    #[cfg(feature = "media")]
+    Import {
+        file: PathBuf,
+        /// Model directory; without it a random-weight model of `--preset` is made in a
+        /// temporary folder (speed does not depend on the weights).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        #[arg(long, default_value = "full")]
+        preset: String,
+        /// Seconds per S3D-G call.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long)]
+        gpu: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Decoded 224×224 frames per second vs. the ffmpeg CLI running the same filters, and peak
     /// resident memory.
     #[cfg(feature = "media")]

@@ -46,8 +46,12 @@ impl ProgressSink for Bar {
                     bar.set_length(total.max(p.done));
                 }
                 bar.set_position(p.done);
+                let files = match (p.items_done, p.items_total) {
+                    (Some(d), Some(t)) => format!(" (file {}/{t})", (d + 1).min(t)),
+                    _ => String::new(),
+                };
                 if let Some(current) = p.current {
-                    bar.set_message(format!("{} {current}", p.job));
+                    bar.set_message(format!("{}{files} {current}", p.job));
                 }
             }
             ProgressEvent::Warning { item, message } => {

@@ -2,6 +2,8 @@
 //! 1 when some input failed (after reporting it on stderr and carrying on with the rest).
 
 mod bench;
+#[cfg(feature = "media")]
+mod bench_import;
 pub mod library;
 #[cfg(feature = "media")]
 mod media;
@@ -83,6 +85,22 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             } => bench::search(n, dims, queries, k, ef, json),
             #[cfg(feature = "media")]
             BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
+            #[cfg(feature = "media")]
+            BenchCommand::Import {
+                file,
+                model,
+                preset,
+                batch,
+                gpu,
+                json,
+            } => bench_import::import(bench_import::ImportBench {
+                file,
+                model,
+                preset,
+                batch,
+                gpu,
+                json,
+            }),
             BenchCommand::Encode {
                 model,
                 preset,

@@ -10,7 +10,8 @@
 //! # Invariants
 //! - `videos.hash` is unique: a file imported twice (even under another path) is one video.
 //! - `windows.id` is the HNSW key. The table is `AUTOINCREMENT`, so a key is never reused after
-//!   a delete: a stale entry in a vector index can never point at a different window.
+//!   a delete: a stale entry in a vector index can never point at a different window. The same
+//!   holds for `cues.id` (the key of the subtitle sentence index) since schema version 2.
 //! - Removing a video removes its windows and cues in the same transaction (foreign keys with
 //!   `ON DELETE CASCADE`), and returns the window keys so the caller can drop them from HNSW.
 //! - The schema version is `PRAGMA user_version`; migrations run in one transaction each, in
@@ -24,7 +25,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::error::{Error, Result};
 
 /// Schema migrations; index `i` moves the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+/// 1 → 2: `cues.id` becomes `AUTOINCREMENT` (it keys a vector index).
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE videos (
     id             INTEGER PRIMARY KEY,
     hash           TEXT    NOT NULL UNIQUE,
@@ -60,7 +63,22 @@ CREATE TABLE cues (
     text     TEXT    NOT NULL
 );
 CREATE INDEX cues_video ON cues(video_id);
-"#];
+"#,
+    r#"
+CREATE TABLE cues_v2 (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    video_id INTEGER NOT NULL REFERENCES videos(id) ON DELETE CASCADE,
+    start_s  REAL    NOT NULL,
+    end_s    REAL    NOT NULL,
+    text     TEXT    NOT NULL
+);
+INSERT INTO cues_v2 (id, video_id, start_s, end_s, text)
+    SELECT id, video_id, start_s, end_s, text FROM cues;
+DROP TABLE cues;
+ALTER TABLE cues_v2 RENAME TO cues;
+CREATE INDEX cues_video ON cues(video_id);
+"#,
+];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -592,6 +610,68 @@ impl Catalogue {
             .map_err(|e| self.err(e))
     }
 
+    /// A video's cues with their keys, in time order.
+    pub fn cue_rows(&self, video_id: i64) -> Result<Vec<(i64, Cue)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, start_s, end_s, text FROM cues WHERE video_id = ?1
+                 ORDER BY start_s, id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([video_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    Cue {
+                        start_s: r.get(1)?,
+                        end_s: r.get(2)?,
+                        text: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One cue by key: its video and the cue.
+    pub fn cue(&self, id: i64) -> Result<Option<(i64, Cue)>> {
+        self.conn
+            .query_row(
+                "SELECT video_id, start_s, end_s, text FROM cues WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Cue {
+                            start_s: r.get(1)?,
+                            end_s: r.get(2)?,
+                            text: r.get(3)?,
+                        },
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every cue key of `ready` videos with its video id, in key order.
+    pub fn ready_cue_keys(&self) -> Result<Vec<(i64, i64)>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT c.id, c.video_id FROM cues c JOIN videos v ON v.id = c.video_id
+                 WHERE v.status = 'ready' ORDER BY c.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Removes a video with its windows and cues in one transaction. `None` if unknown.
     pub fn remove_video(&mut self, id: i64) -> Result<Option<Removed>> {
         let path = self.path.clone();
@@ -709,6 +789,44 @@ mod tests {
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn version_1_databases_migrate_keeping_cues() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.sqlite");
+        {
+            let conn = Connection::open(&p).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO videos (hash, path, folder, size, mtime, status, created_at, updated_at)
+                 VALUES ('ab', '/v/a.mp4', '/v', 1, 1, 'ready', 1, 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO cues (id, video_id, start_s, end_s, text) VALUES (5, 1, 1.0, 2.0, 'hi')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut c = Catalogue::open(&p, false).unwrap();
+        assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(c.cue_rows(1).unwrap()[0].0, 5);
+        assert_eq!(c.ready_cue_keys().unwrap(), vec![(5, 1)]);
+        // Keys are never reused after the migration.
+        c.replace_cues(1, &[]).unwrap();
+        let cue = Cue {
+            start_s: 0.0,
+            end_s: 1.0,
+            text: "again".into(),
+        };
+        c.replace_cues(1, &[cue]).unwrap();
+        let id = c.cue_rows(1).unwrap()[0].0;
+        assert!(id > 5, "{id}");
+        assert_eq!(c.cue(id).unwrap().unwrap().1.text, "again");
+        assert!(c.cue(5).unwrap().is_none());
     }
 
     #[test]
