@@ -249,6 +249,7 @@ pub fn search(
             .map(|s| match s {
                 Signal::Visual => "visual",
                 Signal::Subtitle => "subtitle",
+                Signal::Semantic => "semantic",
                 Signal::Name => "name",
             })
             .collect();

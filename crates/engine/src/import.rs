@@ -168,6 +168,7 @@ impl Engine {
             self.maybe_save()?;
         }
         self.save_index()?;
+        self.save_sentence_index()?;
         report.cancelled = cancel.is_cancelled();
         report.wall_s = started.elapsed().as_secs_f64();
         if report.cancelled {
@@ -328,6 +329,7 @@ impl Engine {
             cues: Some(&cues),
         };
         self.embed_and_commit(v, &flat, dim, &facts)?;
+        self.index_cues(v, sink);
         Ok(seconds as f64)
     }
 
@@ -407,6 +409,7 @@ impl Engine {
         let (n, since) = *active.unsaved.lock().unwrap_or_else(|e| e.into_inner());
         if n > 0 && since.elapsed() >= SAVE_EVERY {
             self.save_index()?;
+            self.save_sentence_index()?;
         }
         Ok(())
     }
@@ -470,12 +473,12 @@ impl Engine {
             tracker.advance(1, sink);
         }
         // The HNSW index from scratch, from the vector files.
-        let windows = self.library().catalogue().windows_of_model(&active.key)?;
+        let expected = self.expected_windows(&active.key)?;
         let mut rec = crate::Reconciled::default();
-        let fresh = self.build_index(
+        let fresh = crate::keyed::build(
             active.model.config.videoclip.hidden_size,
-            &active.version,
-            &windows,
+            &expected,
+            &self.window_files(&active.version),
             &mut rec,
         )?;
         report.windows = fresh.len();

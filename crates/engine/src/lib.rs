@@ -11,11 +11,13 @@ pub mod download;
 pub mod encode;
 #[cfg(feature = "media")]
 pub mod import;
+mod keyed;
 pub mod library;
 pub mod models;
 pub mod moments;
 pub mod progress;
 pub mod search;
+pub mod sentences;
 pub mod store;
 
 #[cfg(feature = "media")]

@@ -5,11 +5,13 @@
 //!    ([`crate::moments::refine_moment`], DiDeMo-style span scoring). Ranked by window score.
 //! 2. **Subtitle**: BM25 over subtitle cues (tantivy); each hit is the cue's time range,
 //!    weighted in the fusion by the share of the query's words the cue contains.
-//! 3. **Name**: BM25 hits on the file name, folder names or container title apply to the whole
+//! 3. **Semantic** (when a sentence encoder is enabled, [`crate::sentences`]): the cues
+//!    nearest to the query in meaning; each hit is the cue's time range.
+//! 4. **Name**: BM25 hits on the file name, folder names or container title apply to the whole
 //!    video: they add their reciprocal rank to every moment of that video (or bring its opening
 //!    in when nothing else found it), without stretching any moment.
 //!
-//! Lists 1–2 are fused by reciprocal rank on the per-second axis ([`crate::moments::fuse`]):
+//! Lists 1–3 are fused by reciprocal rank on the per-second axis ([`crate::moments::fuse`]):
 //! hits of the same video that overlap in time are one moment. Moments are then grouped per
 //! video (a video's best moment decides its place, at most `per_video` moments each).
 //! Only `ready` videos are ever returned, so an import in progress never shows half an entry.
@@ -37,6 +39,8 @@ pub enum Signal {
     Visual,
     /// Words of a subtitle cue (BM25).
     Subtitle,
+    /// The meaning of a subtitle cue (sentence embeddings), without sharing a word.
+    Semantic,
     /// The file name, a folder name or the container title (BM25).
     Name,
 }
@@ -171,7 +175,24 @@ impl Engine {
                 weight: subtitle_weight(h.coverage),
             })
             .collect();
-        let mut fused = fuse(&[visual, subtitle], RRF_K, 0.0);
+        let mut semantic_cues: Vec<vclip_index::Cue> = Vec::new();
+        let mut semantic: Vec<Hit<i64>> = Vec::new();
+        for (key, _score) in self.semantic_hits(query, CANDIDATES)? {
+            let Some((video_id, cue)) = self.library().catalogue().cue(key)? else {
+                continue;
+            };
+            if !self.admitted(video_id, opts, &mut videos)? {
+                continue;
+            }
+            semantic.push(Hit {
+                video: video_id,
+                start_s: cue.start_s,
+                end_s: cue.end_s,
+                weight: 1.0,
+            });
+            semantic_cues.push(cue);
+        }
+        let mut fused = fuse(&[visual, subtitle, semantic], RRF_K, 0.0);
         // Video-level name hits: boost every moment of the video, or bring in its opening.
         let mut name_signal: HashSet<usize> = HashSet::new();
         for (rank, &video_id) in name_videos.iter().enumerate() {
@@ -215,21 +236,27 @@ impl Engine {
             let mut signals: Vec<Signal> = f
                 .signals
                 .iter()
-                .map(|&(s, _)| {
-                    if s == 0 {
-                        Signal::Visual
-                    } else {
-                        Signal::Subtitle
-                    }
+                .map(|&(s, _)| match s {
+                    0 => Signal::Visual,
+                    1 => Signal::Subtitle,
+                    _ => Signal::Semantic,
                 })
                 .collect();
             if by_name {
                 signals.push(Signal::Name);
             }
             let subtitle_rank = f.signals.iter().find(|s| s.0 == 1).map(|s| s.1);
-            let snippet = match subtitle_rank.and_then(|r| subtitle_hits.get(r)) {
-                Some(h) => Some(h.snippet.clone()),
-                None => self.cue_at(f.video, f.start_s, f.end_s)?,
+            let semantic_rank = f.signals.iter().find(|s| s.0 == 2).map(|s| s.1);
+            let snippet = match (
+                subtitle_rank.and_then(|r| subtitle_hits.get(r)),
+                semantic_rank.and_then(|r| semantic_cues.get(r)),
+            ) {
+                (Some(h), _) => Some(h.snippet.clone()),
+                (None, Some(c)) => Some(Snippet {
+                    text: c.text.clone(),
+                    highlights: Vec::new(),
+                }),
+                (None, None) => self.cue_at(f.video, f.start_s, f.end_s)?,
             };
             out.push(SearchResult {
                 video_id: f.video,

@@ -13,17 +13,15 @@
 //! it holds windows the catalogue no longer has), and search ignores anything whose video is not
 //! `ready`: no duplicate, no half-written entry is ever visible.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use serde::Serialize;
-use vclip_index::{
-    read_features, Catalogue, Library, ModelVersion, Status, TextIndex, VectorIndex, Video,
-};
+use vclip_index::{Catalogue, Library, ModelVersion, Status, TextIndex, VectorIndex, Video};
 use vclip_model::{ModelConfig, VClipModel};
 
+use crate::keyed::{self, Keyed, RowFiles};
 use crate::progress::Cancelled;
 
 /// Errors of the engine's jobs.
@@ -84,6 +82,27 @@ pub(crate) struct Active {
     pub unsaved: Mutex<(usize, Instant)>,
 }
 
+/// The window vector files of one model version ([`keyed::RowFiles`]).
+pub(crate) struct WindowFiles<'a> {
+    engine: &'a Engine,
+    version: &'a ModelVersion,
+}
+
+impl RowFiles for WindowFiles<'_> {
+    fn keys_of(&self, video_id: i64) -> Result<Vec<i64>> {
+        let lib = self.engine.library();
+        let windows = lib.catalogue().windows_of(video_id, &self.version.key())?;
+        Ok(windows.into_iter().map(|w| w.id).collect())
+    }
+
+    fn path_of(&self, hash: &str) -> Result<PathBuf> {
+        Ok(self
+            .engine
+            .library()
+            .window_vectors_path(self.version, hash)?)
+    }
+}
+
 /// An open library. See the module docs.
 #[derive(Debug)]
 pub struct Engine {
@@ -91,6 +110,7 @@ pub struct Engine {
     lib: Mutex<Library>,
     text: RwLock<TextIndex>,
     pub(crate) active: Option<Active>,
+    pub(crate) sentences: Option<crate::sentences::Sentences>,
 }
 
 /// A row of `vclip list`.
@@ -128,6 +148,7 @@ impl Engine {
             lib: Mutex::new(lib),
             text: RwLock::new(text),
             active: None,
+            sentences: None,
         };
         let report = match model {
             Some(m) => engine.activate(m)?,
@@ -141,33 +162,15 @@ impl Engine {
         let key = version.key();
         let dims = model.config.videoclip.hidden_size;
         let index_path = self.library().vector_index_path(&version)?;
-        let windows = self.library().catalogue().windows_of_model(&key)?;
         let mut report = Reconciled::default();
-        let loaded = match VectorIndex::load(&index_path) {
-            Ok(ix) if ix.dims() == dims => Some(ix),
-            _ => None,
-        };
-        let vectors = match loaded {
-            Some(mut ix) => {
-                let missing: Vec<_> = windows
-                    .iter()
-                    .filter(|(w, _)| !ix.contains(w.id as u64))
-                    .cloned()
-                    .collect();
-                if ix.len() + missing.len() != windows.len() {
-                    // It holds keys the catalogue no longer has (a crash during a removal).
-                    report.rebuilt = true;
-                    self.build_index(dims, &version, &windows, &mut report)?
-                } else {
-                    report.added = self.add_windows(&mut ix, &version, &missing, &mut report)?;
-                    ix
-                }
-            }
-            None => {
-                report.rebuilt = !windows.is_empty() || index_path.exists();
-                self.build_index(dims, &version, &windows, &mut report)?
-            }
-        };
+        let expected = self.expected_windows(&key)?;
+        let vectors = keyed::reconcile(
+            &index_path,
+            dims,
+            &expected,
+            &self.window_files(&version),
+            &mut report,
+        )?;
         self.active = Some(Active {
             model,
             version,
@@ -182,52 +185,25 @@ impl Engine {
         Ok(report)
     }
 
-    pub(crate) fn build_index(
-        &self,
-        dims: usize,
-        version: &ModelVersion,
-        windows: &[(vclip_index::Window, String)],
-        report: &mut Reconciled,
-    ) -> Result<VectorIndex> {
-        let mut ix = VectorIndex::new(dims)?;
-        self.add_windows(&mut ix, version, windows, report)?;
-        Ok(ix)
+    /// Every window of a model version in the catalogue, as index keys.
+    pub(crate) fn expected_windows(&self, key: &str) -> Result<Vec<Keyed>> {
+        let windows = self.library().catalogue().windows_of_model(key)?;
+        Ok(windows
+            .into_iter()
+            .map(|(w, hash)| Keyed {
+                key: w.id,
+                video_id: w.video_id,
+                hash,
+            })
+            .collect())
     }
 
-    /// Adds `windows` to `ix` from their videos' vector files; returns how many were added.
-    fn add_windows(
-        &self,
-        ix: &mut VectorIndex,
-        version: &ModelVersion,
-        windows: &[(vclip_index::Window, String)],
-        report: &mut Reconciled,
-    ) -> Result<usize> {
-        let mut by_video: HashMap<&str, Vec<&vclip_index::Window>> = HashMap::new();
-        for (w, hash) in windows {
-            by_video.entry(hash.as_str()).or_default().push(w);
+    /// Where the window vectors of a model version are.
+    pub(crate) fn window_files<'a>(&'a self, version: &'a ModelVersion) -> WindowFiles<'a> {
+        WindowFiles {
+            engine: self,
+            version,
         }
-        let mut added = 0;
-        for (hash, wanted) in by_video {
-            let all = self
-                .library()
-                .catalogue()
-                .windows_of(wanted[0].video_id, &version.key())?;
-            let path = self.library().window_vectors_path(version, hash)?;
-            let vectors = match read_features(&path) {
-                Ok(v) if v.rows == all.len() => v,
-                _ => {
-                    report.unreadable.push(hash.to_owned());
-                    continue;
-                }
-            };
-            for w in wanted {
-                if let Some(row) = all.iter().position(|a| a.id == w.id) {
-                    ix.add(w.id as u64, vectors.row(row))?;
-                    added += 1;
-                }
-            }
-        }
-        Ok(added)
     }
 
     /// The library folder.
@@ -313,6 +289,13 @@ impl Engine {
     /// derived files. The user's file is never touched.
     pub fn remove(&self, what: &str) -> Result<Video> {
         let video = self.find(what)?;
+        let cue_keys: Vec<i64> = self
+            .library()
+            .catalogue()
+            .cue_rows(video.id)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         let removed = self.library().catalogue_mut().remove_video(video.id)?;
         let Some(removed) = removed else {
             return Err(EngineError::NotFound(what.to_owned()));
@@ -325,6 +308,8 @@ impl Engine {
             drop(ix);
             self.save_index()?;
         }
+        self.unindex_cues(&cue_keys)?;
+        self.save_sentence_index()?;
         self.text_write().delete_video(video.id)?;
         // Derived files last: if this fails half-way, the catalogue no longer refers to them.
         let hash = &removed.video.hash;
@@ -333,6 +318,9 @@ impl Engine {
         if let Some(active) = &self.active {
             files.push(lib.tokens_path(&active.version, hash)?);
             files.push(lib.window_vectors_path(&active.version, hash)?);
+        }
+        if let Some(s) = &self.sentences {
+            files.push(lib.cue_vectors_path(&s.version, hash)?);
         }
         drop(lib);
         for f in files {

@@ -367,3 +367,80 @@ fn cancel_leaves_a_resumable_library() {
     let list = engine.list().expect("list");
     assert_eq!(list.iter().filter(|v| v.status == "ready").count(), 2);
 }
+
+/// The tiny random model's text tower used as a sentence encoder (unit vectors): not a good
+/// one, but a real network, enough to prove the semantic signal's plumbing exactly.
+#[derive(Debug)]
+struct TowerSentences(VClipModel);
+
+impl vclip_engine::sentences::SentenceEmbedder for TowerSentences {
+    fn id(&self) -> &str {
+        "tiny-tower-test"
+    }
+
+    fn dim(&self) -> usize {
+        self.0.config.videoclip.hidden_size
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        let t = self.0.embed_texts(texts).map_err(|e| e.to_string())?;
+        let rows = t.to_vec2::<f32>().map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let n = r.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                r.into_iter().map(|x| x / n).collect()
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn semantic_signal_finds_the_cue_whose_meaning_matches() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = folder(tmp.path());
+    let lib = tmp.path().join("library");
+    // Import first without an encoder: enabling it later embeds the existing cues once.
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    import(&engine, &[videos.join("kitchen.mp4")]);
+    drop(engine);
+    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let rec = engine
+        .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
+        .expect("enable");
+    assert!(rec.unreadable.is_empty(), "{rec:?}");
+    assert!(engine.sentences_enabled());
+    // A video imported with the encoder on is indexed as it is imported.
+    import(&engine, &[videos.join("nested")]);
+    for (query, file, start) in [
+        ("serve on a warm plate", "kitchen.mp4", 30.0),
+        ("the quick brown fox jumps", "forest.mkv", 2.0),
+    ] {
+        let hits = engine
+            .search(query, &SearchOptions::default())
+            .expect("search");
+        let h = hits
+            .iter()
+            .find(|h| h.signals.contains(&Signal::Semantic))
+            .unwrap_or_else(|| panic!("no semantic hit: {hits:?}"));
+        assert!(h.path.ends_with(file), "{hits:?}");
+        assert!(h.start_s <= start && h.end_s >= start + 2.0, "{h:?}");
+    }
+    // Removing a video drops its cues from the sentence index; reopening reconciles.
+    engine
+        .remove(videos.join("kitchen.mp4").to_str().expect("utf-8"))
+        .expect("remove");
+    let hits = engine
+        .search("serve on a warm plate", &SearchOptions::default())
+        .expect("search");
+    assert!(
+        hits.iter().all(|h| h.path.ends_with("forest.mkv")),
+        "{hits:?}"
+    );
+    drop(engine);
+    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let rec = engine
+        .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
+        .expect("enable");
+    assert!(!rec.rebuilt && rec.added == 0, "{rec:?}");
+}

@@ -656,17 +656,17 @@ impl Catalogue {
             .map_err(|e| self.err(e))
     }
 
-    /// Every cue key of `ready` videos with its video id, in key order.
-    pub fn ready_cue_keys(&self) -> Result<Vec<(i64, i64)>> {
+    /// Every cue key of `ready` videos with its video id and content hash, in key order.
+    pub fn ready_cue_keys(&self) -> Result<Vec<(i64, i64, String)>> {
         let mut st = self
             .conn
             .prepare(
-                "SELECT c.id, c.video_id FROM cues c JOIN videos v ON v.id = c.video_id
+                "SELECT c.id, c.video_id, v.hash FROM cues c JOIN videos v ON v.id = c.video_id
                  WHERE v.status = 'ready' ORDER BY c.id",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(|e| self.err(e))
@@ -814,7 +814,7 @@ mod tests {
         let mut c = Catalogue::open(&p, false).unwrap();
         assert_eq!(c.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(c.cue_rows(1).unwrap()[0].0, 5);
-        assert_eq!(c.ready_cue_keys().unwrap(), vec![(5, 1)]);
+        assert_eq!(c.ready_cue_keys().unwrap(), vec![(5, 1, "ab".to_string())]);
         // Keys are never reused after the migration.
         c.replace_cues(1, &[]).unwrap();
         let cue = Cue {

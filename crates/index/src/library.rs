@@ -15,6 +15,9 @@
 //!       windows.usearch                   HNSW index of window embeddings (key = windows.id)
 //!       windows/<hh>/<hash>.f16           the video's window vectors (rows = its windows)
 //!       tokens/<hh>/<hash>.f16            per-second token states of that model, per video
+//!   families/sentences/models/<encoder>/  subtitle sentence embeddings (MiniLM)
+//!       cues.usearch                      HNSW index of cue vectors (key = cues.id)
+//!       cues/<hh>/<hash>.f16              the video's cue vectors (rows = its cues)
 //! ```
 //!
 //! `<hash>` is a video's content hash and `<hh>` its first two characters (keeps folders small).
@@ -240,6 +243,19 @@ impl Library {
     pub fn window_vectors_path(&self, model: &ModelVersion, hash: &str) -> Result<PathBuf> {
         check_hash(hash)?;
         let dir = self.model_dir(model)?.join("windows");
+        self.sharded(dir, hash, "f16")
+    }
+
+    /// The subtitle sentence index of a sentence encoder (`model` = `sentences/<encoder id>`).
+    pub fn cue_index_path(&self, model: &ModelVersion) -> Result<PathBuf> {
+        Ok(self.model_dir(model)?.join("cues.usearch"))
+    }
+
+    /// Where a video's subtitle sentence vectors go (folder created): one row per cue, in the
+    /// catalogue's cue order.
+    pub fn cue_vectors_path(&self, model: &ModelVersion, hash: &str) -> Result<PathBuf> {
+        check_hash(hash)?;
+        let dir = self.model_dir(model)?.join("cues");
         self.sharded(dir, hash, "f16")
     }
 
