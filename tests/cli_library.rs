@@ -284,3 +284,84 @@ fn kill_dash_nine_during_import_then_resume() {
         assert!(s <= 5.0 && e >= 7.0, "{top}");
     }
 }
+
+/// The real all-MiniLM-L6-v2 (fetched by scripts/fetch-test-assets.sh), or `None` to skip.
+fn minilm() -> Option<PathBuf> {
+    let dir = std::env::var_os("VCLIP_TEST_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/all-minilm-l6-v2"));
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
+        panic!(
+            "all-MiniLM-L6-v2 not found at {} (scripts/fetch-test-assets.sh)",
+            dir.display()
+        );
+    } else {
+        eprintln!("skipping: all-MiniLM-L6-v2 not found at {}", dir.display());
+        None
+    }
+}
+
+#[test]
+fn subtitles_are_found_by_meaning_with_the_real_sentence_encoder() {
+    let Some(minilm) = minilm() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let videos = tmp.path().join("v");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video(
+        &videos,
+        "a.mp4",
+        "testsrc2=size=160x120:rate=25",
+        12,
+        Some("1\n00:00:06,000 --> 00:00:09,000\nwhisk them until they are light and fluffy\n"),
+    );
+    video(
+        &videos,
+        "b.mp4",
+        "mandelbrot=size=160x120:rate=25",
+        12,
+        Some("1\n00:00:03,000 --> 00:00:05,000\nnow tighten the bolts on the rear wheel\n"),
+    );
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--sentence-model", minilm.to_str().expect("utf-8")]);
+        vclip(&lib, &model, &all)
+    };
+    let o = run(&["import", videos.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // No word in common with the cue ("beat eggs" vs "whisk … fluffy"): only meaning links them.
+    for (query, file, start) in [
+        ("how do I beat eggs", "a.mp4", 6.0),
+        ("fixing a bicycle", "b.mp4", 3.0),
+    ] {
+        let o = run(&["search", query, "--json"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let hits = json(&o);
+        let semantic: Vec<&serde_json::Value> = hits
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|h| {
+                h["signals"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|x| x == "semantic"))
+            })
+            .collect();
+        let best = semantic
+            .first()
+            .unwrap_or_else(|| panic!("no semantic hit: {hits}"));
+        assert!(
+            best["path"].as_str().is_some_and(|p| p.ends_with(file)),
+            "{hits}"
+        );
+        assert!(
+            best["start_s"].as_f64().is_some_and(|s| s <= start),
+            "{best}"
+        );
+    }
+}

@@ -28,6 +28,11 @@ pub struct LibraryArgs {
     /// Run the model on the GPU (a build with `--features cuda` or `metal`).
     #[arg(long)]
     pub gpu: bool,
+    /// Sentence encoder for searching subtitles by meaning (all-MiniLM-L6-v2: `config.json`,
+    /// `model.safetensors`, `vocab.txt`). Default: `$VCLIP_SENTENCE_MODEL`, else
+    /// `all-minilm-l6-v2` in the models folder when it exists.
+    #[arg(long, value_name = "DIR")]
+    pub sentence_model: Option<PathBuf>,
 }
 
 impl LibraryArgs {
@@ -48,7 +53,19 @@ impl LibraryArgs {
         }
     }
 
-    /// Opens the library, with the model when `with_model`.
+    /// The sentence encoder folder: given, from the environment, or the default one if present.
+    fn sentence_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(d) = &self.sentence_model {
+            return Ok(Some(d.clone()));
+        }
+        if let Some(d) = std::env::var_os("VCLIP_SENTENCE_MODEL").filter(|v| !v.is_empty()) {
+            return Ok(Some(PathBuf::from(d)));
+        }
+        let d = vclip_engine::default_models_dir()?.join("all-minilm-l6-v2");
+        Ok(d.join("config.json").is_file().then_some(d))
+    }
+
+    /// Opens the library, with the models when `with_model`.
     fn open(&self, with_model: bool) -> anyhow::Result<Engine> {
         let root = self.library_dir()?;
         let model = if with_model {
@@ -70,8 +87,20 @@ impl LibraryArgs {
         } else {
             None
         };
-        let (engine, rec) = Engine::open(&root, model)
+        let (mut engine, rec) = Engine::open(&root, model)
             .with_context(|| format!("opening the library {}", root.display()))?;
+        if with_model {
+            if let Some(dir) = self.sentence_dir()? {
+                let device = vclip_model::device(self.gpu)?;
+                let encoder =
+                    vclip_model::SentenceEncoder::load(&dir, &device).with_context(|| {
+                        format!("loading the sentence encoder in {}", dir.display())
+                    })?;
+                engine
+                    .enable_sentences(Box::new(encoder))
+                    .context("indexing subtitles by meaning")?;
+            }
+        }
         if rec.rebuilt || rec.added > 0 {
             eprintln!(
                 "note: repaired the vector index ({} windows added{})",

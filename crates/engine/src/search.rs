@@ -28,6 +28,10 @@ use crate::store::{Engine, Result};
 /// Shortest and longest moment a window hit is refined to, seconds.
 pub const MOMENT_MIN_S: usize = 4;
 pub const MOMENT_MAX_S: usize = 16;
+/// Cosine similarity below which a subtitle line is not related to the query in meaning. For
+/// all-MiniLM-L6-v2, paraphrases score 0.4–0.9 and unrelated lines 0.0–0.2 (e.g. "how do I beat
+/// eggs" vs "whisk them until fluffy" 0.40, vs "tighten the bolts" 0.18).
+pub const MIN_SEMANTIC_SIMILARITY: f32 = 0.3;
 /// Hits fetched per signal before fusion.
 const CANDIDATES: usize = 100;
 
@@ -177,7 +181,11 @@ impl Engine {
             .collect();
         let mut semantic_cues: Vec<vclip_index::Cue> = Vec::new();
         let mut semantic: Vec<Hit<i64>> = Vec::new();
-        for (key, _score) in self.semantic_hits(query, CANDIDATES)? {
+        for (key, similarity) in self.semantic_hits(query, CANDIDATES)? {
+            if similarity < MIN_SEMANTIC_SIMILARITY {
+                // Best first: everything after this is unrelated too.
+                break;
+            }
             let Some((video_id, cue)) = self.library().catalogue().cue(key)? else {
                 continue;
             };

@@ -30,6 +30,22 @@ pub trait SentenceEmbedder: Send + Sync + std::fmt::Debug {
     fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, String>;
 }
 
+impl SentenceEmbedder for vclip_model::SentenceEncoder {
+    fn id(&self) -> &str {
+        vclip_model::SentenceEncoder::id(self)
+    }
+
+    fn dim(&self) -> usize {
+        vclip_model::SentenceEncoder::dim(self)
+    }
+
+    fn embed(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, String> {
+        vclip_model::SentenceEncoder::embed(self, texts)
+            .and_then(|t| Ok(t.to_vec2::<f32>()?))
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The active sentence encoder and its cue index.
 #[derive(Debug)]
 pub(crate) struct Sentences {

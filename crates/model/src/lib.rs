@@ -25,6 +25,7 @@ pub mod bench;
 mod bert;
 pub mod config;
 mod error;
+pub mod minilm;
 pub mod model_dir;
 pub mod pth;
 pub mod s3d;
@@ -35,6 +36,7 @@ mod weights;
 pub use candle_core::{DType, Device, Tensor};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
+pub use minilm::SentenceEncoder;
 pub use model_dir::{
     import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,
     WindowStates,

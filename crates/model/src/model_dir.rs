@@ -348,7 +348,7 @@ pub fn write_model_dir(
 
 /// FNV-1a (64-bit) over the names, shapes and f32 values of `tensors` in name order: equal
 /// weights give equal fingerprints, whatever wrote them.
-fn fingerprint(tensors: &HashMap<String, Tensor>) -> Result<u64> {
+pub(crate) fn fingerprint(tensors: &HashMap<String, Tensor>) -> Result<u64> {
     const PRIME: u64 = 0x100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {

