@@ -365,3 +365,44 @@ fn subtitles_are_found_by_meaning_with_the_real_sentence_encoder() {
         );
     }
 }
+
+#[test]
+fn pull_sentence_downloads_checks_and_loads_from_a_mirror() {
+    let Some(minilm) = minilm() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let served = tmp.path().join("www/models");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    for f in ["config.json", "model.safetensors", "vocab.txt"] {
+        std::fs::copy(minilm.join(f), served.join(f)).expect("copy");
+    }
+    let server = crate::cli_models::mirror(&tmp.path().join("www"));
+    let out = tmp.path().join("all-minilm-l6-v2");
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["models", "pull-sentence", "--mirror", &server.1, "--out"])
+        .arg(&out)
+        .output()
+        .expect("run vclip");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("model.safetensors").is_file());
+    assert!(!out.join("model.safetensors.part").exists());
+    // It loads: the search commands pick it up from there.
+    assert!(vclip_model_loads(&out));
+}
+
+fn vclip_model_loads(dir: &Path) -> bool {
+    // Through the CLI, as a user would: a search with it succeeds on an empty library.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["search", "anything", "--json", "--sentence-model"])
+        .arg(dir)
+        .arg("--library")
+        .arg(tmp.path().join("lib"))
+        .arg("--model")
+        .arg(model)
+        .output()
+        .expect("run vclip");
+    o.status.success()
+}

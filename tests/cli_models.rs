@@ -177,7 +177,7 @@ fn import_reads_both_pytorch_formats_and_names_mismatches() {
 }
 
 /// `python3 -m http.server` on a free loopback port, serving `dir`.
-struct Mirror(Child, String);
+pub struct Mirror(Child, pub String);
 
 impl Drop for Mirror {
     fn drop(&mut self) {
@@ -186,7 +186,7 @@ impl Drop for Mirror {
     }
 }
 
-fn mirror(dir: &Path) -> Mirror {
+pub fn mirror(dir: &Path) -> Mirror {
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

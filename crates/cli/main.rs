@@ -170,6 +170,17 @@ enum ModelsCommand {
         #[arg(long, default_value = "full", hide = true)]
         preset: String,
     },
+    /// Download the subtitle sentence encoder (all-MiniLM-L6-v2, 90 MB; resumable, checked):
+    /// searches then also find subtitles by meaning.
+    PullSentence {
+        /// A folder URL holding `config.json`, `model.safetensors` and `vocab.txt`, tried
+        /// before Hugging Face (repeatable; also `$VCLIP_MODEL_MIRROR`).
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+        /// Where to put it (default: `all-minilm-l6-v2` in the models folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write a random-weight model (marked as random) for tests and benchmarks.
     InitRandom {
         #[arg(long, default_value = "tiny")]

@@ -61,7 +61,7 @@ impl LibraryArgs {
         if let Some(d) = std::env::var_os("VCLIP_SENTENCE_MODEL").filter(|v| !v.is_empty()) {
             return Ok(Some(PathBuf::from(d)));
         }
-        let d = vclip_engine::default_models_dir()?.join("all-minilm-l6-v2");
+        let d = super::models::default_sentence_dir()?;
         Ok(d.join("config.json").is_file().then_some(d))
     }
 

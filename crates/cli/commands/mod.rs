@@ -65,6 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 vocab,
                 dir,
             } => models::init_random(&preset, seed, vocab.as_deref(), &dir),
+            ModelsCommand::PullSentence { mirror, out } => models::pull_sentence(mirror, out),
         },
         #[cfg(feature = "media")]
         Command::Encode {

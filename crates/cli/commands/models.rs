@@ -71,6 +71,24 @@ pub fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The default sentence encoder folder: `all-minilm-l6-v2` in the models folder.
+pub fn default_sentence_dir() -> anyhow::Result<PathBuf> {
+    Ok(default_models_dir()?.join("all-minilm-l6-v2"))
+}
+
+pub fn pull_sentence(mirrors: Vec<String>, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let out_dir = match out {
+        Some(o) => o,
+        None => default_sentence_dir()?,
+    };
+    std::fs::create_dir_all(&out_dir)?;
+    let bar = Bar::new();
+    vclip_engine::models::pull_sentence(&out_dir, &mirrors, &bar, &CancelToken::new())?;
+    println!("{}", out_dir.display());
+    eprintln!("all-MiniLM-L6-v2 is ready: searches now also match subtitles by meaning");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn init_random(
     preset_name: &str,
     seed: u64,

