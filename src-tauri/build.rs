@@ -2,7 +2,16 @@
 //! in the app manifest means the webview may call only those granted in `capabilities/`.
 
 fn main() {
-    let manifest = tauri_build::AppManifest::new().commands(&["library_info", "probe_files"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_status",
+        "reopen_library",
+        "import_paths",
+        "cancel_import",
+        "list_videos",
+        "search",
+        "remove_video",
+        "video_details",
+    ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.
         panic!("tauri-build failed: {e:#}");

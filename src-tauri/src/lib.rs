@@ -1,11 +1,15 @@
 //! The VClip desktop window: a thin Tauri 2 face over the headless crates.
 //!
-//! Everything the window knows comes from `vclip-engine` (where the library lives) and
-//! `vclip-media` (what a file holds). This crate only resolves the library folder, exposes a few
-//! commands to the webview and starts the window; the plain functions behind the commands
-//! ([`resolve_library`], [`probe_paths`]) are tested without a window.
+//! Everything the window knows comes from `vclip-engine` (the library: import, search, list,
+//! remove) and `vclip-media` (what a file holds). This crate resolves the library folder, keeps
+//! the open library and the import job ([`AppCore`], `app.rs`), exposes them to the webview as
+//! commands and events (`commands.rs`), serves thumbnails from inside the library only
+//! (`thumb:` protocol) and starts the window. The plain functions behind the commands are
+//! tested without a window (`tests.rs`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use vclip_media::MediaInfo;
@@ -40,13 +44,6 @@ pub fn resolve_library(explicit: Option<PathBuf>) -> Result<PathBuf, LibraryErro
     };
     std::fs::create_dir_all(&dir).map_err(create)?;
     dir.canonicalize().map_err(create)
-}
-
-/// What the window shows about its library.
-#[derive(Debug, Clone, Serialize)]
-pub struct LibraryInfo {
-    /// Absolute path of the library folder.
-    pub path: String,
 }
 
 /// A file the UI asked about that could not be handled, with the reason in words.
@@ -97,55 +94,126 @@ fn probe_one(path: &Path) -> ProbeResult {
     }
 }
 
-/// An error of a command as a whole (not of one file), as the UI receives it.
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+/// An error of a command as a whole (not of one file), as the UI receives it:
+/// `{ kind, message }` (plus `in_use` for `libraryUnavailable`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum CommandError {
     /// The background task doing the work stopped unexpectedly.
     #[error("internal error: {message}")]
     Internal { message: String },
+    /// The library is still being opened (the model loading); try again in a moment.
+    #[error("{message}")]
+    Opening { message: String },
+    /// The library could not be opened; `in_use`: another VClip process has it.
+    #[error("{message}")]
+    LibraryUnavailable { message: String, in_use: bool },
+    /// The command needs a model and none is loaded.
+    #[error("{message}")]
+    NoModel { message: String },
+    /// No such video in the library.
+    #[error("{message}")]
+    NotFound { message: String },
+    /// The import in progress holds what the command would change.
+    #[error("{message}")]
+    Busy { message: String },
+    /// The job was cancelled.
+    #[error("{message}")]
+    Cancelled { message: String },
+    /// The library itself failed (I/O, a damaged index, …).
+    #[error("{message}")]
+    Engine { message: String },
 }
 
-/// The commands the webview may call (granted in `capabilities/default.json`).
-mod commands {
-    use std::path::PathBuf;
-
-    use super::{probe_paths, CommandError, LibraryInfo, ProbeResult};
-
-    /// State shared by the commands.
-    #[derive(Debug)]
-    pub struct AppState {
-        pub library: PathBuf,
-    }
-
-    #[tauri::command]
-    pub fn library_info(state: tauri::State<'_, AppState>) -> LibraryInfo {
-        LibraryInfo {
-            path: state.library.to_string_lossy().into_owned(),
+impl CommandError {
+    fn no_model() -> Self {
+        CommandError::NoModel {
+            message: "no model is installed, so videos cannot be imported yet: get the weights \
+                      with `vclip models pull` (or `vclip models import`), then restart VClip"
+                .into(),
         }
     }
-
-    /// Probing opens and parses files: it runs on a blocking thread so the window stays
-    /// responsive while a large batch is probed.
-    #[tauri::command]
-    pub async fn probe_files(paths: Vec<PathBuf>) -> Result<Vec<ProbeResult>, CommandError> {
-        tauri::async_runtime::spawn_blocking(move || probe_paths(&paths))
-            .await
-            .map_err(|e| CommandError::Internal {
-                message: format!("probing stopped: {e}"),
-            })
-    }
 }
 
-/// Opens the main window on `library` and runs until it is closed.
+mod app;
+mod commands;
+
+pub use app::{
+    default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus, EmitImport,
+    ImportEvent, ImportStarted, ImportSummary, LibraryState, ModelChoice, ModelStatus, Moment,
+    RemovedVideo, Served, SnippetPart, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+};
+
+/// The custom URI scheme that serves thumbnails: `thumb://localhost/<video id>` (Linux, macOS),
+/// `http://thumb.localhost/<video id>` (Windows).
+pub const THUMB_SCHEME: &str = "thumb";
+
+/// How long closing the window waits for a running import to reach a checkpoint.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// Opens the main window on `library` and runs until it is closed. The library (and the model)
+/// are opened on a background thread while the window appears; the UI hears `app-status` when
+/// that is done.
 pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
-    tauri::Builder::default()
-        .manage(commands::AppState { library })
+    use tauri::http::{header, Method, Response, StatusCode};
+    use tauri::Manager as _;
+
+    let core = AppCore::new(library);
+    let app = tauri::Builder::default()
+        .manage(Arc::clone(&core))
+        .register_asynchronous_uri_scheme_protocol(THUMB_SCHEME, |ctx, request, responder| {
+            let core = Arc::clone(ctx.app_handle().state::<Arc<AppCore>>().inner());
+            let allowed = ctx.webview_label() == "main" && request.method() == Method::GET;
+            let path = request.uri().path().to_owned();
+            tauri::async_runtime::spawn_blocking(move || {
+                let served = if allowed {
+                    core.thumbnail(&path)
+                } else {
+                    Served {
+                        status: 405,
+                        content_type: "text/plain",
+                        body: Vec::new(),
+                    }
+                };
+                let status = StatusCode::from_u16(served.status)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let response = Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, served.content_type)
+                    .header(header::CACHE_CONTROL, "no-cache")
+                    .header("X-Content-Type-Options", "nosniff")
+                    .body(served.body)
+                    .unwrap_or_else(|_| {
+                        let mut r = Response::new(Vec::new());
+                        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                        r
+                    });
+                responder.respond(response);
+            });
+        })
         .invoke_handler(tauri::generate_handler![
-            commands::library_info,
-            commands::probe_files
+            commands::app_status,
+            commands::reopen_library,
+            commands::import_paths,
+            commands::cancel_import,
+            commands::list_videos,
+            commands::search,
+            commands::remove_video,
+            commands::video_details,
         ])
-        .run(tauri::generate_context!())
+        .setup(|app| {
+            commands::open_in_background(app.handle().clone());
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    app.run(move |_, event| {
+        if let tauri::RunEvent::Exit = event {
+            if !core.shutdown(SHUTDOWN_WAIT) {
+                eprintln!("vclip-app: the import did not stop in time; it resumes next time");
+            }
+        }
+    });
+    Ok(())
 }
 
 #[cfg(test)]

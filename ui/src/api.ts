@@ -1,11 +1,8 @@
-// The backend's commands and the shapes they return. These mirror the Rust types in
-// `src-tauri/src/lib.rs` and `vclip_media::MediaInfo` by hand for now; generate them
-// (specta / ts-rs) once the app has more than two commands.
-import { invoke } from "@tauri-apps/api/core";
-
-export interface LibraryInfo {
-  path: string;
-}
+// The backend's commands, events and the shapes they carry. These mirror the Rust types in
+// `src-tauri/src/{lib,app}.rs`, `vclip_media::MediaInfo` and `vclip_engine::ProgressEvent` by
+// hand for now (issue #5 asks for generated types: specta or ts-rs).
+import { convertFileSrc, invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 export type StreamKind = "video" | "audio" | "subtitle" | "data" | "attachment" | "unknown";
 
@@ -61,22 +58,173 @@ export type ProbeResult =
   | ({ status: "error" } & FileError);
 
 /** An error of a whole command (not of one file). */
-export interface CommandError {
-  kind: "internal";
-  message: string;
+export type CommandError =
+  | { kind: "internal"; message: string }
+  | { kind: "opening"; message: string }
+  | { kind: "libraryUnavailable"; message: string; in_use: boolean }
+  | { kind: "noModel"; message: string }
+  | { kind: "notFound"; message: string }
+  | { kind: "busy"; message: string }
+  | { kind: "cancelled"; message: string }
+  | { kind: "engine"; message: string };
+
+export type LibraryState =
+  | { state: "opening" }
+  | { state: "ready" }
+  | { state: "unavailable"; message: string; in_use: boolean };
+
+export interface ModelStatus {
+  present: boolean;
+  random: boolean;
+  dir: string | null;
+  version: string | null;
+  error: string | null;
 }
 
-export function libraryInfo(): Promise<LibraryInfo> {
-  return invoke<LibraryInfo>("library_info");
+export interface AppStatus {
+  library: string;
+  library_state: LibraryState;
+  model: ModelStatus;
+  /** The import batch in progress. */
+  job: number | null;
+  queued_jobs: number;
 }
 
-export function probeFiles(paths: string[]): Promise<ProbeResult[]> {
-  return invoke<ProbeResult[]>("probe_files", { paths });
+export type VideoStatus = "queued" | "importing" | "ready" | "failed";
+
+export interface VideoRow {
+  id: number;
+  path: string;
+  status: VideoStatus;
+  duration_s: number | null;
+  error: string | null;
+  /** A thumbnail is served for it ({@link thumbnailUrl}). */
+  thumbnail: boolean;
+}
+
+export type Signal = "visual" | "subtitle" | "name";
+
+export interface SnippetPart {
+  text: string;
+  hit: boolean;
+}
+
+export interface Moment {
+  video_id: number;
+  path: string;
+  start_s: number;
+  end_s: number;
+  score: number;
+  signals: Signal[];
+  /** The subtitle at the moment, split at the matched words; empty when there is none. */
+  snippet: SnippetPart[];
+}
+
+export interface ImportStarted {
+  job: number;
+  queued: boolean;
+}
+
+export interface RemovedVideo {
+  id: number;
+  path: string;
+}
+
+/** `vclip_engine::Progress`: an import counts video-seconds (`done`/`total`, unit "s") and files
+ * (`items_done`/`items_total`). */
+export interface Progress {
+  job: string;
+  done: number;
+  total: number | null;
+  unit: string;
+  current: string | null;
+  /** Units (video-seconds) per second. */
+  rate: number;
+  eta_s: number | null;
+  items_done?: number;
+  items_total?: number;
+}
+
+export type ProgressEvent =
+  | ({ kind: "started" } & Progress)
+  | ({ kind: "progress" } & Progress)
+  | { kind: "warning"; item: string; message: string }
+  | ({ kind: "finished" } & Progress)
+  | ({ kind: "cancelled" } & Progress);
+
+export interface ImportSummary {
+  imported: string[];
+  reembedded: string[];
+  skipped: string[];
+  failed: FileError[];
+  video_s: number;
+  wall_s: number;
+  cancelled: boolean;
+}
+
+/** The `import` event. `last`: the import thread stopped (nothing queued behind this batch). */
+export type ImportEvent =
+  | { type: "progress"; job: number; event: ProgressEvent }
+  | { type: "finished"; job: number; report: ImportSummary; last: boolean }
+  | { type: "failed"; job: number; message: string; last: boolean };
+
+export function appStatus(): Promise<AppStatus> {
+  return invoke<AppStatus>("app_status");
+}
+
+export function reopenLibrary(): Promise<void> {
+  return invoke<void>("reopen_library");
+}
+
+/** Imports files and folders; no paths resumes what an interrupted import left. */
+export function importPaths(paths: string[]): Promise<ImportStarted> {
+  return invoke<ImportStarted>("import_paths", { paths });
+}
+
+export function cancelImport(): Promise<boolean> {
+  return invoke<boolean>("cancel_import");
+}
+
+export function listVideos(): Promise<VideoRow[]> {
+  return invoke<VideoRow[]>("list_videos");
+}
+
+export function search(query: string, limit?: number): Promise<Moment[]> {
+  return invoke<Moment[]>("search", { query, limit });
+}
+
+export function removeVideo(id: number): Promise<RemovedVideo> {
+  return invoke<RemovedVideo>("remove_video", { id });
+}
+
+export function videoDetails(id: number): Promise<ProbeResult> {
+  return invoke<ProbeResult>("video_details", { id });
+}
+
+export function onAppStatus(handler: (status: AppStatus) => void): Promise<UnlistenFn> {
+  return listen<AppStatus>("app-status", (e) => handler(e.payload));
+}
+
+export function onImport(handler: (event: ImportEvent) => void): Promise<UnlistenFn> {
+  return listen<ImportEvent>("import", (e) => handler(e.payload));
+}
+
+/** Where the window loads a video's thumbnail: the app serves it by id, from the library only. */
+export function thumbnailUrl(videoId: number): string {
+  return convertFileSrc(String(videoId), "thumb");
 }
 
 /** Whether the page runs inside the Tauri window (not a plain browser tab on the dev server). */
 export function inTauri(): boolean {
   return "__TAURI_INTERNALS__" in window;
+}
+
+/** The kind of a command error, if `e` is one. */
+export function errorKind(e: unknown): CommandError["kind"] | null {
+  if (e && typeof e === "object" && "kind" in e && typeof e.kind === "string") {
+    return e.kind as CommandError["kind"];
+  }
+  return null;
 }
 
 /** The message of anything a command rejected with. */

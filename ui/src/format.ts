@@ -1,4 +1,4 @@
-// Pure formatting of what probe found, for the file list.
+// Pure formatting for the window: durations, moments, import speed, what probe found.
 import type { MediaInfo } from "./api";
 
 /** 42.4 → "0:42", 3725 → "1:02:05". */
@@ -46,4 +46,35 @@ export function subtitleSummary(info: MediaInfo): string {
 export function splitPath(path: string): { dir: string; name: string } {
   const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return i < 0 ? { dir: "", name: path } : { dir: path.slice(0, i), name: path.slice(i + 1) };
+}
+
+/** A moment's time: 42.9 → "0:42" (whole seconds, rounded down, as a player shows them). */
+export function formatClock(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  return formatDuration(Math.floor(seconds));
+}
+
+/** "0:20–0:23": a moment from its start to its end (the end rounded up). */
+export function formatRange(start: number, end: number): string {
+  return `${formatClock(start)}–${formatClock(Math.ceil(end))}`;
+}
+
+/** Time left of a job: "12 s left", "about 3:05 left"; "" when unknown. */
+export function formatEta(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
+    return "";
+  }
+  if (seconds < 60) return `${Math.max(1, Math.ceil(seconds))} s left`;
+  return `about ${formatDuration(seconds)} left`;
+}
+
+/** Import speed in video-seconds per second: "3.2 video-s/s". */
+export function formatRate(rate: number): string {
+  if (!Number.isFinite(rate) || rate <= 0) return "";
+  return `${rate < 10 ? rate.toFixed(1) : Math.round(rate)} video-s/s`;
+}
+
+/** "1 video", "3 videos". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -1,13 +1,47 @@
-// The single screen: the library path, a window-wide drop zone, and what probe found in each
-// dropped file. All text is set with textContent: file names are never parsed as HTML.
+// The single screen: a search box, the import progress, and the library (or the moments found).
+// Files and folders dropped anywhere on the window are imported. All text is set with
+// textContent: file names, subtitles and error messages are never parsed as HTML.
 import { getCurrentWebview } from "@tauri-apps/api/webview";
-import { errorMessage, inTauri, libraryInfo, probeFiles, type ProbeResult } from "./api";
-import { formatBytes, formatDuration, formatFps, splitPath, subtitleSummary } from "./format";
+import {
+  appStatus,
+  cancelImport,
+  errorKind,
+  errorMessage,
+  importPaths,
+  inTauri,
+  listVideos,
+  onAppStatus,
+  onImport,
+  removeVideo,
+  reopenLibrary,
+  search,
+  thumbnailUrl,
+  videoDetails,
+  type AppStatus,
+  type FileError,
+  type ImportEvent,
+  type Moment,
+  type ProbeResult,
+  type Progress,
+  type VideoRow,
+} from "./api";
+import {
+  formatBytes,
+  formatDuration,
+  formatEta,
+  formatFps,
+  formatRange,
+  formatRate,
+  plural,
+  splitPath,
+  subtitleSummary,
+} from "./format";
 
-type Entry = { status: "probing"; path: string } | ProbeResult;
-
-/** Dropped files by path, in the order they were first dropped (a re-drop refreshes in place). */
-const entries = new Map<string, Entry>();
+/** Milliseconds after the last keystroke before a search is sent. */
+const SEARCH_DEBOUNCE_MS = 160;
+const SEARCH_LIMIT = 30;
+/** At most one library refresh this often while an import runs. */
+const REFRESH_MS = 700;
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -26,91 +60,772 @@ function byId<T extends HTMLElement>(id: string): T {
   return node as T;
 }
 
-const ui = {
-  libraryPath: byId<HTMLElement>("library-path"),
-  clear: byId<HTMLButtonElement>("clear"),
-  empty: byId<HTMLElement>("empty"),
-  files: byId<HTMLElement>("files"),
-  heading: byId<HTMLElement>("files-heading"),
-  list: byId<HTMLUListElement>("file-list"),
-  overlay: byId<HTMLElement>("overlay"),
-  notice: byId<HTMLElement>("notice"),
-};
-
-function showNotice(text: string): void {
-  ui.notice.textContent = text;
-  ui.notice.hidden = false;
+function button(label: string, onClick: () => void, variant?: string): HTMLButtonElement {
+  const b = el("button", variant ? `button button-${variant}` : "button", label);
+  b.type = "button";
+  b.addEventListener("click", (e) => {
+    e.stopPropagation();
+    onClick();
+  });
+  return b;
 }
 
 function chip(text: string, variant?: string): HTMLElement {
   return el("span", variant ? `chip chip-${variant}` : "chip", text);
 }
 
-function renderEntry(entry: Entry): HTMLLIElement {
-  const { dir, name } = splitPath(entry.path);
-  const item = el("li", `file file-${entry.status}`);
-  item.title = entry.path;
+const ui = {
+  libraryPath: byId<HTMLElement>("library-path"),
+  search: byId<HTMLInputElement>("search"),
+  searchSpinner: byId<HTMLElement>("search-spinner"),
+  banner: byId<HTMLElement>("banner"),
+  bannerText: byId<HTMLElement>("banner-text"),
+  bannerAction: byId<HTMLButtonElement>("banner-action"),
+  importPanel: byId<HTMLElement>("import-panel"),
+  reportPanel: byId<HTMLElement>("report-panel"),
+  resumePanel: byId<HTMLElement>("resume-panel"),
+  results: byId<HTMLElement>("results"),
+  resultsHeading: byId<HTMLElement>("results-heading"),
+  resultList: byId<HTMLOListElement>("result-list"),
+  library: byId<HTMLElement>("library"),
+  libraryHeading: byId<HTMLElement>("library-heading"),
+  grid: byId<HTMLUListElement>("video-grid"),
+  empty: byId<HTMLElement>("empty"),
+  emptyText: byId<HTMLElement>("empty-text"),
+  overlay: byId<HTMLElement>("overlay"),
+  notice: byId<HTMLElement>("notice"),
+};
 
-  const head = el("div", "file-head");
-  head.append(el("span", "file-name", name), el("span", "file-dir", dir));
-  item.append(head);
+// ---- state ----
 
-  const details = el("div", "file-details");
-  if (entry.status === "probing") {
-    details.append(el("span", "spinner"), el("span", "muted", "Reading…"));
-  } else if (entry.status === "error") {
-    details.append(el("span", "error-message", entry.message));
+let status: AppStatus | null = null;
+let videos: VideoRow[] = [];
+
+let query = "";
+let results: Moment[] = [];
+let selected = -1;
+let searchSeq = 0;
+let searchTimer: number | undefined;
+let searchError: string | null = null;
+
+/** The import the panel shows: the batch whose events arrive, and what it said last. */
+interface ImportView {
+  job: number | null;
+  phase: "starting" | "running" | "cancelling";
+  progress: Progress | null;
+  /** Problems reported while it runs (failures and decoding warnings), by file. */
+  warnings: FileError[];
+  /** Batches accepted while another ran. */
+  queued: Set<number>;
+}
+let importing: ImportView | null = null;
+/** Every batch up to this id has ended (a `last` event arrived for it or a later one). */
+let endedThrough = 0;
+
+/** What the imports since the panel was last cleared did. */
+interface ImportTotals {
+  imported: number;
+  reembedded: number;
+  skipped: number;
+  failed: FileError[];
+  /** Warnings about files that were imported anyway (e.g. damaged packets skipped). */
+  notes: FileError[];
+  cancelled: boolean;
+  errors: string[];
+}
+let totals: ImportTotals | null = null;
+
+/** Library cards by video id, reused while the video is unchanged (keeps thumbnails loaded). */
+const cards = new Map<number, { key: string; node: HTMLLIElement }>();
+const details = new Map<number, ProbeResult | "loading" | { error: string }>();
+let confirmRemove: number | null = null;
+let confirmTimer: number | undefined;
+
+let noticeTimer: number | undefined;
+function showNotice(text: string, ms = 5000): void {
+  ui.notice.textContent = text;
+  ui.notice.hidden = false;
+  window.clearTimeout(noticeTimer);
+  noticeTimer = window.setTimeout(() => {
+    ui.notice.hidden = true;
+  }, ms);
+}
+
+const libraryReady = (): boolean => status?.library_state.state === "ready";
+const modelPresent = (): boolean => !!status?.model.present;
+
+// ---- banner: library unavailable, no model, random weights ----
+
+function renderBanner(): void {
+  const s = status;
+  let text = "";
+  let variant = "warn";
+  let action: { label: string; run: () => void } | null = null;
+  if (s?.library_state.state === "unavailable") {
+    variant = "error";
+    text = s.library_state.in_use
+      ? "This library is open in another VClip window or a vclip command. Close it, then try again."
+      : `The library cannot be opened: ${s.library_state.message}`;
+    action = {
+      label: "Try again",
+      run: () => {
+        void reopenLibrary().catch((e) => showNotice(errorMessage(e)));
+      },
+    };
+  } else if (s && libraryReady() && s.model.error) {
+    text =
+      `The model in ${s.model.dir ?? "its folder"} could not be loaded (${s.model.error}). ` +
+      "Search uses subtitles and file names only; importing needs a model.";
+  } else if (s && libraryReady() && !s.model.present) {
+    text =
+      "No model is installed: search uses subtitles and file names only, and videos cannot be " +
+      "imported yet. Get the weights with `vclip models pull`, then restart VClip.";
+  } else if (s?.model.random) {
+    text =
+      "The active model has random weights (a test model): visual matches mean nothing. " +
+      "Subtitle and file-name matches work.";
+  }
+  ui.banner.hidden = text === "";
+  ui.banner.className = `banner banner-${variant}`;
+  ui.bannerText.textContent = text;
+  ui.bannerAction.hidden = action === null;
+  if (action) {
+    ui.bannerAction.textContent = action.label;
+    ui.bannerAction.onclick = action.run;
+  }
+}
+
+// ---- import progress ----
+
+function renderImportPanel(): void {
+  const view = importing;
+  ui.importPanel.hidden = view === null;
+  if (!view) return;
+  const p = view.progress;
+  const head = el("div", "panel-head");
+  head.append(el("span", "spinner"));
+  const title = el("div", "panel-title");
+  const filesKnown = p?.items_total !== undefined && p.items_total !== null;
+  if (view.phase === "cancelling") {
+    title.append(el("strong", undefined, "Cancelling…"));
+  } else if (!p || !filesKnown) {
+    title.append(el("strong", undefined, "Preparing the import…"));
   } else {
-    const info = entry.info;
-    const v = info.video;
-    details.append(chip(formatDuration(info.duration_s), "strong"));
-    if (v) {
-      const rotated = v.rotation !== 0 ? ` ↻${v.rotation}°` : "";
-      details.append(
-        chip(`${v.display_width}×${v.display_height}${rotated}`),
-        chip(formatFps(v.avg_frame_rate ?? v.real_frame_rate)),
-        chip(v.codec),
-      );
-      if (v.still_image) details.append(chip("still image", "warn"));
+    const total = p.items_total ?? 0;
+    const n = Math.min((p.items_done ?? 0) + 1, Math.max(total, 1));
+    const what = total === 0 ? "Nothing new to import" : `Importing ${n} of ${total}`;
+    title.append(el("strong", undefined, what));
+    if (p.current) title.append(el("span", "panel-current", p.current));
+  }
+  head.append(title);
+  const cancel = button("Cancel", () => void onCancel(), "quiet");
+  cancel.disabled = view.phase === "cancelling";
+  head.append(cancel);
+
+  const bar = el("progress", "bar");
+  if (p && p.total !== null && p.total > 0 && filesKnown) {
+    bar.max = p.total;
+    bar.value = Math.min(p.done, p.total);
+  }
+  const stats = el("div", "panel-stats");
+  if (p && filesKnown && p.total) {
+    const parts = [
+      `${formatDuration(p.done)} of ${formatDuration(p.total)} of video`,
+      formatRate(p.rate),
+      formatEta(p.eta_s),
+    ].filter((s) => s !== "");
+    stats.textContent = parts.join(" · ");
+  }
+  if (view.queued.size > 0) {
+    stats.append(el("span", "muted", ` · then ${plural(view.queued.size, "more drop")}`));
+  }
+  ui.importPanel.replaceChildren(head, bar, stats);
+  if (view.warnings.length > 0) ui.importPanel.append(renderProblems(view.warnings));
+}
+
+function renderProblems(problems: FileError[]): HTMLElement {
+  const list = el("ul", "problems");
+  for (const f of problems) {
+    const { name } = splitPath(f.path);
+    const item = el("li", "problem");
+    item.title = f.path;
+    item.append(el("span", "problem-name", name), el("span", "error-message", f.message));
+    list.append(item);
+  }
+  return list;
+}
+
+function renderReportPanel(): void {
+  const t = totals;
+  ui.reportPanel.hidden = t === null || importing !== null;
+  if (!t || importing) return;
+  const head = el("div", "panel-head");
+  const summary: string[] = [];
+  if (t.imported > 0) summary.push(`Imported ${plural(t.imported, "video")}`);
+  if (t.reembedded > 0) summary.push(`${t.reembedded} updated for the current model`);
+  if (t.skipped > 0) summary.push(`${t.skipped} already in the library`);
+  if (t.failed.length > 0) summary.push(`${t.failed.length} could not be imported`);
+  if (summary.length === 0) summary.push(t.cancelled ? "Import cancelled" : "No new videos found");
+  const title = el("div", "panel-title");
+  title.append(el("strong", undefined, summary.join(" · ")));
+  if (t.cancelled) {
+    title.append(
+      el("span", "muted", "What was finished is kept; the rest resumes at the next import."),
+    );
+  }
+  head.append(title);
+  if (t.failed.length > 0) {
+    const paths = t.failed.map((f) => f.path);
+    head.append(button("Retry failed", () => void startImport(paths)));
+  }
+  const dismiss = (): void => {
+    totals = null;
+    renderReportPanel();
+  };
+  head.append(button("Dismiss", dismiss, "quiet"));
+  ui.reportPanel.replaceChildren(head);
+  ui.reportPanel.classList.toggle("report-bad", t.failed.length > 0 || t.errors.length > 0);
+  for (const message of t.errors) {
+    ui.reportPanel.append(el("p", "error-message", `The import stopped: ${message}`));
+  }
+  if (t.failed.length > 0) ui.reportPanel.append(renderProblems(t.failed));
+  if (t.notes.length > 0) {
+    const notes = renderProblems(t.notes);
+    notes.classList.add("notes");
+    ui.reportPanel.append(notes);
+  }
+}
+
+function renderResumePanel(): void {
+  const unfinished = videos.filter((v) => v.status === "queued" || v.status === "importing");
+  const show = unfinished.length > 0 && importing === null && modelPresent() && !status?.job;
+  ui.resumePanel.hidden = !show;
+  if (!show) return;
+  const head = el("div", "panel-head");
+  const title = el("div", "panel-title");
+  title.append(
+    el("strong", undefined, `${plural(unfinished.length, "video")} not finished`),
+    el(
+      "span",
+      "muted",
+      `An earlier import stopped before finishing ${unfinished.length === 1 ? "it" : "them"}.`,
+    ),
+  );
+  head.append(title, button("Resume", () => void startImport([])));
+  ui.resumePanel.replaceChildren(head);
+}
+
+function onImportEvent(ev: ImportEvent): void {
+  // A late event of a batch that has ended changes nothing.
+  if (importing === null && ev.job <= endedThrough) return;
+  // Events may overtake the command's answer: a batch we did not see start opens the panel.
+  if (importing === null) beginView(ev.job);
+  const view = importing;
+  if (!view) return;
+  if (view.job === null) view.job = ev.job;
+  // Batch ids only grow: an event of an older batch is its late end, not a new start.
+  const stale = ev.job < view.job;
+  if (!stale && view.job !== ev.job) {
+    // The next queued batch has begun.
+    view.queued.delete(ev.job);
+    view.job = ev.job;
+    view.progress = null;
+    if (view.phase !== "cancelling") view.phase = "starting";
+  }
+  if (ev.type === "progress") {
+    if (stale) return;
+    const e = ev.event;
+    if (e.kind === "warning") {
+      view.warnings.push({ path: e.item, message: e.message });
+      scheduleRefresh();
     } else {
-      details.append(chip("no video", "warn"));
+      const before = view.progress;
+      view.progress = e;
+      if (view.phase === "starting") view.phase = "running";
+      if (
+        !before ||
+        before.items_done !== e.items_done ||
+        before.current !== e.current ||
+        e.kind !== "progress"
+      ) {
+        scheduleRefresh();
+      }
     }
-    details.append(
+    renderImportPanel();
+    return;
+  }
+
+  const t = totals ?? {
+    imported: 0,
+    reembedded: 0,
+    skipped: 0,
+    failed: [],
+    notes: [],
+    cancelled: false,
+    errors: [],
+  };
+  if (ev.type === "finished") {
+    t.imported += ev.report.imported.length;
+    t.reembedded += ev.report.reembedded.length;
+    t.skipped += ev.report.skipped.length;
+    t.failed.push(...ev.report.failed);
+    t.cancelled ||= ev.report.cancelled;
+    const failed = new Set(ev.report.failed.map((f) => f.path));
+    if (!stale) t.notes.push(...view.warnings.filter((w) => !failed.has(w.path)));
+    if (!stale) view.warnings = [];
+  } else {
+    t.errors.push(ev.message);
+  }
+  totals = t;
+  if (ev.last) endedThrough = Math.max(endedThrough, ev.job);
+  if (ev.last && !stale) {
+    importing = null;
+    void refreshStatus();
+  }
+  refreshNow();
+  if (query.trim() !== "") scheduleSearch(0);
+  renderImportPanel();
+  renderReportPanel();
+}
+
+/** Opens the import panel for batch `job` (null: one that runs but whose id is not known yet). */
+function beginView(job: number | null): void {
+  if (importing === null) {
+    // A new round of imports: the last round's report goes away.
+    totals = null;
+    importing = { job, phase: "starting", progress: null, warnings: [], queued: new Set() };
+  } else if (importing.job === null) {
+    importing.job = job;
+  }
+}
+
+async function startImport(paths: string[]): Promise<void> {
+  if (!libraryReady()) {
+    showNotice(
+      status?.library_state.state === "opening"
+        ? "The library is still opening; drop the videos again in a moment."
+        : "The library is not available.",
+    );
+    return;
+  }
+  if (!modelPresent()) {
+    showNotice(
+      "Importing needs a model: get the weights with `vclip models pull`, then restart VClip.",
+      8000,
+    );
+    return;
+  }
+  try {
+    const started = await importPaths(paths);
+    if (started.queued) {
+      if (importing === null) beginView(null);
+      importing?.queued.add(started.job);
+      showNotice(`Added to the queue: ${plural(paths.length, "item")} will be imported next.`);
+    } else {
+      beginView(started.job);
+    }
+    renderImportPanel();
+    renderReportPanel();
+    renderResumePanel();
+  } catch (e) {
+    showNotice(`Cannot import: ${errorMessage(e)}`, 8000);
+  }
+}
+
+async function onCancel(): Promise<void> {
+  if (!importing) return;
+  importing.phase = "cancelling";
+  importing.queued.clear();
+  renderImportPanel();
+  try {
+    await cancelImport();
+  } catch (e) {
+    showNotice(`Cannot cancel: ${errorMessage(e)}`);
+  }
+}
+
+// ---- library ----
+
+let refreshTimer: number | undefined;
+let refreshing = false;
+let refreshAgain = false;
+
+function scheduleRefresh(): void {
+  if (refreshTimer !== undefined) return;
+  refreshTimer = window.setTimeout(() => {
+    refreshTimer = undefined;
+    refreshNow();
+  }, REFRESH_MS);
+}
+
+function refreshNow(): void {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  void refreshLibrary().finally(() => {
+    refreshing = false;
+    if (refreshAgain) {
+      refreshAgain = false;
+      refreshNow();
+    }
+  });
+}
+
+async function refreshLibrary(): Promise<void> {
+  if (!libraryReady()) return;
+  try {
+    videos = await listVideos();
+  } catch (e) {
+    if (errorKind(e) !== "opening") showNotice(`Cannot list the library: ${errorMessage(e)}`);
+    return;
+  }
+  renderLibrary();
+  renderResumePanel();
+}
+
+/** An import runs now (a video left `importing` without one is unfinished, not in progress). */
+const importRunning = (): boolean => importing !== null || !!status?.job;
+
+function statusChip(v: VideoRow): HTMLElement {
+  if ((v.status === "importing" || v.status === "queued") && !importRunning()) {
+    return chip("unfinished", "warn");
+  }
+  switch (v.status) {
+    case "ready":
+      return chip(formatDuration(v.duration_s), "strong");
+    case "importing":
+      return chip("importing", "accent");
+    case "queued":
+      return chip("queued", "dim");
+    case "failed":
+      return chip("failed", "error");
+  }
+}
+
+function thumb(videoId: number, has: boolean, busy: boolean): HTMLElement {
+  const box = el("div", "thumb");
+  if (busy) {
+    box.append(el("span", "spinner"));
+  } else if (has) {
+    const img = el("img");
+    img.alt = "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.draggable = false;
+    img.addEventListener("error", () => {
+      img.remove();
+      box.classList.add("thumb-none");
+    });
+    img.src = thumbnailUrl(videoId);
+    box.append(img);
+  } else {
+    box.classList.add("thumb-none");
+  }
+  return box;
+}
+
+function renderDetails(v: VideoRow): HTMLElement | null {
+  const d = details.get(v.id);
+  if (d === undefined) return null;
+  const box = el("div", "file-details");
+  if (d === "loading") {
+    box.append(el("span", "spinner"), el("span", "muted", "Reading…"));
+  } else if ("error" in d) {
+    box.append(el("span", "error-message", d.error));
+  } else if (d.status === "error") {
+    box.append(el("span", "error-message", d.message));
+  } else {
+    const info = d.info;
+    const video = info.video;
+    if (video) {
+      const rotated = video.rotation !== 0 ? ` ↻${video.rotation}°` : "";
+      box.append(
+        chip(`${video.display_width}×${video.display_height}${rotated}`),
+        chip(formatFps(video.avg_frame_rate ?? video.real_frame_rate)),
+        chip(video.codec),
+      );
+    }
+    const subs =
+      info.streams.some((s) => s.kind === "subtitle") || info.sidecar_subtitles.length > 0;
+    box.append(
       chip(info.has_audio ? "audio" : "no audio", info.has_audio ? undefined : "dim"),
-      chip(subtitleSummary(info), info.streams.some((s) => s.kind === "subtitle") ||
-        info.sidecar_subtitles.length > 0 ? undefined : "dim"),
+      chip(subtitleSummary(info), subs ? undefined : "dim"),
       chip(formatBytes(info.size_bytes), "dim"),
     );
   }
-  item.append(details);
+  return box;
+}
+
+function cardKey(v: VideoRow): string {
+  const d = details.get(v.id);
+  const dk = d === undefined ? "-" : d === "loading" ? "l" : "d";
+  const confirming = confirmRemove === v.id;
+  const running = importRunning();
+  return [v.path, v.status, v.duration_s, v.error, v.thumbnail, dk, confirming, running].join("|");
+}
+
+function renderCard(v: VideoRow): HTMLLIElement {
+  const { dir, name } = splitPath(v.path);
+  const card = el("li", `video video-${v.status}`);
+  card.title = v.path;
+  card.append(thumb(v.id, v.thumbnail, v.status === "importing" && importRunning()));
+  const body = el("div", "video-body");
+  const head = el("div", "file-head");
+  head.append(el("span", "file-name", name));
+  body.append(head, el("div", "file-dir", dir));
+  const meta = el("div", "video-meta");
+  meta.append(statusChip(v));
+  const actions = el("div", "video-actions");
+  const remove =
+    confirmRemove === v.id
+      ? button("Remove?", () => void doRemove(v), "danger")
+      : button("Remove", () => askRemove(v.id), "quiet");
+  remove.title = "Take it out of the library. Your file is not touched.";
+  actions.append(
+    button(details.has(v.id) ? "Less" : "Details", () => void toggleDetails(v), "quiet"),
+    remove,
+  );
+  meta.append(actions);
+  body.append(meta);
+  if (v.status === "failed" && v.error) body.append(el("p", "error-message video-error", v.error));
+  const d = renderDetails(v);
+  if (d) body.append(d);
+  card.append(body);
+  return card;
+}
+
+function renderLibrary(): void {
+  const searchingNow = query.trim() !== "";
+  const hasVideos = videos.length > 0;
+  ui.library.hidden = searchingNow || !hasVideos;
+  ui.empty.hidden = searchingNow || hasVideos || status?.library_state.state === "unavailable";
+  ui.emptyText.textContent =
+    modelPresent() || !libraryReady()
+      ? "Files or whole folders. Nothing leaves this computer."
+      : "Importing needs a model (see above). Nothing leaves this computer.";
+  const ready = videos.filter((v) => v.status === "ready");
+  const seconds = ready.reduce((s, v) => s + (v.duration_s ?? 0), 0);
+  ui.libraryHeading.textContent =
+    `${plural(videos.length, "video")}` +
+    (ready.length > 0 ? ` · ${formatDuration(seconds)} searchable` : "");
+  const seen = new Set<number>();
+  const nodes = videos.map((v) => {
+    seen.add(v.id);
+    const key = cardKey(v);
+    const cached = cards.get(v.id);
+    if (cached && cached.key === key) return cached.node;
+    const node = renderCard(v);
+    cards.set(v.id, { key, node });
+    return node;
+  });
+  for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
+  // Newest first: what was just dropped is at the top.
+  ui.grid.replaceChildren(...nodes.reverse());
+}
+
+async function toggleDetails(v: VideoRow): Promise<void> {
+  if (details.has(v.id)) {
+    details.delete(v.id);
+    renderLibrary();
+    return;
+  }
+  details.set(v.id, "loading");
+  renderLibrary();
+  try {
+    details.set(v.id, await videoDetails(v.id));
+  } catch (e) {
+    details.set(v.id, { error: errorMessage(e) });
+  }
+  if (details.has(v.id)) renderLibrary();
+}
+
+function askRemove(id: number): void {
+  confirmRemove = id;
+  window.clearTimeout(confirmTimer);
+  confirmTimer = window.setTimeout(() => {
+    confirmRemove = null;
+    renderLibrary();
+  }, 4000);
+  renderLibrary();
+}
+
+async function doRemove(v: VideoRow): Promise<void> {
+  confirmRemove = null;
+  window.clearTimeout(confirmTimer);
+  try {
+    await removeVideo(v.id);
+    details.delete(v.id);
+    showNotice(`Removed ${splitPath(v.path).name} from the library. The file itself is untouched.`);
+  } catch (e) {
+    showNotice(`Cannot remove it: ${errorMessage(e)}`, 8000);
+  }
+  refreshNow();
+  if (query.trim() !== "") scheduleSearch(0);
+}
+
+// ---- search ----
+
+function scheduleSearch(delay = SEARCH_DEBOUNCE_MS): void {
+  window.clearTimeout(searchTimer);
+  searchTimer = window.setTimeout(() => void runSearch(), delay);
+}
+
+async function runSearch(): Promise<void> {
+  const q = query.trim();
+  const seq = ++searchSeq;
+  if (q === "") {
+    results = [];
+    selected = -1;
+    searchError = null;
+    ui.searchSpinner.hidden = true;
+    renderResults();
+    return;
+  }
+  ui.searchSpinner.hidden = false;
+  try {
+    const found = await search(q, SEARCH_LIMIT);
+    if (seq !== searchSeq) return; // a newer query was typed meanwhile
+    const keep = results[selected];
+    results = found;
+    searchError = null;
+    // Keep the selection on the same moment when the results refresh, else the first one.
+    const again = keep
+      ? found.findIndex((m) => m.video_id === keep.video_id && m.start_s === keep.start_s)
+      : -1;
+    selected = again >= 0 ? again : found.length > 0 ? 0 : -1;
+  } catch (e) {
+    if (seq !== searchSeq) return;
+    results = [];
+    selected = -1;
+    searchError = errorKind(e) === "opening" ? "The library is still opening…" : errorMessage(e);
+  }
+  ui.searchSpinner.hidden = true;
+  renderResults();
+}
+
+function renderMoment(m: Moment, i: number): HTMLLIElement {
+  const { dir, name } = splitPath(m.path);
+  const item = el("li", "moment");
+  item.id = `moment-${i}`;
+  item.setAttribute("role", "option");
+  item.setAttribute("aria-selected", String(i === selected));
+  item.title = m.path;
+  item.addEventListener("mousedown", (e) => e.preventDefault()); // keep the focus in the box
+  item.addEventListener("click", () => select(i));
+  item.append(thumb(m.video_id, true, false));
+  const body = el("div", "moment-body");
+  const head = el("div", "file-head");
+  head.append(
+    el("span", "moment-time", formatRange(m.start_s, m.end_s)),
+    el("span", "file-name", name),
+  );
+  body.append(head);
+  if (m.snippet.length > 0) {
+    const snippet = el("p", "snippet");
+    for (const part of m.snippet) {
+      // Matched words in <mark>, the rest as plain text nodes: never parsed as HTML.
+      snippet.append(
+        part.hit ? el("mark", undefined, part.text) : document.createTextNode(part.text),
+      );
+    }
+    body.append(snippet);
+  }
+  const meta = el("div", "video-meta");
+  for (const s of m.signals) meta.append(chip(s, `signal-${s}`));
+  meta.append(el("span", "file-dir", dir));
+  body.append(meta);
+  item.append(body);
   return item;
 }
 
-function render(): void {
-  const all = [...entries.values()];
-  const hasFiles = all.length > 0;
-  ui.empty.hidden = hasFiles;
-  ui.files.hidden = !hasFiles;
-  ui.clear.hidden = !hasFiles;
-  const failed = all.filter((e) => e.status === "error").length;
-  ui.heading.textContent =
-    `${all.length} file${all.length === 1 ? "" : "s"}` +
-    (failed > 0 ? ` · ${failed} could not be read` : "");
-  ui.list.replaceChildren(...all.map(renderEntry));
+function renderResults(): void {
+  const searchingNow = query.trim() !== "";
+  ui.results.hidden = !searchingNow;
+  renderLibrary();
+  if (!searchingNow) {
+    ui.search.removeAttribute("aria-activedescendant");
+    return;
+  }
+  if (searchError) {
+    ui.resultsHeading.textContent = searchError;
+    ui.resultList.replaceChildren();
+    return;
+  }
+  ui.resultsHeading.textContent =
+    results.length === 0
+      ? `Nothing found for “${query.trim()}”`
+      : plural(results.length, "moment");
+  ui.resultList.replaceChildren(...results.map(renderMoment));
+  updateSelection();
 }
 
-async function addFiles(paths: string[]): Promise<void> {
-  if (paths.length === 0) return;
-  for (const path of paths) entries.set(path, { status: "probing", path });
-  render();
-  try {
-    const results = await probeFiles(paths);
-    for (const r of results) entries.set(r.path, r);
-  } catch (e) {
-    const message = errorMessage(e);
-    for (const path of paths) entries.set(path, { status: "error", path, message });
+function updateSelection(): void {
+  const items = ui.resultList.children;
+  for (let i = 0; i < items.length; i++) {
+    items[i].setAttribute("aria-selected", String(i === selected));
   }
-  render();
+  const current = selected >= 0 ? items[selected] : undefined;
+  if (current) {
+    ui.search.setAttribute("aria-activedescendant", current.id);
+    current.scrollIntoView({ block: "nearest" });
+  } else {
+    ui.search.removeAttribute("aria-activedescendant");
+  }
+}
+
+function select(i: number): void {
+  if (results.length === 0) return;
+  selected = Math.max(0, Math.min(results.length - 1, i));
+  updateSelection();
+}
+
+function onSearchKey(e: KeyboardEvent): void {
+  if (e.key === "ArrowDown") {
+    e.preventDefault();
+    select(selected + 1);
+  } else if (e.key === "ArrowUp") {
+    e.preventDefault();
+    select(selected - 1);
+  } else if (e.key === "Home" && e.ctrlKey) {
+    select(0);
+  } else if (e.key === "End" && e.ctrlKey) {
+    select(results.length - 1);
+  } else if (e.key === "Escape") {
+    e.preventDefault();
+    ui.search.value = "";
+    query = "";
+    scheduleSearch(0);
+  }
+}
+
+// ---- status, drag and drop, start ----
+
+async function refreshStatus(): Promise<void> {
+  try {
+    applyStatus(await appStatus());
+  } catch (e) {
+    showNotice(`Cannot read the app's status: ${errorMessage(e)}`);
+  }
+}
+
+function applyStatus(s: AppStatus): void {
+  const wasReady = libraryReady();
+  status = s;
+  ui.libraryPath.textContent = s.library;
+  ui.libraryPath.title = s.library;
+  // (A status sent before the batch's `last` event may arrive after it.)
+  if (s.job !== null && s.job > endedThrough && importing === null) beginView(s.job);
+  renderBanner();
+  renderImportPanel();
+  renderReportPanel();
+  if (libraryReady() && !wasReady) {
+    refreshNow();
+    if (query.trim() !== "") scheduleSearch(0);
+  }
+  renderLibrary();
+  renderResumePanel();
 }
 
 function setDragging(on: boolean): void {
@@ -119,26 +834,32 @@ function setDragging(on: boolean): void {
 }
 
 async function start(): Promise<void> {
-  ui.clear.addEventListener("click", () => {
-    entries.clear();
-    render();
+  renderLibrary();
+  ui.search.addEventListener("input", () => {
+    query = ui.search.value;
+    if (query.trim() === "") scheduleSearch(0);
+    else scheduleSearch();
   });
-  render();
+  ui.search.addEventListener("keydown", onSearchKey);
+  document.addEventListener("keydown", (e) => {
+    const typing = document.activeElement === ui.search;
+    if (!typing && (e.key === "/" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f"))) {
+      e.preventDefault();
+      ui.search.focus();
+      ui.search.select();
+    }
+  });
 
   if (!inTauri()) {
     ui.libraryPath.textContent = "(not running in the VClip window)";
-    showNotice("Open this page through the VClip app to read files.");
+    showNotice("Open this page through the VClip app to use your library.", 60_000);
     return;
   }
 
-  try {
-    const info = await libraryInfo();
-    ui.libraryPath.textContent = info.path;
-    ui.libraryPath.title = info.path;
-  } catch (e) {
-    ui.libraryPath.textContent = "unavailable";
-    showNotice(`Cannot read the library location: ${errorMessage(e)}`);
-  }
+  // Listen first, then ask: a status sent in between is not lost.
+  await onAppStatus(applyStatus);
+  await onImport(onImportEvent);
+  await refreshStatus();
 
   await getCurrentWebview().onDragDropEvent((event) => {
     const p = event.payload;
@@ -148,9 +869,10 @@ async function start(): Promise<void> {
       setDragging(false);
     } else {
       setDragging(false);
-      void addFiles(p.paths);
+      if (p.paths.length > 0) void startImport(p.paths);
     }
   });
+  ui.search.focus();
 }
 
-void start().catch((e) => showNotice(`The window failed to start: ${errorMessage(e)}`));
+void start().catch((e) => showNotice(`The window failed to start: ${errorMessage(e)}`, 60_000));

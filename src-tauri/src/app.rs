@@ -1,0 +1,774 @@
+//! The window's state and the plain functions behind its commands.
+//!
+//! [`AppCore`] holds the open library ([`vclip_engine::Engine`], shared through an `Arc`), the
+//! active model's description and the one background import job. No Tauri type appears here:
+//! `commands.rs` wraps these functions for the webview, and `tests.rs` calls them directly on a
+//! real temporary library.
+//!
+//! # Import jobs
+//! One import thread at a time. [`AppCore::import_paths`] starts it, or, when it already runs,
+//! queues the paths as another batch that the same thread imports next. Every batch has its own
+//! id; its progress arrives as [`ImportEvent::Progress`] (the engine's own [`ProgressEvent`]) and
+//! it ends with exactly one [`ImportEvent::Finished`] or [`ImportEvent::Failed`], whose `last`
+//! says whether the thread is done. The engine locks only what it touches, so searches, listing
+//! and removal run while an import is in progress; nothing here holds a lock across an import.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use vclip_engine::search::{SearchOptions, Signal};
+use vclip_engine::{
+    CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
+};
+use vclip_index::{Status, Video};
+use vclip_model::VClipModel;
+
+use crate::{probe_paths, CommandError, FileError, ProbeResult};
+
+/// Most moments one search returns.
+pub const MAX_SEARCH_LIMIT: usize = 100;
+/// Moments a search returns when the UI does not say.
+pub const DEFAULT_SEARCH_LIMIT: usize = 20;
+
+/// Which model the library is opened with.
+#[derive(Debug, Clone)]
+pub enum ModelChoice {
+    /// `$VCLIP_MODEL`, else `videoclip` in the models folder ([`default_model_dir`]); no model
+    /// (without an error) when that folder holds none.
+    Default,
+    /// This model directory; a load failure is reported in [`ModelStatus::error`].
+    Dir(PathBuf),
+    /// No model: search uses subtitles and names only, import is refused.
+    None,
+}
+
+/// The model folder the app uses by default: `$VCLIP_MODEL`, else `videoclip` in
+/// [`vclip_engine::default_models_dir`] (as the CLI does). `None` without a home folder.
+pub fn default_model_dir() -> Option<PathBuf> {
+    match std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => vclip_engine::default_models_dir()
+            .ok()
+            .map(|d| d.join("videoclip")),
+    }
+}
+
+/// What the window shows about the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ModelStatus {
+    /// A model is loaded: visual search and import work.
+    pub present: bool,
+    /// Its weights are random (a test model): visual results mean nothing.
+    pub random: bool,
+    /// The folder it was (or would be) loaded from.
+    pub dir: Option<String>,
+    /// `family/version` of the loaded model.
+    pub version: Option<String>,
+    /// Why a model that exists could not be loaded.
+    pub error: Option<String>,
+}
+
+/// Loads the chosen model; never fails, the status says what happened.
+pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
+    let (dir, required) = match choice {
+        ModelChoice::None => return (None, ModelStatus::default()),
+        ModelChoice::Default => match default_model_dir() {
+            Some(dir) => (dir, false),
+            None => return (None, ModelStatus::default()),
+        },
+        ModelChoice::Dir(dir) => (dir.clone(), true),
+    };
+    let mut status = ModelStatus {
+        dir: Some(dir.to_string_lossy().into_owned()),
+        ..ModelStatus::default()
+    };
+    // A model directory is complete once it has its config (written last).
+    if !required && !dir.join("config.json").is_file() {
+        return (None, status);
+    }
+    let loaded = vclip_model::device(false).and_then(|device| VClipModel::load(&dir, &device));
+    match loaded {
+        Ok(model) => {
+            status.present = true;
+            status.random = model.is_random();
+            (Some(model), status)
+        }
+        Err(e) => {
+            status.error = Some(e.to_string());
+            (None, status)
+        }
+    }
+}
+
+/// Whether the library is open, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LibraryState {
+    /// Being opened (the model is loading, the index being checked).
+    Opening,
+    Ready,
+    /// It could not be opened; `in_use`: another VClip process has it.
+    Unavailable {
+        message: String,
+        in_use: bool,
+    },
+}
+
+/// Everything the window needs to know to draw its chrome (`app_status`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppStatus {
+    /// Absolute path of the library folder.
+    pub library: String,
+    pub library_state: LibraryState,
+    pub model: ModelStatus,
+    /// Id of the import batch in progress, if any.
+    pub job: Option<u64>,
+    /// Batches waiting behind it.
+    pub queued_jobs: usize,
+}
+
+impl AppStatus {
+    pub fn job_running(&self) -> bool {
+        self.job.is_some()
+    }
+}
+
+/// The answer to `import_paths`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportStarted {
+    /// The batch's id, carried by each of its events.
+    pub job: u64,
+    /// Another batch was running: this one starts after it.
+    pub queued: bool,
+}
+
+/// What one import batch did, for the UI (paths as text even when they are not UTF-8).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportSummary {
+    pub imported: Vec<String>,
+    pub reembedded: Vec<String>,
+    pub skipped: Vec<String>,
+    /// Files that could not be imported, each with its reason.
+    pub failed: Vec<FileError>,
+    /// Video-seconds decoded and encoded.
+    pub video_s: f64,
+    pub wall_s: f64,
+    pub cancelled: bool,
+}
+
+impl From<ImportReport> for ImportSummary {
+    fn from(r: ImportReport) -> Self {
+        let text = |paths: Vec<PathBuf>| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        };
+        Self {
+            imported: text(r.imported),
+            reembedded: text(r.reembedded),
+            skipped: text(r.skipped),
+            failed: r
+                .failed
+                .into_iter()
+                .map(|f| FileError {
+                    path: f.path.to_string_lossy().into_owned(),
+                    message: f.reason,
+                })
+                .collect(),
+            video_s: r.video_s,
+            wall_s: r.wall_s,
+            cancelled: r.cancelled,
+        }
+    }
+}
+
+/// What the import thread tells the window (the Tauri event `import`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ImportEvent {
+    /// Progress of batch `job`: the engine's event as is (`started`, `progress`, `warning`,
+    /// `finished`, `cancelled`).
+    Progress { job: u64, event: ProgressEvent },
+    /// Batch `job` ended, done or cancelled. `last`: no batch is queued behind it; the import
+    /// thread has stopped.
+    Finished {
+        job: u64,
+        report: ImportSummary,
+        last: bool,
+    },
+    /// Batch `job` stopped because the library itself failed (disk full, read-only, …), not
+    /// because of one file.
+    Failed {
+        job: u64,
+        message: String,
+        last: bool,
+    },
+}
+
+impl ImportEvent {
+    pub fn job(&self) -> u64 {
+        match self {
+            ImportEvent::Progress { job, .. }
+            | ImportEvent::Finished { job, .. }
+            | ImportEvent::Failed { job, .. } => *job,
+        }
+    }
+
+    /// This event ends the import thread.
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            ImportEvent::Finished { last: true, .. } | ImportEvent::Failed { last: true, .. }
+        )
+    }
+}
+
+/// Where the import thread sends its events (the window, or a test's channel).
+pub type EmitImport = Arc<dyn Fn(ImportEvent) + Send + Sync>;
+
+/// A video of the library list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoRow {
+    pub id: i64,
+    pub path: String,
+    /// `queued`, `importing`, `ready` or `failed`.
+    pub status: &'static str,
+    pub duration_s: Option<f64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// A thumbnail is served for it at `thumb://localhost/<id>`.
+    pub thumbnail: bool,
+}
+
+impl From<VideoSummary> for VideoRow {
+    fn from(v: VideoSummary) -> Self {
+        Self {
+            id: v.id,
+            path: v.path,
+            status: v.status,
+            duration_s: v.duration_s,
+            error: v.error,
+            thumbnail: v.thumbnail.is_some(),
+        }
+    }
+}
+
+/// A piece of a subtitle snippet: matched words have `hit` set. The UI renders each piece as
+/// text, so a snippet is never parsed as HTML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnippetPart {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// One search result: a moment of a video.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moment {
+    pub video_id: i64,
+    pub path: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub score: f64,
+    /// `visual`, `subtitle`, `name`; strongest first.
+    pub signals: Vec<Signal>,
+    /// The subtitle text at the moment split at the matched words; empty when there is none.
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// Splits `snippet` at the byte ranges `highlights`. Ranges out of bounds, empty, overlapping
+/// an earlier one or not on character boundaries are ignored, so any input gives valid text.
+pub fn snippet_parts(snippet: &str, highlights: &[(usize, usize)]) -> Vec<SnippetPart> {
+    let mut ranges: Vec<(usize, usize)> = highlights
+        .iter()
+        .copied()
+        .filter(|&(a, b)| {
+            a < b
+                && b <= snippet.len()
+                && snippet.is_char_boundary(a)
+                && snippet.is_char_boundary(b)
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (a, b) in ranges {
+        if a < at {
+            continue;
+        }
+        if a > at {
+            parts.push(SnippetPart {
+                text: snippet[at..a].to_owned(),
+                hit: false,
+            });
+        }
+        parts.push(SnippetPart {
+            text: snippet[a..b].to_owned(),
+            hit: true,
+        });
+        at = b;
+    }
+    if at < snippet.len() {
+        parts.push(SnippetPart {
+            text: snippet[at..].to_owned(),
+            hit: false,
+        });
+    }
+    parts
+}
+
+/// The video that was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedVideo {
+    pub id: i64,
+    pub path: String,
+}
+
+/// An answer of the thumbnail protocol, before it becomes an HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl Served {
+    fn error(status: u16) -> Self {
+        Self {
+            status,
+            content_type: "text/plain",
+            body: Vec::new(),
+        }
+    }
+}
+
+/// `candidate` resolved (symbolic links and `..` followed), if it is a file inside `root`;
+/// `None` for anything else. The only gate through which the window reads a file from disk.
+pub fn inside_library(root: &Path, candidate: &Path) -> Option<PathBuf> {
+    let root = root.canonicalize().ok()?;
+    let resolved = candidate.canonicalize().ok()?;
+    (resolved.starts_with(&root) && resolved.is_file()).then_some(resolved)
+}
+
+/// The open library, as the engine's error left it.
+enum Opened {
+    Opening,
+    Ready(Arc<Engine>),
+    Unavailable { message: String, in_use: bool },
+}
+
+/// A batch of paths to import.
+#[derive(Debug)]
+struct Batch {
+    job: u64,
+    paths: Vec<PathBuf>,
+}
+
+/// The import thread's batch in progress and those queued behind it.
+#[derive(Debug)]
+struct Running {
+    job: u64,
+    cancel: CancelToken,
+    queue: VecDeque<Batch>,
+}
+
+/// The window's state: see the module docs.
+pub struct AppCore {
+    library: PathBuf,
+    opened: RwLock<Opened>,
+    model: RwLock<ModelStatus>,
+    /// Held while opening, so two opens (a retry clicked twice) never race.
+    opening: Mutex<()>,
+    running: Mutex<Option<Running>>,
+    next_job: AtomicU64,
+}
+
+impl std::fmt::Debug for AppCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCore")
+            .field("library", &self.library)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values stay consistent whatever panicked while holding them.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl AppCore {
+    /// The state of a window on `library`, not opened yet ([`AppCore::open`] opens it).
+    pub fn new(library: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            library,
+            opened: RwLock::new(Opened::Opening),
+            model: RwLock::new(ModelStatus::default()),
+            opening: Mutex::new(()),
+            running: Mutex::new(None),
+            next_job: AtomicU64::new(0),
+        })
+    }
+
+    /// Loads the model and opens the library (blocking: the app calls it on a thread). A
+    /// library in use by another process, or one that cannot be read, leaves the state
+    /// `Unavailable` with the reason; calling `open` again retries.
+    pub fn open(&self, model: &ModelChoice) {
+        let _opening = lock(&self.opening);
+        if matches!(*self.read_opened(), Opened::Ready(_)) {
+            return;
+        }
+        *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Opened::Opening;
+        let (loaded, status) = load_model(model);
+        let opened = match Engine::open(&self.library, loaded) {
+            Ok((engine, _reconciled)) => Opened::Ready(Arc::new(engine)),
+            Err(e) => Opened::Unavailable {
+                in_use: is_in_use(&e),
+                message: e.to_string(),
+            },
+        };
+        *self.model.write().unwrap_or_else(|e| e.into_inner()) = status;
+        *self.opened.write().unwrap_or_else(|e| e.into_inner()) = opened;
+    }
+
+    /// [`AppCore::new`] then [`AppCore::open`].
+    pub fn open_now(library: PathBuf, model: &ModelChoice) -> Arc<Self> {
+        let core = Self::new(library);
+        core.open(model);
+        core
+    }
+
+    /// The library folder.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    fn read_opened(&self) -> std::sync::RwLockReadGuard<'_, Opened> {
+        self.opened.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The open engine, or why there is none.
+    pub fn engine(&self) -> Result<Arc<Engine>, CommandError> {
+        match &*self.read_opened() {
+            Opened::Ready(engine) => Ok(Arc::clone(engine)),
+            Opened::Opening => Err(CommandError::Opening {
+                message: "the library is still being opened".into(),
+            }),
+            Opened::Unavailable { message, in_use } => Err(CommandError::LibraryUnavailable {
+                message: message.clone(),
+                in_use: *in_use,
+            }),
+        }
+    }
+
+    /// `app_status`: library, model and import job.
+    pub fn status(&self) -> AppStatus {
+        let library_state = match &*self.read_opened() {
+            Opened::Opening => LibraryState::Opening,
+            Opened::Ready(_) => LibraryState::Ready,
+            Opened::Unavailable { message, in_use } => LibraryState::Unavailable {
+                message: message.clone(),
+                in_use: *in_use,
+            },
+        };
+        let mut model = self.model.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Opened::Ready(engine) = &*self.read_opened() {
+            model.version = engine.model_key().map(str::to_owned);
+        }
+        let running = lock(&self.running);
+        AppStatus {
+            library: self.library.to_string_lossy().into_owned(),
+            library_state,
+            model,
+            job: running.as_ref().map(|r| r.job),
+            queued_jobs: running.as_ref().map_or(0, |r| r.queue.len()),
+        }
+    }
+
+    /// `import_paths`: imports files and folders (recursively) on the import thread, or queues
+    /// them behind the batch in progress. No paths: resume what an interrupted import left.
+    pub fn import_paths(
+        self: &Arc<Self>,
+        paths: Vec<PathBuf>,
+        emit: EmitImport,
+    ) -> Result<ImportStarted, CommandError> {
+        let engine = self.engine()?;
+        if engine.model().is_none() {
+            return Err(CommandError::no_model());
+        }
+        let job = self.next_job.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut running = lock(&self.running);
+        if let Some(r) = running.as_mut() {
+            r.queue.push_back(Batch { job, paths });
+            return Ok(ImportStarted { job, queued: true });
+        }
+        let cancel = CancelToken::new();
+        *running = Some(Running {
+            job,
+            cancel: cancel.clone(),
+            queue: VecDeque::new(),
+        });
+        drop(running);
+        let core = Arc::clone(self);
+        let batch = Batch { job, paths };
+        let spawned = std::thread::Builder::new()
+            .name("vclip-import".into())
+            .spawn(move || core.run_batches(engine, batch, cancel, &emit));
+        if let Err(e) = spawned {
+            *lock(&self.running) = None;
+            return Err(CommandError::Internal {
+                message: format!("cannot start the import thread: {e}"),
+            });
+        }
+        Ok(ImportStarted { job, queued: false })
+    }
+
+    /// The import thread: runs batches until none is queued.
+    fn run_batches(
+        &self,
+        engine: Arc<Engine>,
+        mut batch: Batch,
+        mut cancel: CancelToken,
+        emit: &EmitImport,
+    ) {
+        let mut engine = Some(engine);
+        loop {
+            let Some(engine_ref) = engine.as_deref() else {
+                return;
+            };
+            let job = batch.job;
+            let sink = |event: ProgressEvent| emit(ImportEvent::Progress { job, event });
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                engine_ref
+                    .import(&batch.paths, ImportOptions::default(), &sink, &cancel)
+                    .map_err(|e| e.to_string())
+            }));
+            // Decide what comes next and publish it before telling the window, so that the
+            // window's `app_status` after a `last` event says no job runs.
+            let next = {
+                let mut running = lock(&self.running);
+                let next = running.as_mut().and_then(|r| r.queue.pop_front());
+                match (&next, running.as_mut()) {
+                    (Some(b), Some(r)) => {
+                        r.job = b.job;
+                        r.cancel = CancelToken::new();
+                        cancel = r.cancel.clone();
+                    }
+                    _ => *running = None,
+                }
+                next
+            };
+            let last = next.is_none();
+            if last {
+                // The thread lets go of the library before it says it is done.
+                engine = None;
+            }
+            emit(match outcome {
+                Ok(Ok(report)) => ImportEvent::Finished {
+                    job,
+                    report: report.into(),
+                    last,
+                },
+                Ok(Err(message)) => ImportEvent::Failed { job, message, last },
+                Err(panic) => ImportEvent::Failed {
+                    job,
+                    message: format!(
+                        "the import stopped unexpectedly: {}",
+                        panic_message(panic.as_ref())
+                    ),
+                    last,
+                },
+            });
+            match next {
+                Some(b) => batch = b,
+                None => return,
+            }
+        }
+    }
+
+    /// `cancel_import`: stops the batch in progress at its next checkpoint (what it finished
+    /// stays; an unfinished video resumes at the next import) and drops the queued batches.
+    /// False when no import runs.
+    pub fn cancel_import(&self) -> bool {
+        let mut running = lock(&self.running);
+        match running.as_mut() {
+            Some(r) => {
+                r.queue.clear();
+                r.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the import thread runs.
+    pub fn job_running(&self) -> bool {
+        lock(&self.running).is_some()
+    }
+
+    /// Cancels any import and waits up to `wait` for its thread to stop (the app calls this
+    /// when the window closes, so the library is left at a checkpoint). True when it stopped.
+    pub fn shutdown(&self, wait: Duration) -> bool {
+        self.cancel_import();
+        let until = Instant::now() + wait;
+        while self.job_running() {
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// `list_videos`: every video, oldest first, with its status.
+    pub fn list_videos(&self) -> Result<Vec<VideoRow>, CommandError> {
+        let engine = self.engine()?;
+        Ok(engine.list()?.into_iter().map(VideoRow::from).collect())
+    }
+
+    /// `search`: moments for `query`, best first; an empty query finds nothing.
+    pub fn search(&self, query: &str, limit: Option<usize>) -> Result<Vec<Moment>, CommandError> {
+        let engine = self.engine()?;
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let opts = SearchOptions {
+            limit: limit
+                .unwrap_or(DEFAULT_SEARCH_LIMIT)
+                .clamp(1, MAX_SEARCH_LIMIT),
+            ..SearchOptions::default()
+        };
+        let results = engine.search(query, &opts)?;
+        Ok(results
+            .into_iter()
+            .map(|r| Moment {
+                snippet: r
+                    .snippet
+                    .as_deref()
+                    .map(|s| snippet_parts(s, &r.highlights))
+                    .unwrap_or_default(),
+                video_id: r.video_id,
+                path: r.path,
+                start_s: r.start_s,
+                end_s: r.end_s,
+                score: r.score,
+                signals: r.signals,
+            })
+            .collect())
+    }
+
+    fn video(&self, engine: &Engine, id: i64) -> Result<Video, CommandError> {
+        engine
+            .with_catalogue(|c| c.video(id))
+            .map_err(EngineError::from)?
+            .ok_or_else(|| CommandError::NotFound {
+                message: format!("no video with id {id} in the library"),
+            })
+    }
+
+    /// `remove_video`: takes a video out of the library (its index entries and derived files).
+    /// The user's file is never touched. A video the running import is about to import (or is
+    /// importing) cannot be removed until the import ends or is cancelled.
+    pub fn remove_video(&self, id: i64) -> Result<RemovedVideo, CommandError> {
+        let engine = self.engine()?;
+        // Held across the check and the removal, so no import starts in between.
+        let running = lock(&self.running);
+        let video = self.video(&engine, id)?;
+        if running.is_some() && matches!(video.status, Status::Queued | Status::Importing) {
+            return Err(CommandError::Busy {
+                message: "this video is being imported: cancel the import or wait for it".into(),
+            });
+        }
+        let removed = engine.remove(&video.id.to_string())?;
+        drop(running);
+        Ok(RemovedVideo {
+            id: removed.id,
+            path: removed.path,
+        })
+    }
+
+    /// `video_details`: what the file of a library video holds (container, streams, subtitles).
+    pub fn video_details(&self, id: i64) -> Result<ProbeResult, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        let mut results = probe_paths(&[PathBuf::from(video.path)]);
+        results.pop().ok_or_else(|| CommandError::Internal {
+            message: "probing returned nothing".into(),
+        })
+    }
+
+    /// The `thumb:` protocol: `/<video id>` → that video's thumbnail (JPEG). Only a file inside
+    /// the library folder is ever read: the request names a video id, never a path, and the
+    /// catalogue's path is checked to resolve inside the library (404 when it does not).
+    pub fn thumbnail(&self, request_path: &str) -> Served {
+        let Some(id) = request_path
+            .strip_prefix('/')
+            .filter(|s| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<i64>().ok())
+        else {
+            return Served::error(400);
+        };
+        let Ok(engine) = self.engine() else {
+            return Served::error(503);
+        };
+        let Ok(video) = self.video(&engine, id) else {
+            return Served::error(404);
+        };
+        let Some(file) = video
+            .thumbnail_path
+            .as_deref()
+            .and_then(|rel| inside_library(engine.root(), &engine.root().join(rel)))
+        else {
+            return Served::error(404);
+        };
+        match std::fs::read(file) {
+            Ok(body) => Served {
+                status: 200,
+                content_type: "image/jpeg",
+                body,
+            },
+            Err(_) => Served::error(404),
+        }
+    }
+}
+
+fn is_in_use(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Index(vclip_index::Error::LibraryInUse { .. })
+    )
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+impl From<EngineError> for CommandError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NoModel => CommandError::no_model(),
+            EngineError::NotFound(_) => CommandError::NotFound {
+                message: e.to_string(),
+            },
+            EngineError::Cancelled => CommandError::Cancelled {
+                message: e.to_string(),
+            },
+            e if is_in_use(&e) => CommandError::LibraryUnavailable {
+                message: e.to_string(),
+                in_use: true,
+            },
+            e => CommandError::Engine {
+                message: e.to_string(),
+            },
+        }
+    }
+}
