@@ -97,9 +97,11 @@ impl Engine {
             });
         }
         // Resume what an earlier run left behind.
+        let mut unfinished: Vec<Video> = Vec::new();
         for status in [Status::Queued, Status::Importing] {
             for v in self.videos_with_status(status)? {
-                files.push(PathBuf::from(v.path));
+                files.push(PathBuf::from(&v.path));
+                unfinished.push(v);
             }
         }
         files.sort();
@@ -108,9 +110,24 @@ impl Engine {
         let mut tracker = Tracker::new("import", "s", None);
         tracker.start(sink);
         let plan = self.plan(&files, &mut report, sink, cancel)?;
+        if !cancel.is_cancelled() {
+            // An unfinished video whose file is gone, unreadable or changed (another hash) is
+            // not in the plan: say so instead of leaving it `importing` for ever.
+            for v in unfinished {
+                if !plan.iter().any(|p| p.video.id == v.id) {
+                    let reason = "the file is missing, unreadable or changed since the import \
+                                  started; import it again";
+                    self.library()
+                        .catalogue()
+                        .set_status(v.id, Status::Failed, Some(reason))?;
+                }
+            }
+        }
         let total: f64 = plan.iter().map(|p| p.duration_s).sum();
         tracker.set_total(Some(total.ceil() as u64));
         tracker.set_items(0, Some(plan.len() as u64));
+        // The plan is known: show totals before the first file's first batch.
+        sink.emit(ProgressEvent::Progress(tracker.snapshot()));
 
         for (i, item) in plan.iter().enumerate() {
             if cancel.is_cancelled() {

@@ -444,3 +444,37 @@ fn semantic_signal_finds_the_cue_whose_meaning_matches() {
         .expect("enable");
     assert!(!rec.rebuilt && rec.added == 0, "{rec:?}");
 }
+
+#[test]
+fn an_unfinished_video_whose_file_disappeared_is_marked_failed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = folder(tmp.path());
+    let lib = tmp.path().join("library");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    let sink = move |e: vclip_engine::ProgressEvent| {
+        if matches!(&e, vclip_engine::ProgressEvent::Progress(p) if p.done > 0) {
+            c.cancel();
+        }
+    };
+    let r = engine
+        .import(
+            &[videos.join("kitchen.mp4")],
+            ImportOptions::default(),
+            &sink,
+            &cancel,
+        )
+        .expect("import");
+    assert!(r.cancelled && r.imported.is_empty(), "{r:?}");
+    assert_eq!(engine.list().expect("list")[0].status, "importing");
+    std::fs::remove_file(videos.join("kitchen.mp4")).expect("rm");
+    let r = import(&engine, &[]);
+    assert!(r.imported.is_empty());
+    let v = &engine.list().expect("list")[0];
+    assert_eq!(v.status, "failed", "{v:?}");
+    assert!(
+        v.error.as_deref().is_some_and(|e| e.contains("missing")),
+        "{v:?}"
+    );
+}
