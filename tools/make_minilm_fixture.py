@@ -3,10 +3,12 @@
 
 Independent reference: HF `transformers.BertModel` on the real weights (scripts/fetch-test-assets.sh
 puts them in .cache/all-minilm-l6-v2), sentence-transformers' pooling (mean over the attention
-mask, [CLS] and [SEP] included), L2 normalisation, max_seq_length 256.
+mask, [CLS] and [SEP] included), L2 normalisation, max_seq_length 256. When sentence-transformers
+is installed, the same sentences are also embedded by it (Transformer(max_seq_length=256) +
+Pooling(mean) + Normalize, the package's modules.json) and must agree within 1e-5.
 
-    pip install torch transformers && python3 tools/make_minilm_fixture.py
-writes crates/model/tests/fixtures/minilm/expected.json (a few kB; the weights are not committed).
+    pip install torch transformers [sentence-transformers] && python3 tools/make_minilm_fixture.py
+writes crates/model/tests/fixtures/minilm/expected.json (~40 kB; the weights are not committed).
 """
 import json
 import os
@@ -25,7 +27,30 @@ SENTENCES = [
     "Now, tighten the chain -- with a 10 mm wrench!",
     "Café crème brûlée, naïve façade",
     "the quick brown fox jumps over the lazy dog " * 40,  # > 256 tokens: truncated
+    "- Where are you going?\n- Home.",  # a two-line dialogue cue
+    "♪ 日本語の字幕 🎬 ♪",  # CJK split per character, emoji and notes -> [UNK]
+    "WHISK THE EGGS!!!",
 ]
+
+
+def check_with_sentence_transformers(emb):
+    try:
+        from sentence_transformers import SentenceTransformer, models
+    except ImportError:
+        print("sentence-transformers not installed: cross-check skipped")
+        return
+    st = SentenceTransformer(
+        modules=[
+            models.Transformer(MODEL, max_seq_length=256),
+            models.Pooling(384, pooling_mode="mean"),
+            models.Normalize(),
+        ],
+        device="cpu",
+    )
+    got = st.encode(SENTENCES, convert_to_tensor=True, batch_size=4)
+    diff = float((got.cpu() - emb).abs().max())
+    print(f"sentence-transformers vs transformers: max abs difference {diff:.2e}")
+    assert diff <= 1e-5, diff
 
 
 def main():
@@ -37,6 +62,7 @@ def main():
     mask = enc["attention_mask"].unsqueeze(-1).float()
     pooled = (hidden * mask).sum(1) / mask.sum(1)
     emb = torch.nn.functional.normalize(pooled, dim=-1)
+    check_with_sentence_transformers(emb)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(
