@@ -11,10 +11,9 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
 
-use vclip_index::{write_features, ModelVersion, VectorIndex, Video};
+use vclip_index::{write_features, ModelVersion, VectorIndex};
 
 use crate::keyed::{self, Keyed, RowFiles};
-use crate::progress::{ProgressEvent, ProgressSink};
 use crate::store::{Engine, EngineError, Reconciled, Result};
 
 /// Cues embedded per call.
@@ -128,7 +127,12 @@ impl Engine {
 
     /// Embeds a freshly committed video's cues and adds them to the cue index. Problems are
     /// warnings: the video stays searchable by its other signals.
-    pub(crate) fn index_cues(&self, video: &Video, sink: &dyn ProgressSink) {
+    #[cfg(feature = "media")]
+    pub(crate) fn index_cues(
+        &self,
+        video: &vclip_index::Video,
+        sink: &dyn crate::progress::ProgressSink,
+    ) {
         let Some(s) = &self.sentences else {
             return;
         };
@@ -153,7 +157,7 @@ impl Engine {
         })();
         match result {
             Ok(n) => *s.unsaved.lock().unwrap_or_else(|e| e.into_inner()) += n,
-            Err(e) => sink.emit(ProgressEvent::Warning {
+            Err(e) => sink.emit(crate::progress::ProgressEvent::Warning {
                 item: video.path.clone(),
                 message: format!("subtitle meaning search: {e}"),
             }),

@@ -221,6 +221,7 @@ impl Engine {
         self.active.as_ref().map(|a| a.key.as_str())
     }
 
+    #[cfg(feature = "media")]
     pub(crate) fn active(&self) -> Result<&Active> {
         self.active.as_ref().ok_or(EngineError::NoModel)
     }
