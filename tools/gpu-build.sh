@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Builds the CUDA `vclip` (no ffmpeg: the GPU machine has no ffmpeg libraries) for Hopper
-# (H100/H200) on this CPU machine, as shared/docs/GPU.md describes, into .gpu/vclip
-# (git-ignored, carried to the GPU machine). First build: ~11 min on 2 cores.
+# (H100/H200) on this CPU machine, as shared/docs/GPU.md describes, into .gpu/vclip and the model
+# crate's CUDA test binary into .gpu/model-tests (git-ignored, carried to the GPU machine).
+# First build: ~11 min on 2 cores.
+#
+# VCLIP_CUDNN=1 builds the cuDNN variant instead (feature `cudnn`: candle's conv2d through cuDNN
+# rather than im2col + cuBLAS) into .gpu/vclip-cudnn and .gpu/model-tests-cudnn, in its own target
+# folder (target-cudnn). It links libcudnn.so.9 directly; at run time the GPU machine's own cuDNN
+# (PyTorch's wheel, site-packages/nvidia/cudnn/lib) must be on LD_LIBRARY_PATH
+# (tools/gpu-bench.sh does that).
+#
+# Every binary is also packed with xz into .gpu/pack/ (about 1/5 of the size): carry `.gpu/pack`
+# alone when the plain binaries together exceed what travels; tools/gpu-bench.sh unpacks them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CUDA_PIP=${CUDA_PIP:-$HOME/.cache/cuda13-pip}
@@ -24,18 +34,37 @@ export CUDA_HOME=$CUDA_PIP/nvidia/cu13 PATH=$CUDA_PIP/nvidia/cu13/bin:$PATH
   && gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o libcuda.so cuda_stub.c)
 export CUDA_COMPUTE_CAP=90
 export RUSTFLAGS="-L native=$CUDA_HOME/lib -L native=$CUDA_HOME/lib/stubs"
+features=cuda
+suffix=
+if [ "${VCLIP_CUDNN:-0}" = 1 ]; then
+  # The cuDNN that PyTorch 2.11 (CUDA 13) pins, i.e. the library the GPU machine has. Its own
+  # folder: a second `pip install --target` into $CUDA_PIP would wipe `nvidia/`.
+  CUDNN_PIP=${CUDNN_PIP:-$HOME/.cache/cudnn13-pip}
+  CUDNN_LIB=$CUDNN_PIP/nvidia/cudnn/lib
+  if [ ! -f "$CUDNN_LIB/libcudnn.so.9" ]; then
+    python3 -m pip install -q --no-deps --target "$CUDNN_PIP" nvidia-cudnn-cu13==9.19.0.56
+  fi
+  ln -sf libcudnn.so.9 "$CUDNN_LIB/libcudnn.so"
+  RUSTFLAGS="$RUSTFLAGS -L native=$CUDNN_LIB"
+  features=cudnn
+  suffix=-cudnn
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-cudnn}
+fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-cuda}
-cargo build --release --locked --no-default-features --features cuda --bin vclip
-mkdir -p .gpu
-cp "$CARGO_TARGET_DIR/release/vclip" .gpu/vclip
-strip .gpu/vclip
+cargo build --release --locked --no-default-features --features "$features" --bin vclip
+mkdir -p .gpu/pack
+cp "$CARGO_TARGET_DIR/release/vclip" ".gpu/vclip$suffix"
+strip ".gpu/vclip$suffix"
 # The model crate's test binary with CUDA: the parity tests' `::cuda` variants run on the GPU host.
-tests=$(cargo test --release --locked -p vclip-model --features cuda --test tests --no-run \
+tests=$(cargo test --release --locked -p vclip-model --features "$features" --test tests --no-run \
   --message-format=json | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "tests" and m.get("executable"):
         print(m["executable"])')
-cp "$tests" .gpu/model-tests
-strip .gpu/model-tests
-ls -la .gpu/vclip .gpu/model-tests
+cp "$tests" ".gpu/model-tests$suffix"
+strip ".gpu/model-tests$suffix"
+for f in "vclip$suffix" "model-tests$suffix"; do
+  xz -T0 -6 -c ".gpu/$f" > ".gpu/pack/$f.xz.part" && mv ".gpu/pack/$f.xz.part" ".gpu/pack/$f.xz"
+done
+ls -la ".gpu/vclip$suffix" ".gpu/model-tests$suffix" .gpu/pack/

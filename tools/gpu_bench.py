@@ -3,7 +3,10 @@
 Loads S3D-G from a VClip model directory (`s3d.safetensors`, the released state-dict names) into
 `tools/reference.py`'s S3D, times it at the given T and batch in f32 (TF32 off), TF32 and bf16
 autocast, compares the features of the deterministic synthetic clip that vclip also encodes
-(`check_features` in its JSON), and prints a table of clips/s with the ratio vclip / PyTorch.
+(`check_features` in its JSON), and prints a table of clips/s with the ratio vclip / PyTorch
+(f32 against PyTorch f32 with TF32 off, f16/bf16 against bf16 autocast). Each JSON's row is named
+after its file, `NAME_DTYPE.json` (tools/gpu-bench.sh writes `vclip_f32.json`,
+`vclip-cudnn_bf16.json`, ...).
 
 Usage: python3 tools/gpu_bench.py --model DIR [--frames 32] [--batch 32] [--runs 20] VCLIP_JSON...
 """
@@ -85,17 +88,18 @@ def main():
 
     base = {"f32": rows[0][2], "f16": rows[2][2], "bf16": rows[2][2]}
     print(f"\nS3D-G, T={a.frames}, 224x224, batch {a.batch}, {name}, median of {a.runs}")
-    print(f"{'impl':<10}{'precision':<16}{'clips/s':>10}{'vs PyTorch':>12}{'max rel err':>14}")
+    print(f"{'impl':<14}{'precision':<16}{'clips/s':>10}{'vs PyTorch':>12}{'max rel err':>14}")
     for impl, prec, cps in rows:
-        print(f"{impl:<10}{prec:<16}{cps:>10.1f}{'':>12}{'':>14}")
+        print(f"{impl:<14}{prec:<16}{cps:>10.1f}{'':>12}{'':>14}")
     for path in a.vclip:
+        impl = os.path.basename(path).rsplit("_", 1)[0] or "vclip"
         r = json.load(open(path))
         prec = r["s3d"]["dtype"].lower()
         ours = np.array(r["check_features"], dtype=np.float32)
         err = float(np.abs(ours - check).max() / np.abs(check).max())
         cps = r["s3d"]["clips_per_s"]
         ratio = cps / base.get(prec, rows[0][2])
-        print(f"{'vclip':<10}{prec:<16}{cps:>10.1f}{ratio:>11.2f}x{err:>14.2e}")
+        print(f"{impl:<14}{prec:<16}{cps:>10.1f}{ratio:>11.2f}x{err:>14.2e}")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,17 @@
 //! (arXiv 2109.14084, `fairseq/examples/MMPT`); weights from a model directory (real or
 //! `init-random`, same cost). Method (`shared/docs/GPU.md`): never time zeros, warm up,
 //! synchronise the device before reading the clock, report the median of the timed runs.
+//!
+//! `VCLIP_PROFILE=1` makes [`bench_s3d`] also time every stage of S3D-G (device synchronised
+//! around each) and print a table of medians to stderr: where the time goes, by stage and by kind
+//! of work (conv2d, GEMM, elementwise, pools, gates, copies).
 
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::s3d::S3d;
+use crate::s3d::{Kind, Profile, S3d};
 use crate::tokenizer::Tokenizer;
 use crate::videoclip::TextTower;
 
@@ -54,6 +58,11 @@ fn device_name(d: &Device) -> String {
     }
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn time_median(
     device: &Device,
     runs: BenchRuns,
@@ -75,8 +84,8 @@ fn time_median(
         device.synchronize()?;
         times.push(start.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    Ok((times[times.len() / 2], times.len()))
+    let n = times.len();
+    Ok((median(times), n))
 }
 
 /// Deterministic non-constant uint8 frames `(batch, 3, frames, size, size)` (a hash of the
@@ -110,19 +119,90 @@ pub fn bench_s3d(
 ) -> Result<BenchReport> {
     let device = s3d.device().clone();
     let clips = synthetic_clips(batch, frames, size, &device)?;
-    let (median_s, runs) = time_median(&device, runs, || {
+    let (median_s, timed) = time_median(&device, runs, || {
         s3d.features(&clips)?;
         Ok(())
     })?;
-    Ok(BenchReport {
+    let report = BenchReport {
         what: format!("s3d T={frames} {size}x{size}"),
         device: device_name(&device),
         dtype: s3d.dtype(),
         batch,
-        runs,
+        runs: timed,
         median_s,
         items_per_s: batch as f64 / median_s,
-    })
+    };
+    if std::env::var_os("VCLIP_PROFILE").is_some_and(|v| v == "1") {
+        eprint!("{}", profile_s3d(s3d, &clips, runs.runs, &report)?);
+    }
+    Ok(report)
+}
+
+/// `runs` passes of [`S3d::features`] with every stage timed (already warm: it runs after the
+/// timed runs); returns a table of the per-stage medians in milliseconds, by kind of work.
+fn profile_s3d(s3d: &S3d, clips: &Tensor, runs: usize, report: &BenchReport) -> Result<String> {
+    let mut passes = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let mut prof = Profile::start(s3d.device())?;
+        s3d.features_profiled(clips, &mut prof)?;
+        passes.push(prof.stages);
+    }
+    let kinds = Kind::ALL.len();
+    let ms =
+        |stage: usize, kind: usize| 1e3 * median(passes.iter().map(|p| p[stage].1[kind]).collect());
+    let rows: Vec<(&str, Vec<f64>)> = passes[0]
+        .iter()
+        .enumerate()
+        .map(|(i, (stage, _))| (*stage, (0..kinds).map(|k| ms(i, k)).collect()))
+        .collect();
+    let by_kind: Vec<f64> = (0..kinds)
+        .map(|k| rows.iter().map(|(_, r)| r[k]).sum())
+        .collect();
+    let total: f64 = by_kind.iter().sum();
+    let pct = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
+
+    let mut out = format!(
+        "\nS3D-G stages, {} {:?}, batch {}, {}: median ms of {} synchronised passes\n{:<12}",
+        report.device,
+        report.dtype,
+        report.batch,
+        report.what,
+        passes.len(),
+        "stage"
+    );
+    for k in Kind::ALL {
+        out += &format!("{:>9}", k.name());
+    }
+    out += &format!("{:>9}{:>7}\n", "total", "%");
+    let cell = |x: f64| {
+        if x > 0.0 {
+            format!("{x:>9.2}")
+        } else {
+            format!("{:>9}", "-")
+        }
+    };
+    for (stage, r) in &rows {
+        let sum: f64 = r.iter().sum();
+        out += &format!("{stage:<12}");
+        for &x in r {
+            out += &cell(x);
+        }
+        out += &format!("{sum:>9.2}{:>7.1}\n", pct(sum));
+    }
+    out += &format!("{:<12}", "total");
+    for &x in &by_kind {
+        out += &cell(x);
+    }
+    out += &format!("{total:>9.2}{:>7.1}\n{:<12}", 100.0, "%");
+    for &x in &by_kind {
+        out += &format!("{:>9.1}", pct(x));
+    }
+    out += &format!(
+        "\nsum of stages {total:.1} ms; unprofiled call {:.1} ms ({:.1} clips/s)\n",
+        1e3 * report.median_s,
+        report.items_per_s
+    );
+    Ok(out)
 }
 
 /// Text queries per second through the tokenizer and the text tower, `batch` queries of

@@ -15,8 +15,15 @@
 //! - TF-SAME max pools pad with zeros (every pooled tensor is >= 0: it follows a ReLU or a
 //!   sigmoid gate), emulate `ceil_mode` with extra zero padding, and pool space (conv2d-style
 //!   `max_pool2d`) and time (max over strided frame selections) separately: max is separable.
+//!
+//! Cost notes (candle 0.11 on CUDA): the elementwise kernels index a non-contiguous operand with
+//! one 64-bit division and modulo per dimension and element, so shifted sums and broadcast biases
+//! run on views of as few dimensions as possible (`(B, T, taps*C*H*W)`, `(N, C, H*W)`); and
+//! `broadcast_matmul` copies a broadcast lhs once per batch item, so the shared weight of a
+//! 1x1x1 conv goes through `matmul_shared` instead. `S3d::features_profiled` times each stage.
 
 use std::path::Path;
+use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 
@@ -68,6 +75,108 @@ impl Act {
     }
 }
 
+/// What a profiled stage spends its time on (columns of the `VCLIP_PROFILE=1` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// u8 -> float, space-to-depth; the head (mean, fc, L2 norm).
+    Io,
+    /// `conv2d` (candle: im2col + GEMM + NHWC->NCHW copy, or cuDNN).
+    Conv2d,
+    /// 1x1x1 and temporal-tap GEMMs.
+    Matmul,
+    /// Bias + ReLU and the shifted sums over frames.
+    Eltwise,
+    /// Max pools (spatial and temporal, with their padding copies).
+    Pool,
+    /// Self-gating (mean, fc, sigmoid, multiply).
+    Gate,
+    /// Branch split and concat copies in the Inception blocks.
+    Copy,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 7] = [
+        Kind::Io,
+        Kind::Conv2d,
+        Kind::Matmul,
+        Kind::Eltwise,
+        Kind::Pool,
+        Kind::Gate,
+        Kind::Copy,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Io => "io",
+            Kind::Conv2d => "conv2d",
+            Kind::Matmul => "matmul",
+            Kind::Eltwise => "eltwise",
+            Kind::Pool => "pool",
+            Kind::Gate => "gate",
+            Kind::Copy => "copy",
+        }
+    }
+}
+
+/// Wall time of each stage of one forward pass, by stage (`conv1`, `mixed_3b`, ...) and [`Kind`],
+/// with the device synchronised at every mark. Synchronising drains the GPU queue, so the stages
+/// add up to a little more than an unprofiled pass.
+#[derive(Debug)]
+pub(crate) struct Profile {
+    device: Device,
+    last: Instant,
+    /// `(stage, seconds by kind)` (indexed by `Kind as usize`, the order of `Kind::ALL`), in the
+    /// order the stages ran.
+    pub(crate) stages: Vec<(&'static str, [f64; Kind::ALL.len()])>,
+}
+
+impl Profile {
+    pub(crate) fn start(device: &Device) -> Result<Self> {
+        device.synchronize()?;
+        Ok(Self {
+            device: device.clone(),
+            last: Instant::now(),
+            stages: Vec::new(),
+        })
+    }
+
+    /// Charges the time since the previous mark to `(stage, kind)`.
+    fn mark(&mut self, stage: &'static str, kind: Kind) -> Result<()> {
+        self.device.synchronize()?;
+        let now = Instant::now();
+        let dt = (now - self.last).as_secs_f64();
+        self.last = now;
+        match self.stages.last_mut() {
+            Some((s, times)) if *s == stage => times[kind as usize] += dt,
+            _ => {
+                let mut times = [0.0; Kind::ALL.len()];
+                times[kind as usize] = dt;
+                self.stages.push((stage, times));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The optional profile threaded through a forward pass: marking is free when it is `None`.
+type Prof<'a> = Option<&'a mut Profile>;
+
+fn mark(prof: &mut Prof<'_>, stage: &'static str, kind: Kind) -> Result<()> {
+    match prof {
+        Some(p) => p.mark(stage, kind),
+        None => Ok(()),
+    }
+}
+
+/// `w @ x[i]` for every `i` of `x: (N, Cin, L)`, with `w: (Cout, Cin)` shared: one
+/// strided-batched GEMM that reads `w` through a stride-0 batch dim. (`w.broadcast_matmul(x)`
+/// would first copy `w` N times: candle only folds a broadcast *rhs*.)
+fn matmul_shared(w: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    let (cout, cin) = w.dims2()?;
+    Ok(w.broadcast_as((n, cout, cin))?.matmul(x)?)
+}
+
 /// Loads `prefix.{conv}.weight` and `prefix.{bn}.*` and folds the BatchNorm into the conv:
 /// `W' = W * gamma / sqrt(var + eps)`, `b' = beta - mean * gamma / sqrt(var + eps)`.
 fn conv_bn(
@@ -114,11 +223,14 @@ impl Pointwise {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, prof: &mut Prof<'_>, stage: &'static str) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let cout = self.w.dim(0)?;
-        let y = self.w.broadcast_matmul(&x.reshape((n, c, h * w))?)?;
-        Ok(y.broadcast_add(&self.b)?.relu()?.reshape((n, cout, h, w))?)
+        let y = matmul_shared(&self.w, &x.reshape((n, c, h * w))?)?;
+        mark(prof, stage, Kind::Matmul)?;
+        let y = y.broadcast_add(&self.b)?.relu()?.reshape((n, cout, h, w))?;
+        mark(prof, stage, Kind::Eltwise)?;
+        Ok(y)
     }
 }
 
@@ -127,11 +239,11 @@ impl Pointwise {
 struct Separable {
     /// `(Cout, Cin, 3, 3)`.
     spatial_w: Tensor,
-    /// `(1, Cout, 1, 1)`.
+    /// `(1, Cout, 1)`.
     spatial_b: Tensor,
     /// `(3*Cout, Cout)`: the three temporal taps stacked on the output dim.
     temporal_w: Tensor,
-    /// `(1, 1, Cout, 1)`.
+    /// `(1, Cout, 1)`.
     temporal_b: Tensor,
 }
 
@@ -147,34 +259,53 @@ impl Separable {
             .reshape((3 * cout, cout))?;
         Ok(Self {
             spatial_w: sw.reshape((cout, cin, 3, 3))?,
-            spatial_b: sb.reshape((1, cout, 1, 1))?,
+            spatial_b: sb.reshape((1, cout, 1))?,
             temporal_w,
-            temporal_b: tb.reshape((1, 1, cout, 1))?,
+            temporal_b: tb.reshape((1, cout, 1))?,
         })
     }
 
-    fn forward(&self, a: &Act) -> Result<Tensor> {
+    fn forward(&self, a: &Act, prof: &mut Prof<'_>, stage: &'static str) -> Result<Tensor> {
         let y = a.x.conv2d(&self.spatial_w, 1, 1, 1, 1)?;
-        let y = y.broadcast_add(&self.spatial_b)?.relu()?;
-        temporal_conv3(&y, &self.temporal_w, &self.temporal_b, a.b, a.t)
+        mark(prof, stage, Kind::Conv2d)?;
+        let (n, c, h, w) = y.dims4()?;
+        let y = y
+            .reshape((n, c, h * w))?
+            .broadcast_add(&self.spatial_b)?
+            .relu()?
+            .reshape((n, c, h, w))?;
+        mark(prof, stage, Kind::Eltwise)?;
+        self.temporal(&y, a.b, a.t, prof, stage)
     }
-}
 
-/// A (3,1,1) convolution with zero padding 1 in time, + bias + ReLU:
-/// `y[t] = W0 x[t-1] + W1 x[t] + W2 x[t+1]`, computed as one matmul with the stacked taps and a
-/// shifted sum.
-fn temporal_conv3(x: &Tensor, w3: &Tensor, bias: &Tensor, b: usize, t: usize) -> Result<Tensor> {
-    let (n, c, h, w) = x.dims4()?;
-    let cout = w3.dim(0)? / 3;
-    let z = w3.broadcast_matmul(&x.reshape((n, c, h * w))?)?;
-    let z = z.reshape((b, t, 3, cout, h * w))?.pad_with_zeros(1, 1, 1)?;
-    let y = ((z.narrow(1, 0, t)?.narrow(2, 0, 1)? + z.narrow(1, 1, t)?.narrow(2, 1, 1)?)?
-        + z.narrow(1, 2, t)?.narrow(2, 2, 1)?)?;
-    let y = y
-        .reshape((b, t, cout, h * w))?
-        .broadcast_add(bias)?
-        .relu()?;
-    Ok(y.reshape((n, cout, h, w))?)
+    /// The (3,1,1) convolution with zero padding 1 in time, + bias + ReLU:
+    /// `y[t] = W0 x[t-1] + W1 x[t] + W2 x[t+1]`, computed as one matmul with the stacked taps and a
+    /// shifted sum over the `(B, T+2, 3*Q)` view of the zero-padded taps, `Q = Cout*H*W` (three
+    /// dims: see the cost notes at the top).
+    fn temporal(
+        &self,
+        x: &Tensor,
+        b: usize,
+        t: usize,
+        prof: &mut Prof<'_>,
+        stage: &'static str,
+    ) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        let cout = self.temporal_w.dim(0)? / 3;
+        let q = cout * h * w;
+        let z = matmul_shared(&self.temporal_w, &x.reshape((n, c, h * w))?)?;
+        mark(prof, stage, Kind::Matmul)?;
+        let z = z.reshape((b, t, 3 * q))?.pad_with_zeros(1, 1, 1)?;
+        let y = ((z.narrow(1, 0, t)?.narrow(2, 0, q)? + z.narrow(1, 1, t)?.narrow(2, q, q)?)?
+            + z.narrow(1, 2, t)?.narrow(2, 2 * q, q)?)?;
+        let y = y
+            .reshape((n, cout, h * w))?
+            .broadcast_add(&self.temporal_b)?
+            .relu()?
+            .reshape((n, cout, h, w))?;
+        mark(prof, stage, Kind::Eltwise)?;
+        Ok(y)
+    }
 }
 
 /// `SelfGating`: `x * sigmoid(fc(mean_{T,H,W} x))`.
@@ -300,6 +431,8 @@ fn max_pool3d_b3(a: &Act) -> Result<Act> {
 /// that read the block input are fused into one matmul.
 #[derive(Debug, Clone)]
 struct Inception {
+    /// `mixed_3b`, ... (the profile's stage name).
+    name: &'static str,
     fused: Pointwise,
     widths: [usize; 6],
     b1: Separable,
@@ -309,7 +442,7 @@ struct Inception {
 }
 
 impl Inception {
-    fn load(w: &Weights, prefix: &str, cin: usize, o: [usize; 6]) -> Result<Self> {
+    fn load(w: &Weights, prefix: &'static str, cin: usize, o: [usize; 6]) -> Result<Self> {
         let [o0, o1a, o1b, o2a, o2b, o3b] = o;
         let mut ws = Vec::with_capacity(3);
         let mut bs = Vec::with_capacity(3);
@@ -326,6 +459,7 @@ impl Inception {
         }
         let fused = Pointwise::new(Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?)?;
         Ok(Self {
+            name: prefix,
             fused,
             widths: o,
             b1: Separable::load(w, &format!("{prefix}.conv_b1_b"), o1a, o1b)?,
@@ -340,11 +474,11 @@ impl Inception {
         })
     }
 
-    fn forward(&self, a: &Act) -> Result<Act> {
+    fn forward(&self, a: &Act, prof: &mut Prof<'_>) -> Result<Act> {
         let [o0, o1a, _, o2a, _, _] = self.widths;
-        let (b, t) = (a.b, a.t);
-        let y = self.fused.forward(&a.x)?;
-        let x0 = y.narrow(1, 0, o0)?;
+        let (b, t, name) = (a.b, a.t, self.name);
+        let y = self.fused.forward(&a.x, prof, name)?;
+        let x0 = y.narrow(1, 0, o0)?.contiguous()?;
         let x1 = Act {
             x: y.narrow(1, o0, o1a)?.contiguous()?,
             b,
@@ -355,20 +489,22 @@ impl Inception {
             b,
             t,
         };
-        let x1 = self.b1.forward(&x1)?;
-        let x2 = self.b2.forward(&x2)?;
-        let x3 = self.b3.forward(&max_pool3d_b3(a)?.x)?;
+        mark(prof, name, Kind::Copy)?;
+        let x1 = self.b1.forward(&x1, prof, name)?;
+        let x2 = self.b2.forward(&x2, prof, name)?;
+        let x3 = max_pool3d_b3(a)?.x;
+        mark(prof, name, Kind::Pool)?;
+        let x3 = self.b3.forward(&x3, prof, name)?;
         let out = [
-            self.gates[0].forward(&x0.contiguous()?, b, t)?,
+            self.gates[0].forward(&x0, b, t)?,
             self.gates[1].forward(&x1, b, t)?,
             self.gates[2].forward(&x2, b, t)?,
             self.gates[3].forward(&x3, b, t)?,
         ];
-        Ok(Act {
-            x: Tensor::cat(&out, 1)?,
-            b,
-            t,
-        })
+        mark(prof, name, Kind::Gate)?;
+        let x = Tensor::cat(&out, 1)?;
+        mark(prof, name, Kind::Copy)?;
+        Ok(Act { x, b, t })
     }
 }
 
@@ -379,7 +515,7 @@ pub struct S3d {
     dtype: DType,
     /// `(2*C1, 24, 4, 4)`: the two temporal taps of `conv1` stacked on the output dim.
     conv1_w: Tensor,
-    /// `(1, 1, C1, 1)`.
+    /// `(1, C1, 1)`.
     conv1_b: Tensor,
     conv_2b: Pointwise,
     conv_2c: Separable,
@@ -406,7 +542,7 @@ impl S3d {
             .permute((2, 0, 1, 3, 4))?
             .contiguous()?
             .reshape((2 * c1, 24, 4, 4))?;
-        let conv1_b = cb.reshape((1, 1, c1, 1))?;
+        let conv1_b = cb.reshape((1, c1, 1))?;
         let conv_2b = Pointwise::load(w, "conv_2b", c1, config.conv_2b)?;
         let conv_2c = Separable::load(w, "conv_2c", config.conv_2b, config.conv_2c)?;
         let gating = Gating::load(w, "gating", config.conv_2c)?;
@@ -466,6 +602,7 @@ impl S3d {
             .iter()
             .map(|blk| {
                 Ok(Inception {
+                    name: blk.name,
                     fused: pw(&blk.fused)?,
                     widths: blk.widths,
                     b1: sep(&blk.b1)?,
@@ -512,13 +649,13 @@ impl S3d {
     /// Runs the network on `x`: `(B, 3, T, H, W)` RGB in [0, 1] (no mean/std normalisation),
     /// T, H and W even (VideoCLIP: T=30, 224x224).
     pub fn forward(&self, x: &Tensor) -> Result<S3dOutput> {
-        self.run(x, None)
+        self.run(x, None, &mut None)
     }
 
     /// [`S3d::forward`] that also returns the intermediate outputs.
     pub fn forward_taps(&self, x: &Tensor) -> Result<(S3dOutput, S3dTaps)> {
         let mut taps = Vec::with_capacity(4);
-        let out = self.run(x, Some(&mut taps))?;
+        let out = self.run(x, Some(&mut taps), &mut None)?;
         let mut taps = taps.into_iter();
         let mut next = || {
             taps.next()
@@ -536,6 +673,15 @@ impl S3d {
     /// Per-clip features as VideoCLIP was trained on them: uint8 frames `(B, 3, T, H, W)`
     /// divided by 255, S3D, then `video_embedding` L2-normalised. Returns `(B, 512)` f32.
     pub fn features(&self, frames: &Tensor) -> Result<Tensor> {
+        self.features_with(frames, &mut None)
+    }
+
+    /// [`S3d::features`] timing each stage into `prof` (`vclip bench encode`, `VCLIP_PROFILE=1`).
+    pub(crate) fn features_profiled(&self, frames: &Tensor, prof: &mut Profile) -> Result<Tensor> {
+        self.features_with(frames, &mut Some(prof))
+    }
+
+    fn features_with(&self, frames: &Tensor, prof: &mut Prof<'_>) -> Result<Tensor> {
         if frames.dtype() != DType::U8 {
             return Err(Error::Input(format!(
                 "S3D features expect uint8 frames, got {:?}",
@@ -543,11 +689,18 @@ impl S3d {
             )));
         }
         let x = (frames.to_dtype(DType::F32)? / 255.0)?;
-        let emb = self.forward(&x)?.video_embedding;
-        l2_normalize(&emb)
+        let emb = self.run(&x, None, prof)?.video_embedding;
+        let emb = l2_normalize(&emb)?;
+        mark(prof, "head", Kind::Io)?;
+        Ok(emb)
     }
 
-    fn run(&self, x: &Tensor, mut taps: Option<&mut Vec<Tensor>>) -> Result<S3dOutput> {
+    fn run(
+        &self,
+        x: &Tensor,
+        mut taps: Option<&mut Vec<Tensor>>,
+        prof: &mut Prof<'_>,
+    ) -> Result<S3dOutput> {
         let (b, c, t, h, w) = x.dims5().map_err(|_| {
             Error::Input(format!("S3D expects (B, 3, T, H, W), got {:?}", x.dims()))
         })?;
@@ -566,40 +719,51 @@ impl S3d {
             .contiguous()?
             .reshape((b * t2, 24, h2, w2))?;
         let mut a = Act { x: s2d, b, t: t2 };
+        mark(prof, "input", Kind::Io)?;
         if let Some(taps) = taps.as_deref_mut() {
             taps.push(a.to_torch_layout()?);
         }
 
-        // conv1 (2,4,4), pad (1,2,2), crop [1:,1:,1:] == pad T (0,1), H/W (1,2), valid conv.
+        // conv1 (2,4,4), pad (1,2,2), crop [1:,1:,1:] == pad T (0,1), H/W (1,2), valid conv;
+        // the two temporal taps are summed over the `(B, T/2 + 1, 2*Q)` view, Q = C1*H*W.
         let c1 = self.config.conv1;
+        let q = c1 * h2 * w2;
         let xp = a.x.pad_with_zeros(2, 1, 2)?.pad_with_zeros(3, 1, 2)?;
         let z = xp.conv2d(&self.conv1_w, 0, 1, 1, 1)?;
-        let z = z
-            .reshape((b, t2, 2, c1, h2 * w2))?
-            .pad_with_zeros(1, 0, 1)?;
-        let y = (z.narrow(1, 0, t2)?.narrow(2, 0, 1)? + z.narrow(1, 1, t2)?.narrow(2, 1, 1)?)?;
-        let y = y
-            .reshape((b, t2, c1, h2 * w2))?
+        mark(prof, "conv1", Kind::Conv2d)?;
+        let z = z.reshape((b, t2, 2 * q))?.pad_with_zeros(1, 0, 1)?;
+        let y = (z.narrow(1, 0, t2)?.narrow(2, 0, q)? + z.narrow(1, 1, t2)?.narrow(2, q, q)?)?;
+        a.x = y
+            .reshape((b * t2, c1, h2 * w2))?
             .broadcast_add(&self.conv1_b)?
             .relu()?
             .reshape((b * t2, c1, h2, w2))?;
-        a.x = y;
+        mark(prof, "conv1", Kind::Eltwise)?;
         if let Some(taps) = taps.as_deref_mut() {
             taps.push(a.to_torch_layout()?);
         }
 
         a = max_pool3d_same(&a, [1, 3, 3], [1, 2, 2])?;
-        a.x = self.conv_2b.forward(&a.x)?;
-        a.x = self.conv_2c.forward(&a)?;
+        mark(prof, "maxpool_2a", Kind::Pool)?;
+        a.x = self.conv_2b.forward(&a.x, prof, "conv_2b")?;
+        a.x = self.conv_2c.forward(&a, prof, "conv_2c")?;
         a.x = self.gating.forward(&a.x, a.b, a.t)?;
+        mark(prof, "gating", Kind::Gate)?;
         a = max_pool3d_same(&a, [1, 3, 3], [1, 2, 2])?;
+        mark(prof, "maxpool_3a", Kind::Pool)?;
         for (i, block) in self.blocks.iter().enumerate() {
             match i {
-                2 => a = max_pool3d_same(&a, [3, 3, 3], [2, 2, 2])?,
-                7 => a = max_pool3d_same(&a, [2, 2, 2], [2, 2, 2])?,
+                2 => {
+                    a = max_pool3d_same(&a, [3, 3, 3], [2, 2, 2])?;
+                    mark(prof, "maxpool_4a", Kind::Pool)?;
+                }
+                7 => {
+                    a = max_pool3d_same(&a, [2, 2, 2], [2, 2, 2])?;
+                    mark(prof, "maxpool_5a", Kind::Pool)?;
+                }
                 _ => {}
             }
-            a = block.forward(&a)?;
+            a = block.forward(&a, prof)?;
             if i == 1 || i == 6 {
                 if let Some(taps) = taps.as_deref_mut() {
                     taps.push(a.to_torch_layout()?);
