@@ -238,12 +238,14 @@ fn gate() -> Gate {
     let paused_tx = Mutex::new(Some(paused_tx));
     let open_rx = Mutex::new(open_rx);
     let emit: EmitImport = Arc::new(move |e| {
+        // The first progress from inside a video (the one after planning has `done == 0`
+        // and comes before any video is marked `importing`).
         let first_progress = matches!(
-            e,
+            &e,
             ImportEvent::Progress {
-                event: ProgressEvent::Progress(_),
+                event: ProgressEvent::Progress(p),
                 ..
-            }
+            } if p.done > 0
         ) && paused_tx.lock().expect("lock").is_some();
         let _ = events_tx.send(e);
         if first_progress {
