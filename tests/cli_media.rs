@@ -235,3 +235,38 @@ fn bench_decode_reports_a_ratio_to_the_ffmpeg_cli() {
     assert!((ratio - ours / theirs).abs() < 1e-9 && ratio > 0.0);
     assert!(json["peak_rss_mb"].as_f64().expect("rss") > 1.0);
 }
+
+#[test]
+fn bench_import_reports_the_median_ratio_to_decode_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let video = testsrc(dir.path(), "i.mp4", "320x240", "30", 2.0);
+    let out = vclip(&[
+        os("bench"),
+        os("import"),
+        video.as_os_str(),
+        os("--preset"),
+        os("tiny"),
+        os("--runs"),
+        os("2"),
+        os("--json"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["video_s"], 2.0);
+    assert_eq!(json["runs"], 2);
+    assert_eq!(json["random_weights"], true);
+    let ratios: Vec<f64> = json["ratios"]
+        .as_array()
+        .expect("ratios")
+        .iter()
+        .map(|r| r.as_f64().expect("ratio"))
+        .collect();
+    assert_eq!(ratios.len(), 2);
+    let ratio = json["ratio_to_decode"].as_f64().expect("ratio");
+    assert!(ratios.contains(&ratio), "{ratio} not one of {ratios:?}");
+    let (import, decode) = (
+        json["import_video_s_per_s"].as_f64().expect("import"),
+        json["decode_video_s_per_s"].as_f64().expect("decode"),
+    );
+    assert!((ratio - import / decode).abs() < 1e-9 && ratio > 0.0);
+}

@@ -288,3 +288,50 @@ fn bench_search_reports_recall_against_exact_search() {
     assert!((0.0..=1.0).contains(&recall));
     assert!(v["p50_ms"].as_f64().expect("p50") > 0.0);
 }
+
+#[test]
+fn bench_search_sweeps_beams_on_clustered_data_after_the_text_tower() {
+    let o = vclip([
+        "bench",
+        "search",
+        "--n",
+        "2000",
+        "--dims",
+        "32",
+        "--queries",
+        "10",
+        "--data",
+        "clustered",
+        "--ef",
+        "16,64",
+        "--m",
+        "8",
+        "--ef-construction",
+        "32",
+        "--preset",
+        "tiny",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert_eq!(v["data"]["kind"], "clustered");
+    assert_eq!(
+        (v["m"].as_u64(), v["ef_construction"].as_u64()),
+        (Some(8), Some(32))
+    );
+    let sweep = v["sweep"].as_array().expect("sweep");
+    let efs: Vec<u64> = sweep
+        .iter()
+        .map(|r| r["ef"].as_u64().expect("ef"))
+        .collect();
+    assert_eq!(efs, [16, 64]);
+    // A wider beam never finds fewer of the true neighbours on the same index and queries.
+    let recall = |r: &serde_json::Value| r["recall_at_k"].as_f64().expect("recall");
+    assert!(recall(&sweep[1]) >= recall(&sweep[0]), "{sweep:?}");
+    let t = &v["text_tower"];
+    assert_eq!(t["random_weights"], true);
+    let (text, total) = (
+        t["text"]["p50_ms"].as_f64().expect("text"),
+        t["total"]["p50_ms"].as_f64().expect("total"),
+    );
+    assert!(text > 0.0 && total >= text, "{t}");
+}

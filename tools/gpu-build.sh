@@ -10,6 +10,11 @@
 # (PyTorch's wheel, site-packages/nvidia/cudnn/lib) must be on LD_LIBRARY_PATH
 # (tools/gpu-bench.sh does that).
 #
+# VCLIP_MEDIA=1 builds the CUDA `vclip` with ffmpeg (feature `media`, for `vclip bench import
+# --gpu`) into .gpu/vclip-media, and packs the ffmpeg libraries it needs into .gpu/ffmpeg-libs
+# (tools/pack-ffmpeg-libs.py: the decoders are real, the rest of Debian's closure is stubbed);
+# tools/gpu-import-bench.sh runs it with LD_LIBRARY_PATH pointing there.
+#
 # Every binary is also packed with xz into .gpu/pack/ (about 1/5 of the size): carry `.gpu/pack`
 # alone when the plain binaries together exceed what travels; tools/gpu-bench.sh unpacks them.
 set -euo pipefail
@@ -51,10 +56,23 @@ if [ "${VCLIP_CUDNN:-0}" = 1 ]; then
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-cudnn}
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target-cuda}
+if [ "${VCLIP_MEDIA:-0}" = 1 ]; then
+  features="$features,media"
+  suffix="$suffix-media"
+fi
 cargo build --release --locked --no-default-features --features "$features" --bin vclip
 mkdir -p .gpu/pack
 cp "$CARGO_TARGET_DIR/release/vclip" ".gpu/vclip$suffix"
 strip ".gpu/vclip$suffix"
+if [ "${VCLIP_MEDIA:-0}" = 1 ]; then
+  python3 tools/pack-ffmpeg-libs.py ".gpu/vclip$suffix" .gpu/ffmpeg-libs
+  tar -cJf .gpu/pack/ffmpeg-libs.tar.xz.part -C .gpu ffmpeg-libs
+  mv .gpu/pack/ffmpeg-libs.tar.xz.part .gpu/pack/ffmpeg-libs.tar.xz
+  xz -T0 -6 -c ".gpu/vclip$suffix" > ".gpu/pack/vclip$suffix.xz.part"
+  mv ".gpu/pack/vclip$suffix.xz.part" ".gpu/pack/vclip$suffix.xz"
+  ls -la ".gpu/vclip$suffix" .gpu/pack/
+  exit 0
+fi
 # The model crate's test binary with CUDA: the parity tests' `::cuda` variants run on the GPU host.
 tests=$(cargo test --release --locked -p vclip-model --features "$features" --test tests --no-run \
   --message-format=json | python3 -c 'import json,sys

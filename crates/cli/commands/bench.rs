@@ -157,17 +157,23 @@ pub struct EncodeBench {
     pub json: bool,
 }
 
+/// The `--dtype` of the benchmarks.
+pub(super) fn parse_dtype(s: &str) -> anyhow::Result<vclip_model::DType> {
+    use vclip_model::DType;
+    Ok(match s {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
+        other => anyhow::bail!("--dtype {other}: expected f32, f16 or bf16"),
+    })
+}
+
 /// S3D-G clips/s and text queries/s (`vclip bench encode`).
 pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     use vclip_model::bench::{bench_s3d, bench_text, BenchRuns};
     use vclip_model::DType;
 
-    let dtype = match a.dtype.as_str() {
-        "f32" => DType::F32,
-        "f16" => DType::F16,
-        "bf16" => DType::BF16,
-        other => anyhow::bail!("--dtype {other}: expected f32, f16 or bf16"),
-    };
+    let dtype = parse_dtype(&a.dtype)?;
     let device = vclip_model::device(a.gpu)?;
     let tmp;
     let dir = match a.model {
@@ -228,47 +234,471 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `vclip bench search`: HNSW vs. exact search on synthetic vectors.
-pub fn search(
-    n: usize,
-    dims: usize,
-    queries: usize,
-    k: usize,
-    ef: Option<usize>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let opts = vclip_index::vectors::SearchBenchOptions {
-        n,
-        dims,
-        queries,
-        k,
-        expansion_search: ef,
-        ..Default::default()
+/// Arguments of `vclip bench search`.
+pub struct SearchArgs {
+    pub n: usize,
+    pub dims: usize,
+    pub queries: usize,
+    pub k: usize,
+    pub ef: Vec<usize>,
+    pub m: Option<usize>,
+    pub ef_construction: Option<usize>,
+    pub data: String,
+    pub centres: usize,
+    pub spread: f32,
+    pub query_noise: Vec<f32>,
+    pub decay: f32,
+    pub threads: usize,
+    pub exact_queries: usize,
+    pub seed: u64,
+    pub model: Option<std::path::PathBuf>,
+    pub preset: Option<String>,
+    pub json: bool,
+}
+
+/// Words of the synthetic search queries (with a real bert-base vocabulary).
+const QUERY_WORDS: [&str; 64] = [
+    "how",
+    "to",
+    "cut",
+    "an",
+    "onion",
+    "the",
+    "dog",
+    "jumps",
+    "into",
+    "lake",
+    "adding",
+    "salt",
+    "boiling",
+    "water",
+    "before",
+    "pasta",
+    "someone",
+    "plays",
+    "guitar",
+    "on",
+    "a",
+    "stage",
+    "change",
+    "bicycle",
+    "tire",
+    "kids",
+    "opening",
+    "presents",
+    "christmas",
+    "morning",
+    "whisk",
+    "eggs",
+    "until",
+    "fluffy",
+    "sunset",
+    "over",
+    "sea",
+    "man",
+    "woman",
+    "talking",
+    "about",
+    "city",
+    "night",
+    "car",
+    "driving",
+    "rain",
+    "snow",
+    "mountain",
+    "cooking",
+    "kitchen",
+    "birthday",
+    "cake",
+    "beach",
+    "football",
+    "goal",
+    "crowd",
+    "cheering",
+    "cat",
+    "sleeping",
+    "sofa",
+    "red",
+    "old",
+    "train",
+    "station",
+];
+
+/// `count` search queries of 3–12 words. With a real vocabulary they are English words; with
+/// the synthetic vocabulary of a random model (which spells English words letter by letter,
+/// 4-5x too many tokens) they are its whole-word tokens, a quarter of them with a suffix that
+/// makes them two pieces, about as many tokens per word as English in bert-base WordPiece.
+fn query_texts(
+    tok: &vclip_model::Tokenizer,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<String>> {
+    let synthetic = tok.encode("kitchen")?.len() > 2;
+    let mut state = seed ^ 0x7e57_7e57;
+    let mut next = move |m: usize| {
+        // SplitMix64: deterministic, no extra dependency.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) % m as u64) as usize
     };
-    eprintln!("building an HNSW index of {n} random {dims}-d unit vectors…");
-    let r = vclip_index::vectors::bench_search(&opts)?;
-    if json {
-        print_json(&serde_json::json!({
-            "n": r.n, "dims": r.dims, "queries": r.queries, "k": r.k, "ef": ef,
-            "build_s": r.build_s, "recall_at_k": r.recall_at_k,
-            "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "exact_p50_ms": r.exact_p50_ms,
-            "speedup_vs_exact": r.exact_p50_ms / r.p50_ms,
-        }))?;
-    } else {
-        println!(
-            "index        {} x {}-d, built in {:.1} s",
-            r.n, r.dims, r.build_s
-        );
-        println!(
-            "recall@{}    {:.3} vs exact search  (target >= 0.95)",
-            r.k, r.recall_at_k
-        );
-        println!(
-            "latency      p50 {:.2} ms, p99 {:.2} ms (exact p50 {:.1} ms, {:.0}x)",
+    // The synthetic vocabulary's whole words are `tok0`..`tokN` (after 256 specials/letters).
+    let whole_words = tok.vocab_size().saturating_sub(300).max(1);
+    Ok((0..count)
+        .map(|_| {
+            let words = 3 + next(10);
+            (0..words)
+                .map(|_| {
+                    if synthetic {
+                        let mut w = format!("tok{}", next(whole_words));
+                        if next(4) == 0 {
+                            w.push((b'a' + next(26) as u8) as char);
+                        }
+                        w
+                    } else {
+                        QUERY_WORDS[next(QUERY_WORDS.len())].to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect())
+}
+
+fn data_kind(a: &SearchArgs) -> anyhow::Result<vclip_index::vectors::SyntheticData> {
+    use vclip_index::vectors::{ClusterSpec, SyntheticData};
+    Ok(match a.data.as_str() {
+        "random" => SyntheticData::Random,
+        "clustered" => SyntheticData::Clustered(ClusterSpec {
+            centres: a.centres,
+            spread: a.spread,
+            query_noise: a.query_noise.first().copied().unwrap_or(0.5),
+            decay: a.decay,
+        }),
+        other => anyhow::bail!("--data {other}: expected random or clustered"),
+    })
+}
+
+/// One set of queries measured at every beam.
+struct QuerySet {
+    query_noise: Option<f32>,
+    cos_first: f64,
+    cos_kth: f64,
+    cos_random: f64,
+    rows: Vec<vclip_index::vectors::EfResult>,
+}
+
+fn measure_set(
+    run: &vclip_index::vectors::SearchBenchRun,
+    efs: &[usize],
+) -> anyhow::Result<QuerySet> {
+    use vclip_index::vectors::SyntheticData;
+    let mut rows = Vec::new();
+    for &ef in efs {
+        let r = run.measure(ef)?;
+        eprintln!(
+            "ef {:>5}: recall@{} {:.4}, p50 {:.3} ms, p99 {:.3} ms",
+            r.ef,
+            run.k(),
+            r.recall_at_k,
             r.p50_ms,
-            r.p99_ms,
-            r.exact_p50_ms,
-            r.exact_p50_ms / r.p50_ms
+            r.p99_ms
+        );
+        rows.push(r);
+    }
+    Ok(QuerySet {
+        query_noise: match run.data() {
+            SyntheticData::Random => None,
+            SyntheticData::Clustered(c) => Some(c.query_noise),
+        },
+        cos_first: run.mean_cos_first,
+        cos_kth: run.mean_cos_kth,
+        cos_random: run.mean_cos_random,
+        rows,
+    })
+}
+
+/// Per-query latency of the text tower, of the search after it, and of both.
+struct TextTiming {
+    text: vclip_index::vectors::Stats,
+    hnsw: vclip_index::vectors::Stats,
+    total: vclip_index::vectors::Stats,
+    mean_tokens: f64,
+    recall: f64,
+    embedding_dims: usize,
+    example: String,
+    random_weights: bool,
+}
+
+/// `vclip bench search`: HNSW vs. exact search on synthetic vectors, optionally after the text
+/// tower of a model.
+pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
+    use std::time::Instant;
+    use vclip_index::vectors::{
+        distance_kernels, HnswParams, SearchBenchOptions, SearchBenchRun, Stats, SyntheticData,
+    };
+
+    let defaults = HnswParams::default();
+    let params = HnswParams {
+        connectivity: a.m.unwrap_or(defaults.connectivity),
+        expansion_add: a.ef_construction.unwrap_or(defaults.expansion_add),
+        expansion_search: defaults.expansion_search,
+    };
+    let mut efs: Vec<usize> = Vec::new();
+    for &ef in &a.ef {
+        anyhow::ensure!(ef > 0, "--ef values must be at least 1");
+        if !efs.contains(&ef) {
+            efs.push(ef);
+        }
+    }
+    if efs.is_empty() {
+        efs.push(params.expansion_search);
+    }
+    let data = data_kind(&a)?;
+    anyhow::ensure!(
+        a.query_noise.len() <= 1 || matches!(data, SyntheticData::Clustered(_)),
+        "several --query-noise values need --data clustered"
+    );
+    let opts = SearchBenchOptions {
+        n: a.n,
+        dims: a.dims,
+        queries: a.queries,
+        k: a.k,
+        expansion_search: Some(efs[0]),
+        seed: a.seed,
+        params,
+        ef_sweep: efs[1..].to_vec(),
+        data,
+        threads: a.threads,
+        exact_queries: a.exact_queries,
+    };
+
+    // The model first: a bad --model fails before a long build.
+    let tmp;
+    let model_dir = match (&a.model, &a.preset) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(p)) => {
+            let preset: vclip_model::Preset = p.parse()?;
+            tmp = tempfile::tempdir().context("temporary folder for the random model")?;
+            eprintln!("writing a random-weight {p} model…");
+            vclip_model::init_random(preset, 0, tmp.path(), None)?;
+            Some(tmp.path().to_path_buf())
+        }
+        (None, None) => None,
+    };
+    let model = match &model_dir {
+        Some(d) => Some(vclip_model::VClipModel::load(d, &vclip_model::Device::Cpu)?),
+        None => None,
+    };
+
+    eprintln!(
+        "building an HNSW index of {} {} {}-d vectors (distance kernels: {})…",
+        a.n,
+        data.name(),
+        a.dims,
+        distance_kernels()
+    );
+    let mut run = SearchBenchRun::prepare(&opts, &|m| eprintln!("{m}"))?;
+    let mut sets = vec![measure_set(&run, &efs)?];
+    let exact = run.exact_latency(a.exact_queries)?;
+
+    // Text tower, then the search, per query, as `vclip search` does (the engine also copies
+    // the embedding to a Vec). The search uses the benchmark's query vector (a random model's
+    // embedding is not in the synthetic data's space), at the first beam.
+    let text = match &model {
+        Some(model) => {
+            let texts = query_texts(&model.tokenizer, run.queries(), a.seed)?;
+            let tokens: usize = texts
+                .iter()
+                .map(|t| model.tokenizer.encode(t).map(|ids| ids.len() + 2))
+                .sum::<Result<usize, _>>()?;
+            let embed = |t: &str| -> anyhow::Result<Vec<f32>> {
+                let e = model.embed_texts(&[t])?;
+                Ok(e.to_vec2::<f32>()?.into_iter().next().unwrap_or_default())
+            };
+            for t in texts.iter().take(3) {
+                std::hint::black_box(embed(&format!("{t} warm up"))?);
+            }
+            run.index().set_expansion_search(efs[0]);
+            let (mut t_text, mut t_hnsw, mut t_total) = (Vec::new(), Vec::new(), Vec::new());
+            let mut recall = 0.0;
+            let mut embedding_dims = 0;
+            for (i, t) in texts.iter().enumerate() {
+                let t0 = Instant::now();
+                let v = embed(t)?;
+                let t1 = Instant::now();
+                let hits = run.index().search(run.query(i), run.k())?;
+                let t2 = Instant::now();
+                embedding_dims = v.len();
+                std::hint::black_box(v);
+                recall += run.recall_of(i, &hits);
+                t_text.push((t1 - t0).as_secs_f64() * 1e3);
+                t_hnsw.push((t2 - t1).as_secs_f64() * 1e3);
+                t_total.push((t2 - t0).as_secs_f64() * 1e3);
+            }
+            Some(TextTiming {
+                text: Stats::of(t_text),
+                hnsw: Stats::of(t_hnsw),
+                total: Stats::of(t_total),
+                mean_tokens: tokens as f64 / texts.len() as f64,
+                recall: recall / texts.len() as f64,
+                embedding_dims,
+                example: texts.first().cloned().unwrap_or_default(),
+                random_weights: model.is_random(),
+            })
+        }
+        None => None,
+    };
+
+    // The same index on queries at other distances from the data.
+    for &noise in a.query_noise.iter().skip(1) {
+        run.requery(noise)?;
+        eprintln!("queries with noise {noise}:");
+        sets.push(measure_set(&run, &efs)?);
+    }
+
+    let first = sets[0].rows[0];
+    let set_json = |q: &QuerySet| {
+        serde_json::json!({
+            "query_noise": q.query_noise,
+            "cos_query_first": q.cos_first, "cos_query_kth": q.cos_kth,
+            "cos_query_random": q.cos_random,
+            "sweep": q.rows.iter().map(|r| serde_json::json!({
+                "ef": r.ef, "recall_at_k": r.recall_at_k, "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms, "mean_ms": r.mean_ms,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let stat = |s: &Stats| serde_json::json!({"p50_ms": s.p50, "p99_ms": s.p99, "mean_ms": s.mean, "max_ms": s.max});
+    if a.json {
+        let data_json = match data {
+            SyntheticData::Random => serde_json::json!({"kind": "random"}),
+            SyntheticData::Clustered(c) => serde_json::json!({
+                "kind": "clustered",
+                "centres": if c.centres == 0 { (a.n / 250).max(1) } else { c.centres },
+                "spread": c.spread, "query_noise": a.query_noise, "decay": c.decay,
+            }),
+        };
+        print_json(&serde_json::json!({
+            "n": a.n, "dims": a.dims, "queries": a.queries, "k": run.k(),
+            "data": data_json,
+            "cos_query_first": sets[0].cos_first, "cos_query_kth": sets[0].cos_kth,
+            "cos_query_random": sets[0].cos_random,
+            "distance_kernels": distance_kernels(),
+            "m": params.connectivity, "ef_construction": params.expansion_add,
+            "ef": first.ef,
+            "threads": run.threads, "generate_s": run.generate_s,
+            "build_s": run.build_s, "build_vectors_per_s": a.n as f64 / run.build_s,
+            "truth_s": run.truth_s,
+            "recall_at_k": first.recall_at_k, "p50_ms": first.p50_ms, "p99_ms": first.p99_ms,
+            "exact_p50_ms": exact.p50, "exact_p99_ms": exact.p99,
+            "exact_queries": a.exact_queries.clamp(1, a.queries),
+            "speedup_vs_exact": exact.p50 / first.p50_ms,
+            "sweep": set_json(&sets[0])["sweep"],
+            "query_sets": sets.iter().map(set_json).collect::<Vec<_>>(),
+            "text_tower": text.as_ref().map(|t| serde_json::json!({
+                "model": model_dir, "random_weights": t.random_weights, "device": "cpu",
+                "mean_tokens": t.mean_tokens, "embedding_dims": t.embedding_dims,
+                "example_query": t.example, "ef": first.ef,
+                "text": stat(&t.text), "hnsw": stat(&t.hnsw), "total": stat(&t.total),
+                "recall_at_k": t.recall,
+            })),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    match data {
+        SyntheticData::Random => println!(
+            "data         {} random unit {}-d vectors; queries random unit vectors",
+            a.n, a.dims
+        ),
+        SyntheticData::Clustered(c) => println!(
+            "data         {} clustered {}-d vectors: {} centres, spread {}, decay {}",
+            a.n,
+            a.dims,
+            if c.centres == 0 {
+                (a.n / 250).max(1)
+            } else {
+                c.centres
+            },
+            c.spread,
+            c.decay
+        ),
+    }
+    println!(
+        "index        M {}, ef_construction {}: built in {:.1} s on {} threads ({:.0} vectors/s; distance kernels: {})",
+        params.connectivity,
+        params.expansion_add,
+        run.build_s,
+        run.threads,
+        a.n as f64 / run.build_s,
+        distance_kernels()
+    );
+    for q in &sets {
+        if let Some(noise) = q.query_noise {
+            println!("queries      noise {noise}");
+        }
+        println!(
+            "             cosine of a query with its 1st / {}th neighbour / a random vector: {:.3} / {:.3} / {:.3}",
+            run.k(),
+            q.cos_first,
+            q.cos_kth,
+            q.cos_random
+        );
+        println!(
+            "             {:>6} {:>10} {:>9} {:>9} {:>9}",
+            "ef",
+            format!("recall@{}", run.k()),
+            "p50 ms",
+            "p99 ms",
+            "mean ms"
+        );
+        for r in &q.rows {
+            println!(
+                "             {:>6} {:>10.4} {:>9.3} {:>9.3} {:>9.3}",
+                r.ef, r.recall_at_k, r.p50_ms, r.p99_ms, r.mean_ms
+            );
+        }
+    }
+    println!(
+        "recall@{}    {:.3} vs exact search at ef {}  (target >= 0.95)",
+        run.k(),
+        first.recall_at_k,
+        first.ef
+    );
+    println!(
+        "latency      p50 {:.2} ms, p99 {:.2} ms (exact p50 {:.1} ms, p99 {:.1} ms: {:.0}x)",
+        first.p50_ms,
+        first.p99_ms,
+        exact.p50,
+        exact.p99,
+        exact.p50 / first.p50_ms
+    );
+    if let Some(t) = &text {
+        let dir = model_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        println!(
+            "text tower   p50 {:.2} ms, p99 {:.2} ms (CPU, {dir}{}; {:.1} tokens per query, e.g. {:?})",
+            t.text.p50,
+            t.text.p99,
+            if t.random_weights { ", random weights" } else { "" },
+            t.mean_tokens,
+            t.example
+        );
+        println!(
+            "  + HNSW     p50 {:.2} ms, p99 {:.2} ms (ef {}, recall@{} {:.3})",
+            t.hnsw.p50,
+            t.hnsw.p99,
+            first.ef,
+            run.k(),
+            t.recall
+        );
+        println!(
+            "  = query    p50 {:.2} ms, p99 {:.2} ms  (target: p50 < 50 ms)",
+            t.total.p50, t.total.p99
         );
     }
     Ok(ExitCode::SUCCESS)

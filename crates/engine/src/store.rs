@@ -216,6 +216,13 @@ impl Engine {
         self.active.as_ref().map(|a| &a.model)
     }
 
+    /// Closes the library (its lock is released) and hands back the active model, e.g. to open
+    /// another library with it without loading it again. Saves the vector index first.
+    pub fn into_model(self) -> Result<Option<VClipModel>> {
+        self.save_index()?;
+        Ok(self.active.map(|a| a.model))
+    }
+
     /// `family/version` of the active model.
     pub fn model_key(&self) -> Option<&str> {
         self.active.as_ref().map(|a| a.key.as_str())
