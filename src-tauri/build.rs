@@ -11,6 +11,8 @@ fn main() {
         "search",
         "remove_video",
         "video_details",
+        "open_video",
+        "reveal_video",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

@@ -329,22 +329,33 @@ pub struct RemovedVideo {
     pub path: String,
 }
 
-/// An answer of the thumbnail protocol, before it becomes an HTTP response.
+/// An answer of the `thumb:` or `media:` protocol, before it becomes an HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// More response headers (`Content-Range`, `Accept-Ranges`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Served {
-    fn error(status: u16) -> Self {
+    pub(crate) fn error(status: u16) -> Self {
         Self {
             status,
             content_type: "text/plain",
             body: Vec::new(),
+            headers: Vec::new(),
         }
     }
+}
+
+/// The video id a `thumb:` or `media:` request names (`/<id>`), if it names one.
+fn requested_id(request_path: &str) -> Option<i64> {
+    request_path
+        .strip_prefix('/')
+        .filter(|s| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse::<i64>().ok())
 }
 
 /// `candidate` resolved (symbolic links and `..` followed), if it is a file inside `root`;
@@ -706,11 +717,7 @@ impl AppCore {
     /// the library folder is ever read: the request names a video id, never a path, and the
     /// catalogue's path is checked to resolve inside the library (404 when it does not).
     pub fn thumbnail(&self, request_path: &str) -> Served {
-        let Some(id) = request_path
-            .strip_prefix('/')
-            .filter(|s| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<i64>().ok())
-        else {
+        let Some(id) = requested_id(request_path) else {
             return Served::error(400);
         };
         let Ok(engine) = self.engine() else {
@@ -731,9 +738,47 @@ impl AppCore {
                 status: 200,
                 content_type: "image/jpeg",
                 body,
+                headers: Vec::new(),
             },
             Err(_) => Served::error(404),
         }
+    }
+
+    /// `open_video` / `reveal_video`: hands a library video's file to the desktop: its default
+    /// player, or its folder in the file manager (with the file selected where the platform
+    /// can). Only files the catalogue lists are ever opened: the UI names a video id.
+    pub fn open_externally(&self, id: i64, how: crate::desktop::Open) -> Result<(), CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        let path = PathBuf::from(&video.path);
+        if !path.is_file() {
+            return Err(CommandError::NotFound {
+                message: format!("{}: the file is no longer there", video.path),
+            });
+        }
+        crate::desktop::open(&path, how).map_err(|e| CommandError::Internal {
+            message: format!("{}: cannot open it: {e}", video.path),
+        })
+    }
+
+    /// The `media:` protocol: `/<video id>` with the request's `Range` header → bytes of that
+    /// library video (see [`crate::media`]). The request names a video id, never a path: a
+    /// file the catalogue does not list cannot be asked for. A video that failed to import is
+    /// not served (it may not be a video at all), nor one whose file is gone (404).
+    pub fn media(&self, request_path: &str, range: Option<&str>) -> Served {
+        let Some(id) = requested_id(request_path) else {
+            return Served::error(400);
+        };
+        let Ok(engine) = self.engine() else {
+            return Served::error(503);
+        };
+        let Ok(video) = self.video(&engine, id) else {
+            return Served::error(404);
+        };
+        if video.status == Status::Failed {
+            return Served::error(404);
+        }
+        crate::media::serve_file(Path::new(&video.path), range)
     }
 }
 

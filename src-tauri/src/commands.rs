@@ -101,3 +101,19 @@ pub async fn video_details(
 ) -> Result<ProbeResult, CommandError> {
     blocking(&core, move |c| c.video_details(id)).await
 }
+
+#[tauri::command]
+pub async fn open_video(core: State<'_, Arc<AppCore>>, id: i64) -> Result<(), CommandError> {
+    blocking(&core, move |c| {
+        c.open_externally(id, crate::desktop::Open::Player)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn reveal_video(core: State<'_, Arc<AppCore>>, id: i64) -> Result<(), CommandError> {
+    blocking(&core, move |c| {
+        c.open_externally(id, crate::desktop::Open::Folder)
+    })
+    .await
+}

@@ -137,6 +137,8 @@ impl CommandError {
 
 mod app;
 mod commands;
+pub mod desktop;
+pub mod media;
 
 pub use app::{
     default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus, EmitImport,
@@ -148,47 +150,75 @@ pub use app::{
 /// `http://thumb.localhost/<video id>` (Windows).
 pub const THUMB_SCHEME: &str = "thumb";
 
+/// The custom URI scheme that serves library videos to the player, by id and with byte ranges:
+/// `media://localhost/<video id>` (Linux, macOS), `http://media.localhost/<video id>` (Windows).
+pub const MEDIA_SCHEME: &str = "media";
+
 /// How long closing the window waits for a running import to reach a checkpoint.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// Answers a `thumb:` or `media:` request off the main thread: only the main window may ask,
+/// only with GET (or HEAD, answered without a body).
+fn serve<R: tauri::Runtime>(
+    ctx: tauri::UriSchemeContext<'_, R>,
+    request: tauri::http::Request<Vec<u8>>,
+    responder: tauri::UriSchemeResponder,
+    answer: impl FnOnce(&AppCore, &str, Option<&str>) -> Served + Send + 'static,
+) {
+    use tauri::http::{header, Method, Response, StatusCode};
+    use tauri::Manager as _;
+
+    let core = Arc::clone(ctx.app_handle().state::<Arc<AppCore>>().inner());
+    let head = request.method() == Method::HEAD;
+    let allowed = ctx.webview_label() == "main" && (request.method() == Method::GET || head);
+    let path = request.uri().path().to_owned();
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    tauri::async_runtime::spawn_blocking(move || {
+        let served = if allowed {
+            answer(&core, &path, range.as_deref())
+        } else {
+            Served::error(405)
+        };
+        let status =
+            StatusCode::from_u16(served.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut builder = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, served.content_type)
+            .header(header::CONTENT_LENGTH, served.body.len())
+            .header(header::CACHE_CONTROL, "no-cache")
+            .header("X-Content-Type-Options", "nosniff");
+        for (name, value) in &served.headers {
+            builder = builder.header(*name, value);
+        }
+        let body = if head { Vec::new() } else { served.body };
+        let response = builder.body(body).unwrap_or_else(|_| {
+            let mut r = Response::new(Vec::new());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        });
+        responder.respond(response);
+    });
+}
 
 /// Opens the main window on `library` and runs until it is closed. The library (and the model)
 /// are opened on a background thread while the window appears; the UI hears `app-status` when
 /// that is done.
 pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
-    use tauri::http::{header, Method, Response, StatusCode};
-    use tauri::Manager as _;
-
     let core = AppCore::new(library);
     let app = tauri::Builder::default()
         .manage(Arc::clone(&core))
         .register_asynchronous_uri_scheme_protocol(THUMB_SCHEME, |ctx, request, responder| {
-            let core = Arc::clone(ctx.app_handle().state::<Arc<AppCore>>().inner());
-            let allowed = ctx.webview_label() == "main" && request.method() == Method::GET;
-            let path = request.uri().path().to_owned();
-            tauri::async_runtime::spawn_blocking(move || {
-                let served = if allowed {
-                    core.thumbnail(&path)
-                } else {
-                    Served {
-                        status: 405,
-                        content_type: "text/plain",
-                        body: Vec::new(),
-                    }
-                };
-                let status = StatusCode::from_u16(served.status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let response = Response::builder()
-                    .status(status)
-                    .header(header::CONTENT_TYPE, served.content_type)
-                    .header(header::CACHE_CONTROL, "no-cache")
-                    .header("X-Content-Type-Options", "nosniff")
-                    .body(served.body)
-                    .unwrap_or_else(|_| {
-                        let mut r = Response::new(Vec::new());
-                        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                        r
-                    });
-                responder.respond(response);
+            serve(ctx, request, responder, |core, path, _| {
+                core.thumbnail(path)
+            });
+        })
+        .register_asynchronous_uri_scheme_protocol(MEDIA_SCHEME, |ctx, request, responder| {
+            serve(ctx, request, responder, |core, path, range| {
+                core.media(path, range)
             });
         })
         .invoke_handler(tauri::generate_handler![
@@ -200,6 +230,8 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
             commands::search,
             commands::remove_video,
             commands::video_details,
+            commands::open_video,
+            commands::reveal_video,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

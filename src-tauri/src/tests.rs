@@ -762,3 +762,51 @@ fn events_and_errors_serialize_to_the_shapes_the_ui_reads() {
     assert_eq!(json["model"]["present"], false);
     assert_eq!(json["job"], serde_json::Value::Null);
 }
+
+#[test]
+fn the_player_gets_library_videos_by_id_with_ranges_and_nothing_else() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kitchen = kitchen(&tmp.path().join("a"));
+    let secret = tmp.path().join("secret.mp4");
+    std::fs::write(&secret, b"not in the library").expect("write");
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen.clone()]);
+    let id = core.list_videos().expect("list")[0].id;
+    let bytes = std::fs::read(&kitchen).expect("read");
+
+    let first = core.media(&format!("/{id}"), Some("bytes=0-99"));
+    assert_eq!((first.status, first.content_type), (206, "video/mp4"));
+    assert_eq!(first.body, &bytes[..100]);
+    let len = bytes.len();
+    assert!(first
+        .headers
+        .contains(&("Content-Range", format!("bytes 0-99/{len}"))));
+    // A seek: the rest of the file from the middle.
+    let rest = core.media(&format!("/{id}"), Some(&format!("bytes={}-", len / 2)));
+    assert_eq!(
+        (rest.status, rest.body.as_slice()),
+        (206, &bytes[len / 2..])
+    );
+    let past = core.media(&format!("/{id}"), Some(&format!("bytes={len}-")));
+    assert_eq!(past.status, 416);
+
+    // Requests name a catalogue id; paths, traversal and unknown ids are refused.
+    let secret_path = secret.to_string_lossy().into_owned();
+    for bad in [
+        "/",
+        "",
+        "/../secret.mp4",
+        "/1/../2",
+        "/-1",
+        &secret_path,
+        "/1.mp4",
+    ] {
+        let r = core.media(bad, None);
+        assert_eq!((r.status, r.body.len()), (400, 0), "{bad}");
+    }
+    assert_eq!(core.media("/999", None).status, 404);
+
+    // A video taken out of the library is no longer served.
+    core.remove_video(id).expect("remove");
+    assert_eq!(core.media(&format!("/{id}"), None).status, 404);
+}

@@ -201,6 +201,16 @@ export function videoDetails(id: number): Promise<ProbeResult> {
   return invoke<ProbeResult>("video_details", { id });
 }
 
+/** Opens a library video in the system's default player. */
+export function openVideo(id: number): Promise<void> {
+  return invoke<void>("open_video", { id });
+}
+
+/** Shows a library video's folder in the file manager. */
+export function revealVideo(id: number): Promise<void> {
+  return invoke<void>("reveal_video", { id });
+}
+
 export function onAppStatus(handler: (status: AppStatus) => void): Promise<UnlistenFn> {
   return listen<AppStatus>("app-status", (e) => handler(e.payload));
 }
@@ -212,6 +222,14 @@ export function onImport(handler: (event: ImportEvent) => void): Promise<Unliste
 /** Where the window loads a video's thumbnail: the app serves it by id, from the library only. */
 export function thumbnailUrl(videoId: number): string {
   return convertFileSrc(String(videoId), "thumb");
+}
+
+/**
+ * Where the player loads a library video: the app serves it by id (never by path), with HTTP
+ * byte ranges so that seeking reads only what is shown.
+ */
+export function mediaUrl(videoId: number): string {
+  return convertFileSrc(String(videoId), "media");
 }
 
 /** Whether the page runs inside the Tauri window (not a plain browser tab on the dev server). */

@@ -25,6 +25,7 @@ import {
   type Progress,
   type VideoRow,
 } from "./api";
+import { initPlayer, momentsOfVideo, openPlayer, playerOpen } from "./player";
 import {
   formatBytes,
   formatDuration,
@@ -583,6 +584,9 @@ function renderCard(v: VideoRow): HTMLLIElement {
       ? button("Remove?", () => void doRemove(v), "danger")
       : button("Remove", () => askRemove(v.id), "quiet");
   remove.title = "Take it out of the library. Your file is not touched.";
+  if (v.status === "ready") {
+    actions.append(button("Play", () => openPlayer(v.id, v.path, [], 0), "quiet"));
+  }
   actions.append(
     button(details.has(v.id) ? "Less" : "Details", () => void toggleDetails(v), "quiet"),
     remove,
@@ -713,7 +717,10 @@ function renderMoment(m: Moment, i: number): HTMLLIElement {
   item.setAttribute("aria-selected", String(i === selected));
   item.title = m.path;
   item.addEventListener("mousedown", (e) => e.preventDefault()); // keep the focus in the box
-  item.addEventListener("click", () => select(i));
+  item.addEventListener("click", () => {
+    select(i);
+    play(i);
+  });
   item.append(thumb(m.video_id, true, false));
   const body = el("div", "moment-body");
   const head = el("div", "file-head");
@@ -781,6 +788,14 @@ function select(i: number): void {
   updateSelection();
 }
 
+/** Plays result `i` from its start, with the video's other moments on the timeline. */
+function play(i: number): void {
+  const m = results[i];
+  if (!m) return;
+  const { marks, index } = momentsOfVideo(results, m);
+  openPlayer(m.video_id, m.path, marks, index);
+}
+
 function onSearchKey(e: KeyboardEvent): void {
   if (e.key === "ArrowDown") {
     e.preventDefault();
@@ -792,6 +807,9 @@ function onSearchKey(e: KeyboardEvent): void {
     select(0);
   } else if (e.key === "End" && e.ctrlKey) {
     select(results.length - 1);
+  } else if (e.key === "Enter") {
+    e.preventDefault();
+    if (selected >= 0) play(selected);
   } else if (e.key === "Escape") {
     e.preventDefault();
     ui.search.value = "";
@@ -834,6 +852,7 @@ function setDragging(on: boolean): void {
 }
 
 async function start(): Promise<void> {
+  initPlayer();
   renderLibrary();
   ui.search.addEventListener("input", () => {
     query = ui.search.value;
@@ -843,7 +862,7 @@ async function start(): Promise<void> {
   ui.search.addEventListener("keydown", onSearchKey);
   document.addEventListener("keydown", (e) => {
     const typing = document.activeElement === ui.search;
-    if (!typing && (e.key === "/" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f"))) {
+    if (!typing && !playerOpen() && (e.key === "/" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f"))) {
       e.preventDefault();
       ui.search.focus();
       ui.search.select();

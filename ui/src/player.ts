@@ -1,0 +1,262 @@
+// The player: a library video served by id over the `media:` protocol (byte ranges, so seeking
+// is instant), started at a moment, with every moment found in that video marked on a timeline.
+// Keys: Esc closes, N / P go to the next / previous moment, Space plays or pauses.
+import { errorMessage, mediaUrl, openVideo, revealVideo, type Moment } from "./api";
+import { formatRange, formatDuration, splitPath } from "./format";
+
+function byId<T extends HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`missing #${id} in index.html`);
+  return node as T;
+}
+
+const p = {
+  root: byId<HTMLElement>("player"),
+  title: byId<HTMLElement>("player-title"),
+  sub: byId<HTMLElement>("player-sub"),
+  close: byId<HTMLButtonElement>("player-close"),
+  video: byId<HTMLVideoElement>("player-video"),
+  timeline: byId<HTMLElement>("player-timeline"),
+  marks: byId<HTMLElement>("player-marks"),
+  cursor: byId<HTMLElement>("player-cursor"),
+  snippet: byId<HTMLElement>("player-snippet"),
+  prev: byId<HTMLButtonElement>("player-prev"),
+  next: byId<HTMLButtonElement>("player-next"),
+  count: byId<HTMLElement>("player-count"),
+  open: byId<HTMLButtonElement>("player-open"),
+  reveal: byId<HTMLButtonElement>("player-reveal"),
+  error: byId<HTMLElement>("player-error"),
+};
+
+/** A span of the video the player marks (a search moment; or the whole video). */
+export interface Mark {
+  start_s: number;
+  end_s: number;
+  snippet: Moment["snippet"];
+}
+
+interface Playing {
+  videoId: number;
+  path: string;
+  /** Marks sorted by start. */
+  marks: Mark[];
+  current: number;
+  /** Where the player starts once the file's metadata is known. */
+  pendingSeek: number | null;
+}
+
+let playing: Playing | null = null;
+let returnFocus: HTMLElement | null = null;
+let onCloseHandler: (() => void) | null = null;
+
+export function playerOpen(): boolean {
+  return playing !== null;
+}
+
+/** The moments of one video among `results`, in time order, and where `m` is among them. */
+export function momentsOfVideo(results: Moment[], m: Moment): { marks: Mark[]; index: number } {
+  const marks = results
+    .filter((r) => r.video_id === m.video_id)
+    .sort((a, b) => a.start_s - b.start_s || a.end_s - b.end_s);
+  return { marks, index: Math.max(0, marks.indexOf(m)) };
+}
+
+/**
+ * Plays `path` (library video `videoId`) from `marks[index].start_s`; every mark is drawn on
+ * the timeline. With no marks it plays from the start.
+ */
+export function openPlayer(
+  videoId: number,
+  path: string,
+  marks: Mark[],
+  index: number,
+  onClose?: () => void,
+): void {
+  const same = playing?.videoId === videoId;
+  playing = {
+    videoId,
+    path,
+    marks,
+    current: Math.max(0, Math.min(index, marks.length - 1)),
+    pendingSeek: null,
+  };
+  onCloseHandler = onClose ?? null;
+  if (p.root.hidden) returnFocus = document.activeElement as HTMLElement | null;
+  p.root.hidden = false;
+  document.body.classList.add("playing");
+  p.error.hidden = true;
+  const { name, dir } = splitPath(path);
+  p.title.textContent = name;
+  p.title.title = path;
+  p.sub.textContent = dir;
+  const start = marks[playing.current]?.start_s ?? 0;
+  if (same && p.video.readyState >= HTMLMediaElement.HAVE_METADATA) {
+    seek(start);
+  } else {
+    playing.pendingSeek = start;
+    p.video.src = mediaUrl(videoId);
+    p.video.load();
+  }
+  render();
+  p.video.focus();
+}
+
+export function closePlayer(): void {
+  if (!playing) return;
+  playing = null;
+  p.video.pause();
+  p.video.removeAttribute("src");
+  p.video.load(); // stops the download
+  p.root.hidden = true;
+  document.body.classList.remove("playing");
+  const cb = onCloseHandler;
+  onCloseHandler = null;
+  returnFocus?.focus();
+  returnFocus = null;
+  cb?.();
+}
+
+/** Goes to the moment `delta` away from the current one (next: 1, previous: -1). */
+export function stepMoment(delta: number): void {
+  if (!playing || playing.marks.length === 0) return;
+  const i = playing.current + delta;
+  if (i < 0 || i >= playing.marks.length) return;
+  playing.current = i;
+  seek(playing.marks[i].start_s);
+  render();
+}
+
+function seek(t: number): void {
+  p.video.currentTime = t;
+  void p.video.play().catch(() => {
+    /* autoplay refused: the user presses play */
+  });
+}
+
+function duration(): number {
+  const d = p.video.duration;
+  return Number.isFinite(d) && d > 0 ? d : 0;
+}
+
+function render(): void {
+  if (!playing) return;
+  const { marks, current } = playing;
+  const m = marks[current];
+  p.prev.disabled = current <= 0;
+  p.next.disabled = current >= marks.length - 1;
+  p.prev.hidden = p.next.hidden = marks.length <= 1;
+  p.count.textContent =
+    marks.length > 1
+      ? `Moment ${current + 1} of ${marks.length}: ${formatRange(m.start_s, m.end_s)}`
+      : m
+        ? formatRange(m.start_s, m.end_s)
+        : "";
+  p.snippet.replaceChildren();
+  for (const part of m?.snippet ?? []) {
+    p.snippet.append(
+      part.hit ? Object.assign(document.createElement("mark"), { textContent: part.text })
+        : document.createTextNode(part.text),
+    );
+  }
+  p.snippet.hidden = !m || m.snippet.length === 0;
+  const d = duration();
+  p.marks.replaceChildren(
+    ...marks.map((mk, i) => {
+      const node = document.createElement("button");
+      node.type = "button";
+      node.className = i === current ? "timeline-mark current" : "timeline-mark";
+      node.title = formatRange(mk.start_s, mk.end_s);
+      node.tabIndex = -1;
+      if (d > 0) {
+        node.style.left = `${(100 * mk.start_s) / d}%`;
+        node.style.width = `${Math.max(0.6, (100 * (mk.end_s - mk.start_s)) / d)}%`;
+      } else {
+        node.hidden = true;
+      }
+      node.addEventListener("click", () => {
+        if (!playing) return;
+        playing.current = i;
+        seek(mk.start_s);
+        render();
+      });
+      return node;
+    }),
+  );
+  renderCursor();
+}
+
+function renderCursor(): void {
+  const d = duration();
+  p.cursor.style.left = d > 0 ? `${(100 * p.video.currentTime) / d}%` : "0";
+  p.timeline.title = d > 0 ? `${formatDuration(p.video.currentTime)} / ${formatDuration(d)}` : "";
+}
+
+/** The player's time, for tests and the status line. */
+export function playerTime(): number {
+  return p.video.currentTime;
+}
+
+async function handOver(open: (id: number) => Promise<void>, what: string): Promise<void> {
+  if (!playing) return;
+  try {
+    p.video.pause();
+    await open(playing.videoId);
+  } catch (e) {
+    p.error.textContent = `Cannot ${what}: ${errorMessage(e)}`;
+    p.error.hidden = false;
+  }
+}
+
+export function initPlayer(): void {
+  p.close.addEventListener("click", closePlayer);
+  p.prev.addEventListener("click", () => stepMoment(-1));
+  p.next.addEventListener("click", () => stepMoment(1));
+  p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
+  p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
+  p.video.addEventListener("loadedmetadata", () => {
+    if (playing?.pendingSeek !== null && playing?.pendingSeek !== undefined) {
+      const t = playing.pendingSeek;
+      playing.pendingSeek = null;
+      seek(t);
+    }
+    render();
+  });
+  p.video.addEventListener("timeupdate", renderCursor);
+  p.video.addEventListener("error", () => {
+    const code = p.video.error?.code;
+    p.error.textContent =
+      code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED
+        ? "This window cannot play this file's format. Open it in the system player instead."
+        : "The video could not be played (the file may have moved).";
+    p.error.hidden = false;
+  });
+  // Clicking the bar seeks there.
+  p.timeline.addEventListener("click", (e) => {
+    const d = duration();
+    if (d <= 0 || e.target !== p.timeline) return;
+    const box = p.timeline.getBoundingClientRect();
+    p.video.currentTime = (d * (e.clientX - box.left)) / box.width;
+  });
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      if (!playing) return;
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        closePlayer();
+      } else if ((e.key === "n" || e.key === "N") && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        stepMoment(1);
+      } else if ((e.key === "p" || e.key === "P") && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        stepMoment(-1);
+      } else if (e.key === " " && document.activeElement !== p.video) {
+        e.preventDefault();
+        if (p.video.paused) void p.video.play().catch(() => undefined);
+        else p.video.pause();
+      }
+    },
+    true,
+  );
+}
