@@ -18,6 +18,7 @@ pub mod moments;
 pub mod progress;
 pub mod search;
 pub mod sentences;
+pub mod steps;
 pub mod store;
 
 #[cfg(feature = "media")]

@@ -22,6 +22,11 @@ pub struct Moment {
     pub score: f32,
 }
 
+/// The dot product of two vectors (VideoCLIP's similarity: raw, not cosine).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
 /// The best span of per-second token states `states` (seconds `offset..offset+len`) for the
 /// query vector `query`. `None` when there are fewer than `min_len` seconds (then the caller
 /// keeps the whole window) or when `min_len` is 0.
@@ -35,10 +40,7 @@ pub fn refine_moment(
     if min_len == 0 || states.len() < min_len {
         return None;
     }
-    let sims: Vec<f32> = states
-        .iter()
-        .map(|s| s.iter().zip(query).map(|(a, b)| a * b).sum())
-        .collect();
+    let sims: Vec<f32> = states.iter().map(|s| dot(s, query)).collect();
     let mut prefix = vec![0f64; sims.len() + 1];
     for (i, s) in sims.iter().enumerate() {
         prefix[i + 1] = prefix[i] + f64::from(*s);

@@ -44,6 +44,8 @@ pub enum EngineError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Steps(#[from] crate::steps::StepsError),
     #[error("cancelled")]
     Cancelled,
 }
