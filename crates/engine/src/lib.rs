@@ -4,6 +4,7 @@
 //! Faces (the `vclip` CLI and the Tauri window) only call into this crate and the crates below it;
 //! nothing here knows about terminals or windows.
 
+pub mod crosstask;
 #[cfg(feature = "media")]
 pub mod discover;
 pub mod download;
@@ -13,6 +14,7 @@ pub mod encode;
 pub mod import;
 mod keyed;
 pub mod library;
+pub mod localize;
 pub mod models;
 pub mod moments;
 pub mod progress;
@@ -24,6 +26,7 @@ pub mod store;
 #[cfg(feature = "media")]
 pub use import::{ImportFailure, ImportOptions, ImportReport, ReindexReport};
 pub use library::{default_library_dir, default_models_dir, LibraryDirError};
+pub use localize::{StepEmbedder, StepOptions, StepSpan, StepsReport};
 pub use progress::{
     CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker,
 };

@@ -46,6 +46,12 @@ pub enum EngineError {
     Invalid(String),
     #[error(transparent)]
     Steps(#[from] crate::steps::StepsError),
+    /// A video that cannot be used (yet) for what was asked, and what to do about it.
+    #[error("{video}: {reason}")]
+    NotReady { video: String, reason: String },
+    /// A dataset file that cannot be read as what it should be.
+    #[error("{}: {reason}", path.display())]
+    Dataset { path: PathBuf, reason: String },
     #[error("cancelled")]
     Cancelled,
 }
