@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::ffmpeg;
 
-fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
+pub(crate) fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
         .args(args)
         .arg("--library")
@@ -18,7 +18,7 @@ fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
         .expect("run vclip")
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\nstderr: {}",
@@ -28,7 +28,7 @@ fn json(o: &Output) -> serde_json::Value {
     })
 }
 
-fn tiny_model(dir: &Path) -> PathBuf {
+pub(crate) fn tiny_model(dir: &Path) -> PathBuf {
     let m = dir.join("model");
     let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
         .args(["models", "init-random", "--preset", "tiny", "--seed", "3"])
@@ -39,7 +39,13 @@ fn tiny_model(dir: &Path) -> PathBuf {
     m
 }
 
-fn video(dir: &Path, name: &str, source: &str, seconds: u32, cues: Option<&str>) -> PathBuf {
+pub(crate) fn video(
+    dir: &Path,
+    name: &str,
+    source: &str,
+    seconds: u32,
+    cues: Option<&str>,
+) -> PathBuf {
     let path = dir.join(name);
     let t = seconds.to_string();
     ffmpeg(&[

@@ -7,3 +7,4 @@ mod support;
 mod cli_library;
 mod cli_media;
 mod cli_models;
+mod cli_steps;

@@ -64,6 +64,28 @@ enum Command {
         #[command(flatten)]
         lib: LibraryArgs,
     },
+    /// Place the steps of a how-to on an imported video's timeline: each step's span and
+    /// confidence (VideoCLIP token states, CrossTask's ordered alignment).
+    Steps {
+        /// The video: library id, content hash, or the path of an imported file.
+        video: String,
+        #[command(flatten)]
+        source: commands::steps::StepSource,
+        /// The steps are not in the video's order: place each where it fits best.
+        #[arg(long)]
+        unordered: bool,
+        /// Print JSON: {video, steps: [{text, start_s, end_s, score, …}]}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Benchmarks of the model's quality on public datasets.
+    #[cfg(feature = "media")]
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
     /// Rebuild the window vectors, the vector index and the text index from the feature cache
     /// with the active model (after a model change), without decoding any video.
     #[cfg(feature = "media")]
@@ -137,6 +159,29 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[cfg(feature = "media")]
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// CrossTask step localisation recall (VideoCLIP paper: 33.9 zero-shot). Imports the videos
+    /// found in --videos into a library (default: VIDEOS/.vclip-crosstask), then scores them.
+    Crosstask {
+        /// CrossTask's release folder: tasks_primary.txt, annotations/, videos_val.csv.
+        #[arg(long, value_name = "DIR")]
+        annotations: PathBuf,
+        /// Folder with the videos, named by their YouTube id (`<id>.mp4`, `.webm`, …).
+        #[arg(long, value_name = "DIR")]
+        videos: PathBuf,
+        /// Seconds per S3D-G call while importing.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Print JSON: {recall, tasks, videos, missing, failed}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
     },
 }
 

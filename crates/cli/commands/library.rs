@@ -66,7 +66,7 @@ impl LibraryArgs {
     }
 
     /// Opens the library, with the models when `with_model`.
-    fn open(&self, with_model: bool) -> anyhow::Result<Engine> {
+    pub(crate) fn open(&self, with_model: bool) -> anyhow::Result<Engine> {
         let root = self.library_dir()?;
         let model = if with_model {
             let dir = self.model_dir()?;

@@ -8,6 +8,7 @@ pub mod library;
 #[cfg(feature = "media")]
 mod media;
 mod models;
+pub mod steps;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,24 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             lib,
         } => library::search(&lib, &query, limit, &filters, json),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
+        Command::Steps {
+            video,
+            source,
+            unordered,
+            json,
+            lib,
+        } => steps::steps(&lib, &video, &source, unordered, json),
+        #[cfg(feature = "media")]
+        Command::Eval {
+            what:
+                crate::EvalCommand::Crosstask {
+                    annotations,
+                    videos,
+                    batch,
+                    json,
+                    lib,
+                },
+        } => steps::eval_crosstask(&annotations, &videos, &lib, batch, json),
         #[cfg(feature = "media")]
         Command::Reindex { json, lib } => library::reindex(&lib, json),
         Command::Models { what } => match what {

@@ -366,6 +366,10 @@ mod run {
                 std::fs::read_dir(&d).map_err(|e| super::dataset_error(&d, e.to_string()))?;
             for entry in entries.flatten() {
                 let p = entry.path();
+                // Hidden entries (the evaluation's own library lives in `.vclip-crosstask`).
+                if entry.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
                 if p.is_dir() {
                     stack.push(p);
                 } else {

@@ -1,0 +1,439 @@
+//! `vclip steps` and `vclip eval crosstask` on generated videos with a tiny random-weight model.
+//!
+//! A random model cannot find "remove the screws" in a video, so where a test needs the steps to
+//! be findable it supplies the step embeddings itself through the engine's `StepEmbedder` seam:
+//! vectors built from the video's *stored* token states so that their dot products are a known
+//! pattern. That checks the plumbing exactly (token file → rows → seconds → DP → spans), not the
+//! model's quality.
+
+use vclip_engine::{Engine, EngineError, StepEmbedder, StepOptions};
+use vclip_model::{Device, VClipModel};
+
+use crate::cli_library::{json, tiny_model, vclip, video};
+
+const CUES: &str = "1\n00:00:02,000 --> 00:00:06,000\nremove the screws\n\n\
+                    2\n00:00:10,000 --> 00:00:14,000\nlift the cover\n\n\
+                    3\n00:00:17,000 --> 00:00:21,000\nunplug the battery\n";
+
+/// Step embeddings given by the test (the seam), one per step text, in any order.
+struct Given(Vec<(String, Vec<f32>)>);
+
+impl StepEmbedder for Given {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EngineError> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                self.0
+                    .iter()
+                    .find(|(s, _)| s == t)
+                    .map(|(_, z)| z.clone())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+}
+
+/// Solves `a x = b` (Gaussian elimination with partial pivoting, f64).
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .expect("rows");
+        a.swap(c, p);
+        b.swap(c, p);
+        assert!(a[c][c].abs() > 1e-12, "singular Gram matrix");
+        let pivot = a[c].clone();
+        for r in c + 1..n {
+            let f = a[r][c] / pivot[c];
+            for (x, p) in a[r].iter_mut().zip(&pivot).skip(c) {
+                *x -= f * p;
+            }
+            b[r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    x
+}
+
+/// The minimum-norm `z` with `H z = y` (`H`: seconds × dims, seconds ≤ dims):
+/// `z = Hᵀ (H Hᵀ)⁻¹ y`.
+fn min_norm(h: &[Vec<f32>], y: &[f64]) -> Vec<f64> {
+    let gram: Vec<Vec<f64>> = h
+        .iter()
+        .map(|a| {
+            h.iter()
+                .map(|b| {
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                        .sum()
+                })
+                .collect()
+        })
+        .collect();
+    let w = solve(gram, y.to_vec());
+    let dims = h[0].len();
+    (0..dims)
+        .map(|d| {
+            h.iter()
+                .zip(&w)
+                .map(|(row, wi)| f64::from(row[d]) * wi)
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model_dir = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let clip = video(
+        tmp.path(),
+        "repair.mp4",
+        "testsrc2=size=160x120:rate=25",
+        24,
+        Some(CUES),
+    );
+    let o = vclip(&lib, &model_dir, &["import", clip.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let model = VClipModel::load(&model_dir, &Device::Cpu).expect("model");
+    let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
+    let v = engine
+        .find(clip.to_str().expect("utf-8"))
+        .expect("imported");
+    // The steps and their true times come from the video's own subtitles.
+    let cues = engine.with_catalogue(|c| c.cues_of(v.id)).expect("cues");
+    assert_eq!(cues.len(), 3);
+    let states = engine.token_states(&v).expect("token states");
+    let h: Vec<Vec<f32>> = (0..states.rows).map(|t| states.row(t).to_vec()).collect();
+    assert!(
+        h.len() <= states.cols,
+        "the construction needs seconds <= dims"
+    );
+
+    // For step k, similarities +1 on its cue's seconds and -1/2 elsewhere, scaled by c so that
+    // COIN's threshold γ = max z_j·z_k (quadratic in c) stays below c/4.
+    let truth: Vec<(usize, usize)> = cues
+        .iter()
+        .map(|c| (c.start_s.floor() as usize, c.end_s.ceil() as usize))
+        .collect();
+    let pattern = |k: usize| -> Vec<f64> {
+        (0..h.len())
+            .map(|t| {
+                if (truth[k].0..truth[k].1).contains(&t) {
+                    1.0
+                } else {
+                    -0.5
+                }
+            })
+            .collect()
+    };
+    let unit: Vec<Vec<f64>> = (0..3).map(|k| min_norm(&h, &pattern(k))).collect();
+    let mut g1 = 0.0f64;
+    for j in 0..3 {
+        for k in 0..3 {
+            if j != k {
+                g1 = g1.max(unit[j].iter().zip(&unit[k]).map(|(a, b)| a * b).sum());
+            }
+        }
+    }
+    let c = if g1 > 0.0 { (0.25 / g1).min(1.0) } else { 1.0 };
+    let z: Vec<Vec<f32>> = unit
+        .iter()
+        .map(|u| u.iter().map(|x| (x * c) as f32).collect())
+        .collect();
+    // The construction holds on the stored (f16) states: H z = c · pattern.
+    for (k, zk) in z.iter().enumerate() {
+        for (t, row) in h.iter().enumerate() {
+            let s: f32 = row.iter().zip(zk).map(|(a, b)| a * b).sum();
+            let want = c * pattern(k)[t];
+            assert!(
+                (f64::from(s) - want).abs() < 0.05 * c,
+                "step {k} second {t}: {s} vs {want}"
+            );
+        }
+    }
+    let given = Given(
+        cues.iter()
+            .map(|c| c.text.clone())
+            .zip(z.iter().cloned())
+            .collect(),
+    );
+    let texts: Vec<String> = cues.iter().map(|c| c.text.clone()).collect();
+
+    for ordered in [true, false] {
+        let opts = StepOptions {
+            ordered,
+            ..StepOptions::default()
+        };
+        let r = engine
+            .steps_with(clip.to_str().expect("utf-8"), &texts, opts, &given)
+            .expect("steps");
+        assert_eq!(r.seconds, h.len());
+        for (s, (a, b)) in r.steps.iter().zip(&truth) {
+            // Every step's span is exactly its cue's seconds, and holds the step's second.
+            assert_eq!((s.start_s, s.end_s), (*a as f64, *b as f64), "{r:?}");
+            assert!((*a..*b).contains(&s.second));
+            assert!(s.score > 0.0 && s.score <= 1.0);
+        }
+    }
+    // Listed out of order, the unordered mode still finds each.
+    let reversed: Vec<String> = texts.iter().rev().cloned().collect();
+    let opts = StepOptions {
+        ordered: false,
+        ..StepOptions::default()
+    };
+    let r = engine
+        .steps_with(clip.to_str().expect("utf-8"), &reversed, opts, &given)
+        .expect("steps");
+    assert_eq!(r.steps[0].start_s, truth[2].0 as f64);
+    assert_eq!(r.steps[2].start_s, truth[0].0 as f64);
+}
+
+#[test]
+fn steps_command_json_table_files_and_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let clip = video(
+        tmp.path(),
+        "repair.mp4",
+        "testsrc2=size=160x120:rate=25",
+        12,
+        None,
+    );
+    let path = clip.to_str().expect("utf-8");
+    // Not imported yet: the error names the video.
+    let o = vclip(&lib, &model, &["steps", path, "--step", "a", "--json"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("repair.mp4"));
+
+    let o = vclip(&lib, &model, &["import", path]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "steps",
+            path,
+            "--step",
+            "remove the screws",
+            "--step",
+            "lift the cover",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert!(
+        r["video"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("repair.mp4")),
+        "{r}"
+    );
+    let steps = r["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["text"], "remove the screws");
+    let span = |s: &serde_json::Value| {
+        (
+            s["start_s"].as_f64().expect("start"),
+            s["end_s"].as_f64().expect("end"),
+        )
+    };
+    let ((a0, b0), (a1, b1)) = (span(&steps[0]), span(&steps[1]));
+    assert!(
+        a0 < b0 && b0 <= a1 && a1 < b1 && b1 <= 12.0,
+        "in order: {r}"
+    );
+    assert!(steps.iter().all(|s| s["score"]
+        .as_f64()
+        .is_some_and(|x| (0.0..=1.0).contains(&x))));
+
+    // A pasted list (numbering and bullets go), by id, as a table with m:ss times.
+    let list = tmp.path().join("steps.txt");
+    std::fs::write(
+        &list,
+        "1. remove the screws\n\n- lift the cover\nStep 3: unplug it\n",
+    )
+    .expect("write");
+    let id = r["video_id"].as_i64().expect("id").to_string();
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "steps",
+            &id,
+            "--steps-file",
+            list.to_str().expect("utf-8"),
+            "--unordered",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(" 3  0:") && text.contains("unplug it"),
+        "{text}"
+    );
+    assert!(!text.contains("Step 3"), "{text}");
+
+    // More steps than seconds in order: a clear error naming the video; unordered is fine.
+    let mut args = vec!["steps", path];
+    let many: Vec<String> = (0..13).map(|i| format!("step number {i}")).collect();
+    for s in &many {
+        args.extend(["--step", s.as_str()]);
+    }
+    let o = vclip(&lib, &model, &args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("13 steps") && err.contains("repair.mp4"),
+        "{err}"
+    );
+    args.push("--unordered");
+    assert!(vclip(&lib, &model, &args).status.success());
+
+    // An empty steps file and an unknown video are refused.
+    std::fs::write(&list, "\n  \n").expect("write");
+    let o = vclip(
+        &lib,
+        &model,
+        &["steps", path, "--steps-file", list.to_str().expect("utf-8")],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no steps"));
+    let o = vclip(&lib, &model, &["steps", "no-such-video", "--step", "a"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-video"));
+}
+
+/// `read_assignment` of CrossTask, written again for the test: `[second][step]`.
+fn truth(csv: &str, seconds: usize, steps: usize) -> Vec<Vec<bool>> {
+    let mut y = vec![vec![false; steps]; seconds];
+    for line in csv.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<f64> = line.split(',').map(|x| x.parse().expect("num")).collect();
+        let (k, a, b) = (
+            f[0] as usize - 1,
+            f[1].floor() as usize,
+            f[2].ceil() as usize,
+        );
+        for row in y.iter_mut().take(b.min(seconds)).skip(a) {
+            row[k] = true;
+        }
+    }
+    y
+}
+
+#[test]
+fn eval_crosstask_reads_the_release_format_and_computes_recall() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let data = tmp.path().join("crosstask_release");
+    let ann = data.join("annotations");
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&ann).expect("mkdir");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    std::fs::write(
+        data.join("tasks_primary.txt"),
+        "111\nMake Tea\nhttp://x/tea\n2\nboil water,pour water\n\n\
+         222\nFix Tyre\nhttp://x/tyre\n3\nremove wheel,patch tube,refit wheel\n\n",
+    )
+    .expect("write");
+    std::fs::write(data.join("videos_val.csv"), "111,heldout,http://x\n").expect("write");
+    let annotations: [(&str, &str, &str, u32); 3] = [
+        ("111", "vidA", "1,0.5,3.2\n2,6,8.9\n", 12),
+        ("222", "vid_B", "1,0,2\n3,7.5,9\n", 10),
+        ("111", "heldout", "1,0,1\n", 0),
+    ];
+    for (task, vid, csv, secs) in annotations {
+        std::fs::write(ann.join(format!("{task}_{vid}.csv")), csv).expect("write");
+        if secs > 0 {
+            video(
+                &videos,
+                &format!("{vid}.mp4"),
+                "testsrc2=size=160x120:rate=25",
+                secs,
+                None,
+            );
+        }
+    }
+    std::fs::write(ann.join("222_gone.csv"), "1,0,1\n").expect("write");
+
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["eval", "crosstask", "--json", "--annotations"])
+        .arg(&data)
+        .arg("--videos")
+        .arg(&videos)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("run vclip");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert_eq!(r["missing"], serde_json::json!(["222_gone"]), "{r}");
+    let vids = r["videos"].as_array().expect("videos");
+    assert_eq!(vids.len(), 2, "the held-out video is skipped: {r}");
+    // Recompute hits and recall from the reported predictions with the test's own reading of
+    // the annotation files.
+    let mut per_task: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for v in vids {
+        let (task, vid) = (
+            v["task"].as_str().expect("task"),
+            v["video"].as_str().expect("vid"),
+        );
+        let (_, _, csv, _) = annotations
+            .iter()
+            .find(|a| a.1 == vid)
+            .expect("known video");
+        let seconds = v["seconds"].as_u64().expect("seconds") as usize;
+        let pred: Vec<usize> = v["predicted"]
+            .as_array()
+            .expect("predicted")
+            .iter()
+            .map(|x| x.as_u64().expect("second") as usize)
+            .collect();
+        let steps = if task == "111" { 2 } else { 3 };
+        assert_eq!(pred.len(), steps);
+        assert!(
+            pred.windows(2).all(|w| w[0] < w[1]) && pred[steps - 1] < seconds,
+            "{v}"
+        );
+        let y = truth(csv, seconds, steps);
+        let present = (0..steps).filter(|&k| y.iter().any(|row| row[k])).count();
+        let hit = (0..steps).filter(|&k| y[pred[k]][k]).count();
+        assert_eq!(v["steps_present"].as_u64(), Some(present as u64), "{v}");
+        assert_eq!(v["steps_hit"].as_u64(), Some(hit as u64), "{v}");
+        let e = per_task.entry(task.to_owned()).or_default();
+        e.0 += present;
+        e.1 += hit;
+    }
+    assert_eq!(per_task["111"].0, 2);
+    assert_eq!(per_task["222"].0, 2, "step 2 of vid_B is not annotated");
+    let mean = per_task
+        .values()
+        .map(|(p, h)| *h as f64 / *p as f64)
+        .sum::<f64>()
+        / per_task.len() as f64;
+    let got = r["recall"].as_f64().expect("recall");
+    assert!((got - mean).abs() < 1e-12, "{got} vs {mean}");
+    // Its own library, inside the videos folder, unless --library says otherwise.
+    assert!(videos.join(".vclip-crosstask").is_dir());
+    // A folder that is not CrossTask's: a clear error naming the file.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["eval", "crosstask", "--annotations"])
+        .arg(tmp.path())
+        .arg("--videos")
+        .arg(&videos)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("run vclip");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("tasks_primary.txt"));
+}
