@@ -11,8 +11,10 @@ FFMPEG_PKGS="libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfi
 # Tauri 2 desktop shell (WebKitGTK).
 TAURI_PKGS="libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   libsoup-3.0-dev libjavascriptcoregtk-4.1-dev build-essential libssl-dev patchelf"
-# Window tests under a virtual display.
-WINDOW_TEST_PKGS="xvfb webkit2gtk-driver imagemagick"
+# Window tests under a virtual display: Xvfb, WebDriver (scripts/app-e2e.sh), screenshots, and
+# GStreamer's VP8/WebM plugins for the player test. (Users' H.264 files play with
+# gstreamer1.0-libav installed; see the README.)
+WINDOW_TEST_PKGS="xvfb webkit2gtk-driver imagemagick gstreamer1.0-plugins-good"
 
 case "${1:-all}" in
   build) want="$FFMPEG_PKGS $TAURI_PKGS" ;;

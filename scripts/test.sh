@@ -13,3 +13,8 @@ cargo test --workspace --locked
 
 # The desktop window really opens and renders under a virtual display.
 ./scripts/window-smoke.sh
+
+# The real window driven over WebDriver: drop, search, play the moment (scripts/app-e2e.sh), on
+# the app binary window-smoke.sh built; screenshots go to target/app-e2e/.
+VCLIP_APP_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vclip-app" \
+  VCLIP_E2E_SHOTS="${CARGO_TARGET_DIR:-$PWD/target}/app-e2e" ./scripts/app-e2e.sh

@@ -130,6 +130,9 @@ pub struct AppStatus {
     pub job: Option<u64>,
     /// Batches waiting behind it.
     pub queued_jobs: usize,
+    /// Where the player fetches library videos: `<media_base>/<video id>` (the loopback file
+    /// server); `None` if it could not start.
+    pub media_base: Option<String>,
 }
 
 impl AppStatus {
@@ -329,7 +332,7 @@ pub struct RemovedVideo {
     pub path: String,
 }
 
-/// An answer of the `thumb:` or `media:` protocol, before it becomes an HTTP response.
+/// An answer of the `thumb:` protocol or the player's file server, before it becomes an HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     pub status: u16,
@@ -350,7 +353,7 @@ impl Served {
     }
 }
 
-/// The video id a `thumb:` or `media:` request names (`/<id>`), if it names one.
+/// The video id a `thumb:` or file-server request names (`/<id>`), if it names one.
 fn requested_id(request_path: &str) -> Option<i64> {
     request_path
         .strip_prefix('/')
@@ -397,6 +400,7 @@ pub struct AppCore {
     opening: Mutex<()>,
     running: Mutex<Option<Running>>,
     next_job: AtomicU64,
+    media_base: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for AppCore {
@@ -423,6 +427,7 @@ impl AppCore {
             opening: Mutex::new(()),
             running: Mutex::new(None),
             next_job: AtomicU64::new(0),
+            media_base: std::sync::OnceLock::new(),
         })
     }
 
@@ -498,7 +503,13 @@ impl AppCore {
             model,
             job: running.as_ref().map(|r| r.job),
             queued_jobs: running.as_ref().map_or(0, |r| r.queue.len()),
+            media_base: self.media_base.get().cloned(),
         }
+    }
+
+    /// Records the player's file server address (once, at start).
+    pub fn set_media_base(&self, base: String) {
+        let _ = self.media_base.set(base);
     }
 
     /// `import_paths`: imports files and folders (recursively) on the import thread, or queues
@@ -761,7 +772,7 @@ impl AppCore {
         })
     }
 
-    /// The `media:` protocol: `/<video id>` with the request's `Range` header → bytes of that
+    /// The player's file server (`media_server`): `/<video id>` with the request's `Range` header → bytes of that
     /// library video (see [`crate::media`]). The request names a video id, never a path: a
     /// file the catalogue does not list cannot be asked for. A video that failed to import is
     /// not served (it may not be a video at all), nor one whose file is gone (404).

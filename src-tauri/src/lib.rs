@@ -4,7 +4,8 @@
 //! remove) and `vclip-media` (what a file holds). This crate resolves the library folder, keeps
 //! the open library and the import job ([`AppCore`], `app.rs`), exposes them to the webview as
 //! commands and events (`commands.rs`), serves thumbnails from inside the library only
-//! (`thumb:` protocol) and starts the window. The plain functions behind the commands are
+//! (`thumb:` protocol) and library videos to the player (`media_server.rs`: loopback HTTP
+//! with byte ranges), and starts the window. The plain functions behind the commands are
 //! tested without a window (`tests.rs`).
 
 use std::path::{Path, PathBuf};
@@ -139,6 +140,7 @@ mod app;
 mod commands;
 pub mod desktop;
 pub mod media;
+pub mod media_server;
 
 pub use app::{
     default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus, EmitImport,
@@ -150,14 +152,10 @@ pub use app::{
 /// `http://thumb.localhost/<video id>` (Windows).
 pub const THUMB_SCHEME: &str = "thumb";
 
-/// The custom URI scheme that serves library videos to the player, by id and with byte ranges:
-/// `media://localhost/<video id>` (Linux, macOS), `http://media.localhost/<video id>` (Windows).
-pub const MEDIA_SCHEME: &str = "media";
-
 /// How long closing the window waits for a running import to reach a checkpoint.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
-/// Answers a `thumb:` or `media:` request off the main thread: only the main window may ask,
+/// Answers a `thumb:` request off the main thread: only the main window may ask,
 /// only with GET (or HEAD, answered without a body).
 fn serve<R: tauri::Runtime>(
     ctx: tauri::UriSchemeContext<'_, R>,
@@ -209,16 +207,20 @@ fn serve<R: tauri::Runtime>(
 /// that is done.
 pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
     let core = AppCore::new(library);
+    // The player's file server (see `media_server`: why not a URI scheme). Without it the
+    // window still works; the player says it cannot play.
+    let serving = Arc::clone(&core);
+    let server =
+        media_server::MediaServer::start(Arc::new(move |path, range| serving.media(path, range)));
+    match &server {
+        Ok(server) => core.set_media_base(server.base_url()),
+        Err(e) => eprintln!("vclip-app: the player's file server did not start: {e}"),
+    }
     let app = tauri::Builder::default()
         .manage(Arc::clone(&core))
         .register_asynchronous_uri_scheme_protocol(THUMB_SCHEME, |ctx, request, responder| {
             serve(ctx, request, responder, |core, path, _| {
                 core.thumbnail(path)
-            });
-        })
-        .register_asynchronous_uri_scheme_protocol(MEDIA_SCHEME, |ctx, request, responder| {
-            serve(ctx, request, responder, |core, path, range| {
-                core.media(path, range)
             });
         })
         .invoke_handler(tauri::generate_handler![
@@ -240,6 +242,7 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
         .build(tauri::generate_context!())?;
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
+            let _ = &server; // serves until the window closes
             if !core.shutdown(SHUTDOWN_WAIT) {
                 eprintln!("vclip-app: the import did not stop in time; it resumes next time");
             }

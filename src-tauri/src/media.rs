@@ -1,4 +1,4 @@
-//! Serving a library video to the player: HTTP byte ranges over the `media:` protocol.
+//! Serving a library video to the player: HTTP byte ranges (see `media_server`).
 //!
 //! The webview's `<video>` element asks for `Range: bytes=START-` and seeks by asking for other
 //! ranges, so a seek in a 4 GB file reads a few megabytes, never the whole file. Answers follow

@@ -88,6 +88,8 @@ export interface AppStatus {
   /** The import batch in progress. */
   job: number | null;
   queued_jobs: number;
+  /** The player's file server (loopback HTTP): a video is at `${media_base}/${id}`. */
+  media_base: string | null;
 }
 
 export type VideoStatus = "queued" | "importing" | "ready" | "failed";
@@ -225,11 +227,11 @@ export function thumbnailUrl(videoId: number): string {
 }
 
 /**
- * Where the player loads a library video: the app serves it by id (never by path), with HTTP
- * byte ranges so that seeking reads only what is shown.
+ * Where the player loads a library video: the app's loopback file server serves it by id (never
+ * by path), with HTTP byte ranges so that seeking reads only what is shown.
  */
-export function mediaUrl(videoId: number): string {
-  return convertFileSrc(String(videoId), "media");
+export function mediaUrl(mediaBase: string, videoId: number): string {
+  return `${mediaBase}/${videoId}`;
 }
 
 /** Whether the page runs inside the Tauri window (not a plain browser tab on the dev server). */

@@ -25,7 +25,7 @@ import {
   type Progress,
   type VideoRow,
 } from "./api";
-import { initPlayer, momentsOfVideo, openPlayer, playerOpen } from "./player";
+import { initPlayer, momentsOfVideo, openPlayer, playerOpen, setMediaBase } from "./player";
 import {
   formatBytes,
   formatDuration,
@@ -713,6 +713,9 @@ function renderMoment(m: Moment, i: number): HTMLLIElement {
   const { dir, name } = splitPath(m.path);
   const item = el("li", "moment");
   item.id = `moment-${i}`;
+  item.dataset.videoId = String(m.video_id);
+  item.dataset.start = String(m.start_s);
+  item.dataset.end = String(m.end_s);
   item.setAttribute("role", "option");
   item.setAttribute("aria-selected", String(i === selected));
   item.title = m.path;
@@ -831,6 +834,7 @@ async function refreshStatus(): Promise<void> {
 function applyStatus(s: AppStatus): void {
   const wasReady = libraryReady();
   status = s;
+  setMediaBase(s.media_base);
   ui.libraryPath.textContent = s.library;
   ui.libraryPath.title = s.library;
   // (A status sent before the batch's `last` event may arrive after it.)
@@ -880,6 +884,14 @@ async function start(): Promise<void> {
   await onImport(onImportEvent);
   await refreshStatus();
 
+  // What a drop does, as a DOM event: the window's end-to-end test sends it (WebDriver cannot
+  // perform an OS file drop). Only page scripts can send it, and the CSP allows only this bundle.
+  document.addEventListener("vclip:import-paths", (e) => {
+    const paths: unknown = (e as CustomEvent<unknown>).detail;
+    if (Array.isArray(paths) && paths.every((p) => typeof p === "string")) {
+      void startImport(paths);
+    }
+  });
   await getCurrentWebview().onDragDropEvent((event) => {
     const p = event.payload;
     if (p.type === "enter" || p.type === "over") {

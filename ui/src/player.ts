@@ -1,4 +1,4 @@
-// The player: a library video served by id over the `media:` protocol (byte ranges, so seeking
+// The player: a library video served by id by the app's loopback file server (byte ranges, so seeking
 // is instant), started at a moment, with every moment found in that video marked on a timeline.
 // Keys: Esc closes, N / P go to the next / previous moment, Space plays or pauses.
 import { errorMessage, mediaUrl, openVideo, revealVideo, type Moment } from "./api";
@@ -46,6 +46,12 @@ interface Playing {
 }
 
 let playing: Playing | null = null;
+let mediaBase: string | null = null;
+
+/** Where the app's file server is (from the app status). */
+export function setMediaBase(base: string | null): void {
+  mediaBase = base;
+}
 let returnFocus: HTMLElement | null = null;
 let onCloseHandler: (() => void) | null = null;
 
@@ -92,10 +98,14 @@ export function openPlayer(
   const start = marks[playing.current]?.start_s ?? 0;
   if (same && p.video.readyState >= HTMLMediaElement.HAVE_METADATA) {
     seek(start);
-  } else {
+  } else if (mediaBase) {
     playing.pendingSeek = start;
-    p.video.src = mediaUrl(videoId);
+    p.video.src = mediaUrl(mediaBase, videoId);
     p.video.load();
+  } else {
+    p.error.textContent =
+      "The player's file server is not running; open the video in the system player instead.";
+    p.error.hidden = false;
   }
   render();
   p.video.focus();
@@ -222,6 +232,7 @@ export function initPlayer(): void {
     render();
   });
   p.video.addEventListener("timeupdate", renderCursor);
+  p.video.addEventListener("durationchange", render);
   p.video.addEventListener("error", () => {
     const code = p.video.error?.code;
     p.error.textContent =

@@ -1,0 +1,183 @@
+// End-to-end test of the real VClip window, driven over WebDriver (tauri-driver in front of
+// WebKitWebDriver), with a minimal W3C WebDriver client on Node's fetch. Run by
+// scripts/app-e2e.sh, which builds the app, makes the videos and the tiny random model, and
+// starts Xvfb and tauri-driver. Environment:
+//   VCLIP_E2E_DRIVER   WebDriver URL (http://127.0.0.1:4444)
+//   VCLIP_E2E_APP      the app binary;  VCLIP_E2E_LIBRARY  an empty library folder
+//   VCLIP_E2E_VIDEOS   the two videos, separated by ":" (the first one's subtitles say
+//                      "whisk the eggs" from 12 s to 14 s)
+//   VCLIP_E2E_SHOTS    where the screenshots go (docs/screenshots)
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run scripts/app-e2e.sh)`);
+  return v;
+};
+const DRIVER = env("VCLIP_E2E_DRIVER");
+const APP = env("VCLIP_E2E_APP");
+const LIBRARY = env("VCLIP_E2E_LIBRARY");
+const VIDEOS = env("VCLIP_E2E_VIDEOS").split(":");
+const SHOTS = env("VCLIP_E2E_SHOTS");
+const PHRASE = "whisk the eggs";
+const CUE_START = 12.0;
+const CUE_END = 14.0;
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+async function wd(method, path, body) {
+  const res = await fetch(`${DRIVER}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const v = json.value ?? {};
+    throw new Error(`${method} ${path}: ${res.status} ${v.error ?? ""} ${v.message ?? ""}`);
+  }
+  return json.value;
+}
+
+let session = null;
+const s = (path) => `/session/${session}${path}`;
+const exec = (script, args = []) => wd("POST", s("/execute/sync"), { script, args });
+const find = async (css) => (await wd("POST", s("/element"), { using: "css selector", value: css }))[ELEMENT];
+
+async function until(what, check, timeoutMs = 90_000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+async function shot(name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const png = await wd("GET", s("/screenshot"));
+  writeFileSync(join(SHOTS, `${name}.png`), Buffer.from(png, "base64"));
+  console.log(`screenshot ${name}.png`);
+}
+
+function ok(cond, message) {
+  if (!cond) throw new Error(`FAILED: ${message}`);
+  console.log(`ok - ${message}`);
+}
+
+async function main() {
+  const created = await wd("POST", "/session", {
+    capabilities: {
+      alwaysMatch: {
+        browserName: "wry",
+        "tauri:options": { application: APP, args: ["--library", LIBRARY] },
+      },
+    },
+  });
+  session = created.sessionId;
+  try {
+    // The library and the tiny random model are loaded: the window says the model is random.
+    await until("the library and the model to be loaded", () =>
+      exec("return document.querySelector('#banner-text').textContent.includes('random weights')"),
+    );
+    await shot("empty");
+
+    // Drop the two videos (the drop handler's own path; see ui/src/main.ts).
+    await exec(
+      "document.dispatchEvent(new CustomEvent('vclip:import-paths', { detail: arguments[0] }));",
+      [VIDEOS],
+    );
+    const ready = await until("both videos to be ready", async () => {
+      const n = await exec("return document.querySelectorAll('#video-grid .video-ready').length");
+      return n === VIDEOS.length ? n : null;
+    });
+    ok(ready === 2, "two dropped videos are imported and listed as ready");
+    await shot("library");
+
+    // Type a subtitle phrase: the right moment comes first.
+    const box = await find("#search");
+    await wd("POST", s(`/element/${box}/value`), { text: PHRASE });
+    const first = await until("search results", () =>
+      exec(`const m = document.querySelector('#result-list .moment');
+            return m && { name: m.querySelector('.file-name').textContent,
+                          start: Number(m.dataset.start), end: Number(m.dataset.end) };`),
+    );
+    ok(first.name === "kitchen.webm", `the first moment is in kitchen.webm (got ${first.name})`);
+    ok(
+      first.start < CUE_END && first.end > CUE_START,
+      `the moment ${first.start}–${first.end} s is at the cue ${CUE_START}–${CUE_END} s`,
+    );
+    await shot("search");
+
+    // Enter plays it: the player opens at the moment's start.
+    await wd("POST", s(`/element/${box}/value`), { text: "\uE007" });
+    const t = await until("the player to seek to the moment", () =>
+      exec(`const v = document.querySelector('#player-video');
+            const open = !document.querySelector('#player').hidden;
+            return open && v.readyState >= 1 && !v.seeking && v.currentTime > 0 ? v.currentTime : null;`),
+    ).catch(async (e) => {
+      const state = await exec(`const v = document.querySelector('#player-video');
+        return { open: !document.querySelector('#player').hidden, src: v.currentSrc,
+                 readyState: v.readyState, networkState: v.networkState, error: v.error && v.error.code,
+                 message: v.error && v.error.message, time: v.currentTime,
+                 shown: document.querySelector('#player-error').textContent };`);
+      await shot("player-failed");
+      throw new Error(`${e.message}; player: ${JSON.stringify(state)}`);
+    });
+    ok(
+      t >= first.start - 0.05 && t < first.start + 1.5,
+      `the player is at ${t.toFixed(2)} s, the moment starts at ${first.start} s`,
+    );
+    ok(first.start > 0, `the moment does not start at the beginning (${first.start} s): the player seeked`);
+    const mark = await until("the moment's mark on the timeline", () =>
+      exec(`const m = document.querySelector('#player-marks .timeline-mark.current');
+            const bar = document.querySelector('#player-timeline').getBoundingClientRect();
+            if (!m || m.hidden) return null;
+            const r = m.getBoundingClientRect();
+            return r.width > 0 ? { left: (r.left - bar.left) / bar.width, width: r.width / bar.width } : null;`),
+    );
+    const duration = await exec("return document.querySelector('#player-video').duration");
+    ok(
+      Math.abs(mark.left - first.start / duration) < 0.02,
+      `the moment is marked on the timeline at ${(100 * mark.left).toFixed(1)}% (${first.start} s of ${duration} s)`,
+    );
+    await exec("document.querySelector('#player-video').pause()");
+    await shot("player");
+
+    // The file server answers only library video ids: a path is refused, in the real window.
+    const refused = await wd("POST", s("/execute/async"), {
+      script: `const done = arguments[arguments.length - 1];
+               const v = document.createElement('video');
+               v.onerror = () => done(v.error ? v.error.code : -1);
+               v.onloadedmetadata = () => done('played');
+               setTimeout(() => done('no answer'), 10000);
+               v.src = arguments[0];`,
+      args: [await exec("return document.querySelector('#player-video').currentSrc.replace(/[^/]*$/, '')")
+               .then((base) => `${base}..${LIBRARY}/catalogue.sqlite`)],
+    });
+    ok(typeof refused === "number", `a path outside the library is refused by the media server (error ${refused})`);
+
+    // Esc closes the player and gives the focus back to the search box.
+    await wd("POST", s("/actions"), {
+      actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+    });
+    await until("the player to close", () => exec("return document.querySelector('#player').hidden"));
+    ok(true, "Esc closes the player");
+  } finally {
+    await wd("DELETE", s("")).catch(() => undefined);
+  }
+}
+
+main().then(
+  () => console.log("app e2e: all checks passed"),
+  (e) => {
+    console.error(`app e2e: ${e.message}`);
+    process.exit(1);
+  },
+);
