@@ -13,6 +13,7 @@ fn main() {
         "video_details",
         "open_video",
         "reveal_video",
+        "locate_steps",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

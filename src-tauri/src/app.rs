@@ -755,6 +755,24 @@ impl AppCore {
         }
     }
 
+    /// `locate_steps`: places pasted steps (one per line; numbering and bullets are stripped)
+    /// on a ready library video, in the given order or each where it fits best (see
+    /// `vclip_engine::steps`).
+    pub fn locate_steps(
+        &self,
+        id: i64,
+        text: &str,
+        ordered: bool,
+    ) -> Result<vclip_engine::localize::StepsReport, CommandError> {
+        let engine = self.engine()?;
+        let steps = vclip_engine::steps::parse_step_list(text);
+        let opts = vclip_engine::localize::StepOptions {
+            ordered,
+            ..Default::default()
+        };
+        Ok(engine.steps(&id.to_string(), &steps, opts)?)
+    }
+
     /// `open_video` / `reveal_video`: hands a library video's file to the desktop: its default
     /// player, or its folder in the file manager (with the file selected where the platform
     /// can). Only files the catalogue lists are ever opened: the UI names a video id.

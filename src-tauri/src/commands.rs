@@ -117,3 +117,13 @@ pub async fn reveal_video(core: State<'_, Arc<AppCore>>, id: i64) -> Result<(), 
     })
     .await
 }
+
+#[tauri::command]
+pub async fn locate_steps(
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+    text: String,
+    ordered: bool,
+) -> Result<vclip_engine::localize::StepsReport, CommandError> {
+    blocking(&core, move |c| c.locate_steps(id, &text, ordered)).await
+}

@@ -234,6 +234,7 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
             commands::video_details,
             commands::open_video,
             commands::reveal_video,
+            commands::locate_steps,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

@@ -810,3 +810,39 @@ fn the_player_gets_library_videos_by_id_with_ranges_and_nothing_else() {
     core.remove_video(id).expect("remove");
     assert_eq!(core.media(&format!("/{id}"), None).status, 404);
 }
+
+#[test]
+fn pasted_steps_are_placed_in_order_on_a_ready_video() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kitchen = kitchen(&tmp.path().join("a"));
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen]);
+    let id = core.list_videos().expect("list")[0].id;
+
+    let report = core
+        .locate_steps(id, "1. crack the eggs\n\n- whisk the eggs\n", true)
+        .expect("steps");
+    let texts: Vec<&str> = report.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["crack the eggs", "whisk the eggs"]);
+    assert!(report.ordered);
+    assert!(
+        report.steps[0].second < report.steps[1].second,
+        "{report:?}"
+    );
+    for s in &report.steps {
+        assert!(
+            s.start_s <= s.end_s && s.end_s <= report.seconds as f64,
+            "{s:?}"
+        );
+    }
+
+    // Nothing to place, and a video that is not in the library: clear errors.
+    assert!(matches!(
+        core.locate_steps(id, " \n- \n", true),
+        Err(CommandError::Engine { .. })
+    ));
+    assert!(matches!(
+        core.locate_steps(999, "whisk", true),
+        Err(CommandError::NotFound { .. })
+    ));
+}

@@ -150,6 +150,51 @@ async function main() {
     await exec("document.querySelector('#player-video').pause()");
     await shot("player");
 
+    // Steps: paste three, three markers appear in order, clicking the second jumps inside it.
+    await (async () => {
+      await wd("POST", s(`/element/${await find("#steps summary")}/click`), {});
+      // A paste (WebKitWebDriver's typing drops line breaks in a textarea).
+      await exec(
+        `const t = document.querySelector('#steps-input');
+         t.focus();
+         t.value = arguments[0];
+         t.dispatchEvent(new Event('input', { bubbles: true }));`,
+        ["1. Crack two eggs into a bowl\n2) whisk the eggs\n- pour them into the hot pan"],
+      );
+      await wd("POST", s(`/element/${await find("#steps-run")}/click`), {});
+      const placed = await until("three steps on the timeline", () =>
+        exec(`const ticks = document.querySelectorAll('#player-steps .timeline-step');
+              const rows = [...document.querySelectorAll('#steps-list .step')].map((b) => ({
+                second: Number(b.dataset.second), start: Number(b.dataset.start),
+                end: Number(b.dataset.end), text: b.querySelector('.step-text').textContent }));
+              return ticks.length === 3 && rows.length === 3 ? rows : null;`),
+      ).catch(async (e) => {
+        const said = await exec("return document.querySelector('#steps-status').textContent");
+        throw new Error(`${e.message}; the panel says: ${said}`);
+      });
+      ok(
+        placed.map((r) => r.text).join("|") ===
+          "Crack two eggs into a bowl|whisk the eggs|pour them into the hot pan",
+        "the pasted steps are listed without their numbering and bullets",
+      );
+      ok(
+        placed[0].second < placed[1].second && placed[1].second < placed[2].second,
+        `the steps are placed in order (seconds ${placed.map((r) => r.second).join(", ")})`,
+      );
+      const second = (await wd("POST", s("/elements"), { using: "css selector", value: "#steps-list .step" }))[1][ELEMENT];
+      await wd("POST", s(`/element/${second}/click`), {});
+      const at = await until("the player to jump to the second step", () =>
+        exec(`const v = document.querySelector('#player-video');
+              return !v.seeking && Math.abs(v.currentTime - arguments[0]) < 1.5 ? v.currentTime : null;`, [placed[1].start]),
+      );
+      await exec("document.querySelector('#player-video').pause()");
+      ok(
+        at >= placed[1].start - 0.05 && at <= placed[1].end + 0.5,
+        `clicking the second step puts the player at ${at.toFixed(2)} s, inside ${placed[1].start}–${placed[1].end} s`,
+      );
+      await shot("steps");
+    })();
+
     // The file server answers only library video ids: a path is refused, in the real window.
     const refused = await wd("POST", s("/execute/async"), {
       script: `const done = arguments[arguments.length - 1];

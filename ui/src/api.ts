@@ -203,6 +203,31 @@ export function videoDetails(id: number): Promise<ProbeResult> {
   return invoke<ProbeResult>("video_details", { id });
 }
 
+/** One step placed on a video's timeline (`vclip_engine::localize::StepSpan`). */
+export interface StepSpan {
+  text: string;
+  start_s: number;
+  end_s: number;
+  /** Confidence in [0, 1]. */
+  score: number;
+  second: number;
+  similarity: number;
+}
+
+export interface StepsReport {
+  video: string;
+  video_id: number;
+  seconds: number;
+  ordered: boolean;
+  background: number | null;
+  steps: StepSpan[];
+}
+
+/** Places pasted steps (one per line) on a ready library video. */
+export function locateSteps(id: number, text: string, ordered: boolean): Promise<StepsReport> {
+  return invoke<StepsReport>("locate_steps", { id, text, ordered });
+}
+
 /** Opens a library video in the system's default player. */
 export function openVideo(id: number): Promise<void> {
   return invoke<void>("open_video", { id });

@@ -1,7 +1,15 @@
 // The player: a library video served by id by the app's loopback file server (byte ranges, so seeking
 // is instant), started at a moment, with every moment found in that video marked on a timeline.
 // Keys: Esc closes, N / P go to the next / previous moment, Space plays or pauses.
-import { errorMessage, mediaUrl, openVideo, revealVideo, type Moment } from "./api";
+import {
+  errorMessage,
+  locateSteps,
+  mediaUrl,
+  openVideo,
+  revealVideo,
+  type Moment,
+  type StepSpan,
+} from "./api";
 import { formatRange, formatDuration, splitPath } from "./format";
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -26,6 +34,13 @@ const p = {
   open: byId<HTMLButtonElement>("player-open"),
   reveal: byId<HTMLButtonElement>("player-reveal"),
   error: byId<HTMLElement>("player-error"),
+  stepMarks: byId<HTMLElement>("player-steps"),
+  steps: byId<HTMLDetailsElement>("steps"),
+  stepsInput: byId<HTMLTextAreaElement>("steps-input"),
+  stepsOrdered: byId<HTMLInputElement>("steps-ordered"),
+  stepsRun: byId<HTMLButtonElement>("steps-run"),
+  stepsStatus: byId<HTMLElement>("steps-status"),
+  stepsList: byId<HTMLOListElement>("steps-list"),
 };
 
 /** A span of the video the player marks (a search moment; or the whole video). */
@@ -43,6 +58,8 @@ interface Playing {
   current: number;
   /** Where the player starts once the file's metadata is known. */
   pendingSeek: number | null;
+  /** Steps placed on this video (the Steps panel). */
+  steps: StepSpan[];
 }
 
 let playing: Playing | null = null;
@@ -85,7 +102,12 @@ export function openPlayer(
     marks,
     current: Math.max(0, Math.min(index, marks.length - 1)),
     pendingSeek: null,
+    steps: same && playing ? playing.steps : [],
   };
+  if (!same) {
+    p.stepsStatus.textContent = "";
+    p.stepsList.replaceChildren();
+  }
   onCloseHandler = onClose ?? null;
   if (p.root.hidden) returnFocus = document.activeElement as HTMLElement | null;
   p.root.hidden = false;
@@ -192,7 +214,78 @@ function render(): void {
       return node;
     }),
   );
+  renderSteps();
   renderCursor();
+}
+
+/** The placed steps: numbered ticks on the timeline and a clickable list. */
+function renderSteps(): void {
+  const steps = playing?.steps ?? [];
+  const d = duration();
+  p.stepMarks.replaceChildren(
+    ...steps.map((st, i) => {
+      const node = document.createElement("button");
+      node.type = "button";
+      node.className = "timeline-step";
+      node.textContent = String(i + 1);
+      node.title = `${i + 1}. ${st.text} (${formatRange(st.start_s, st.end_s)})`;
+      node.tabIndex = -1;
+      if (d > 0) node.style.left = `${(100 * st.start_s) / d}%`;
+      else node.hidden = true;
+      node.addEventListener("click", () => seek(st.start_s));
+      return node;
+    }),
+  );
+  p.stepsList.replaceChildren(
+    ...steps.map((st) => {
+      const item = document.createElement("li");
+      const go = document.createElement("button");
+      go.type = "button";
+      go.className = "step";
+      go.dataset.start = String(st.start_s);
+      go.dataset.end = String(st.end_s);
+      go.dataset.second = String(st.second);
+      const time = document.createElement("span");
+      time.className = "step-time";
+      time.textContent = formatRange(st.start_s, st.end_s);
+      const text = document.createElement("span");
+      text.className = "step-text";
+      text.textContent = st.text;
+      const score = document.createElement("span");
+      score.className = "step-score";
+      score.textContent = `${Math.round(100 * st.score)}%`;
+      score.title = "Confidence: how likely this step is at its second";
+      go.append(time, text, score);
+      go.addEventListener("click", () => seek(st.start_s));
+      item.append(go);
+      return item;
+    }),
+  );
+}
+
+async function placeSteps(): Promise<void> {
+  const at = playing;
+  if (!at) return;
+  const text = p.stepsInput.value;
+  if (text.trim() === "") {
+    p.stepsStatus.textContent = "Type or paste the steps first, one per line.";
+    return;
+  }
+  p.stepsRun.disabled = true;
+  p.stepsStatus.textContent = "Placing…";
+  try {
+    const report = await locateSteps(at.videoId, text, p.stepsOrdered.checked);
+    if (playing !== at) return; // another video meanwhile
+    at.steps = report.steps;
+    p.stepsStatus.textContent = `${report.steps.length} steps placed ${
+      report.ordered ? "in order" : "each where it fits best"
+    }. Click one to jump there.`;
+    renderSteps();
+  } catch (e) {
+    if (playing === at) p.stepsStatus.textContent = errorMessage(e);
+  } finally {
+    p.stepsRun.disabled = false;
+  }
 }
 
 function renderCursor(): void {
@@ -223,6 +316,7 @@ export function initPlayer(): void {
   p.next.addEventListener("click", () => stepMoment(1));
   p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
   p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
+  p.stepsRun.addEventListener("click", () => void placeSteps());
   p.video.addEventListener("loadedmetadata", () => {
     if (playing?.pendingSeek !== null && playing?.pendingSeek !== undefined) {
       const t = playing.pendingSeek;
@@ -252,6 +346,11 @@ export function initPlayer(): void {
     "keydown",
     (e) => {
       if (!playing) return;
+      const typing =
+        document.activeElement instanceof HTMLTextAreaElement ||
+        (document.activeElement instanceof HTMLInputElement &&
+          document.activeElement.type !== "checkbox");
+      if (typing && e.key !== "Escape") return;
       if (e.key === "Escape") {
         e.preventDefault();
         e.stopPropagation();
