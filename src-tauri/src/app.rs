@@ -728,14 +728,9 @@ impl AppCore {
     /// the library folder is ever read: the request names a video id, never a path, and the
     /// catalogue's path is checked to resolve inside the library (404 when it does not).
     pub fn thumbnail(&self, request_path: &str) -> Served {
-        let Some(id) = requested_id(request_path) else {
-            return Served::error(400);
-        };
-        let Ok(engine) = self.engine() else {
-            return Served::error(503);
-        };
-        let Ok(video) = self.video(&engine, id) else {
-            return Served::error(404);
+        let (engine, video) = match self.requested_video(request_path) {
+            Ok(found) => found,
+            Err(status) => return Served::error(status),
         };
         let Some(file) = video
             .thumbnail_path
@@ -790,19 +785,24 @@ impl AppCore {
         })
     }
 
-    /// The player's file server (`media_server`): `/<video id>` with the request's `Range` header → bytes of that
-    /// library video (see [`crate::media`]). The request names a video id, never a path: a
-    /// file the catalogue does not list cannot be asked for. A video that failed to import is
-    /// not served (it may not be a video at all), nor one whose file is gone (404).
+    /// The library video a `thumb:` or file-server request names (`/<id>`), or the HTTP status
+    /// to answer: 400 (not an id), 503 (library not open), 404 (no such video).
+    fn requested_video(&self, request_path: &str) -> Result<(Arc<Engine>, Video), u16> {
+        let id = requested_id(request_path).ok_or(400u16)?;
+        let engine = self.engine().map_err(|_| 503u16)?;
+        let video = self.video(&engine, id).map_err(|_| 404u16)?;
+        Ok((engine, video))
+    }
+
+    /// The player's file server (`media_server`): `/<video id>` with the request's `Range`
+    /// header → bytes of that library video (see [`crate::media`]). The request names a video
+    /// id, never a path: a file the catalogue does not list cannot be asked for. A video that
+    /// failed to import is not served (it may not be a video at all), nor one whose file is
+    /// gone (404).
     pub fn media(&self, request_path: &str, range: Option<&str>) -> Served {
-        let Some(id) = requested_id(request_path) else {
-            return Served::error(400);
-        };
-        let Ok(engine) = self.engine() else {
-            return Served::error(503);
-        };
-        let Ok(video) = self.video(&engine, id) else {
-            return Served::error(404);
+        let video = match self.requested_video(request_path) {
+            Ok((_, video)) => video,
+            Err(status) => return Served::error(status),
         };
         if video.status == Status::Failed {
             return Served::error(404);
