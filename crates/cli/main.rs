@@ -243,63 +243,7 @@ enum ModelsCommand {
 enum BenchCommand {
     /// HNSW search over synthetic vectors: recall@k against exact search (same data), build
     /// time, query latency with and without the text tower, exact-search baseline.
-    Search {
-        /// Vectors in the index.
-        #[arg(long, default_value_t = 1_000_000)]
-        n: usize,
-        #[arg(long, default_value_t = 768)]
-        dims: usize,
-        /// Timed queries, each checked against exact search.
-        #[arg(long, default_value_t = 100)]
-        queries: usize,
-        #[arg(long, default_value_t = 10)]
-        k: usize,
-        /// Search beams (`ef`) measured on the same index, comma-separated (e.g.
-        /// `64,128,256`); the first is the one reported and used with the text tower. The
-        /// index default when absent.
-        #[arg(long, value_delimiter = ',')]
-        ef: Vec<usize>,
-        /// HNSW connectivity `M` of the index built (default: the index default).
-        #[arg(long)]
-        m: Option<usize>,
-        /// HNSW `ef_construction` of the index built (default: the index default).
-        #[arg(long)]
-        ef_construction: Option<usize>,
-        /// `random` (uniform on the sphere: the worst case) or `clustered` (a model of window
-        /// embeddings: groups around centres, decaying spectrum, queries near data points).
-        #[arg(long, default_value = "random")]
-        data: String,
-        /// Clustered: number of centres (0: one per 250 vectors).
-        #[arg(long, default_value_t = 0)]
-        centres: usize,
-        /// Clustered: length of the noise around a centre.
-        #[arg(long, default_value_t = 0.6)]
-        spread: f32,
-        /// Clustered: length of the noise around a data point that makes a query; several
-        /// (comma-separated) measure the same index on each query set in turn.
-        #[arg(long, value_delimiter = ',', default_value = "0.5")]
-        query_noise: Vec<f32>,
-        /// Clustered: spectrum exponent (variance of dimension i ~ (i+1)^-decay; 0: isotropic).
-        #[arg(long, default_value_t = 1.0)]
-        decay: f32,
-        /// Threads building the index (0: all cores).
-        #[arg(long, default_value_t = 0)]
-        threads: usize,
-        /// Queries timed for the exact-search baseline (brute force, one thread).
-        #[arg(long, default_value_t = 20)]
-        exact_queries: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Also time a model's text tower per query (CPU), alone and followed by the search.
-        #[arg(long, value_name = "DIR")]
-        model: Option<PathBuf>,
-        /// Without `--model`: time the text tower of a random-weight model of this preset
-        /// (`full` or `tiny`) made in a temporary folder (speed does not depend on weights).
-        #[arg(long)]
-        preset: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
+    Search(commands::bench::SearchArgs),
     /// S3D-G clips per second and text queries per second on CPU or GPU.
     Encode {
         /// Model directory; without it a random-weight model of `--preset` is made in a

@@ -235,24 +235,62 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
 }
 
 /// Arguments of `vclip bench search`.
+#[derive(Debug, clap::Args)]
 pub struct SearchArgs {
+    /// Vectors in the index.
+    #[arg(long, default_value_t = 1_000_000)]
     pub n: usize,
+    #[arg(long, default_value_t = 768)]
     pub dims: usize,
+    /// Timed queries, each checked against exact search.
+    #[arg(long, default_value_t = 100)]
     pub queries: usize,
+    #[arg(long, default_value_t = 10)]
     pub k: usize,
+    /// Search beams (`ef`) measured on the same index, comma-separated (e.g.
+    /// `64,128,256`); the first is the one reported and used with the text tower. The
+    /// index default when absent.
+    #[arg(long, value_delimiter = ',')]
     pub ef: Vec<usize>,
+    /// HNSW connectivity `M` of the index built (default: the index default).
+    #[arg(long)]
     pub m: Option<usize>,
+    /// HNSW `ef_construction` of the index built (default: the index default).
+    #[arg(long)]
     pub ef_construction: Option<usize>,
+    /// `random` (uniform on the sphere: the worst case) or `clustered` (a model of window
+    /// embeddings: groups around centres, decaying spectrum, queries near data points).
+    #[arg(long, default_value = "random")]
     pub data: String,
+    /// Clustered: number of centres (0: one per 250 vectors).
+    #[arg(long, default_value_t = 0)]
     pub centres: usize,
+    /// Clustered: length of the noise around a centre.
+    #[arg(long, default_value_t = 0.6)]
     pub spread: f32,
+    /// Clustered: length of the noise around a data point that makes a query; several
+    /// (comma-separated) measure the same index on each query set in turn.
+    #[arg(long, value_delimiter = ',', default_value = "0.5")]
     pub query_noise: Vec<f32>,
+    /// Clustered: spectrum exponent (variance of dimension i ~ (i+1)^-decay; 0: isotropic).
+    #[arg(long, default_value_t = 1.0)]
     pub decay: f32,
+    /// Threads building the index (0: all cores).
+    #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Queries timed for the exact-search baseline (brute force, one thread).
+    #[arg(long, default_value_t = 20)]
     pub exact_queries: usize,
+    #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Also time a model's text tower per query (CPU), alone and followed by the search.
+    #[arg(long, value_name = "DIR")]
     pub model: Option<std::path::PathBuf>,
+    /// Without `--model`: time the text tower of a random-weight model of this preset
+    /// (`full` or `tiny`) made in a temporary folder (speed does not depend on weights).
+    #[arg(long)]
     pub preset: Option<String>,
+    #[arg(long)]
     pub json: bool,
 }
 

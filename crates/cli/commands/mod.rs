@@ -1,7 +1,7 @@
 //! One function per subcommand. Each returns the process exit code: 0 when everything worked,
 //! 1 when some input failed (after reporting it on stderr and carrying on with the rest).
 
-mod bench;
+pub mod bench;
 #[cfg(feature = "media")]
 mod bench_import;
 pub mod library;
@@ -95,45 +95,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         } => models::encode(&video, model, gpu, batch, json),
         Command::Bench { what } => match what {
-            BenchCommand::Search {
-                n,
-                dims,
-                queries,
-                k,
-                ef,
-                m,
-                ef_construction,
-                data,
-                centres,
-                spread,
-                query_noise,
-                decay,
-                threads,
-                exact_queries,
-                seed,
-                model,
-                preset,
-                json,
-            } => bench::search(bench::SearchArgs {
-                n,
-                dims,
-                queries,
-                k,
-                ef,
-                m,
-                ef_construction,
-                data,
-                centres,
-                spread,
-                query_noise,
-                decay,
-                threads,
-                exact_queries,
-                seed,
-                model,
-                preset,
-                json,
-            }),
+            BenchCommand::Search(args) => bench::search(args),
             #[cfg(feature = "media")]
             BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
             #[cfg(feature = "media")]
