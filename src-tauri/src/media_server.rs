@@ -103,16 +103,16 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: Arc<AtomicBool>
             shared.open.fetch_sub(1, Ordering::SeqCst);
             continue; // dropped: the client retries
         }
-        let shared = Arc::clone(&shared);
+        let conn = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("vclip-media-conn".into())
             .spawn(move || {
-                let _ = serve_connection(stream, &shared);
-                shared.open.fetch_sub(1, Ordering::SeqCst);
+                let _ = serve_connection(stream, &conn);
+                conn.open.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
-            // The closure (and its count) went with the failed spawn; nothing to undo but this.
-            continue;
+            // The connection is dropped unserved: give its slot back.
+            shared.open.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
