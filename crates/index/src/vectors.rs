@@ -1428,11 +1428,14 @@ mod tests {
         idx.add(105, &other).unwrap(); // replaced by add_many
         idx.add_many(&keys, &data, 3).unwrap();
         assert_eq!(idx.len(), n + 1);
+        // HNSW is approximate and a parallel build is not deterministic: every row must be
+        // found among its nearest few, not necessarily first (one CI run missed row 291 at 1).
+        let found = |q: &[f32], key: u64| idx.search(q, 5).unwrap().iter().any(|h| h.key == key);
         for i in (0..n).step_by(97) {
             let q = &data[i * dims..(i + 1) * dims];
-            assert_eq!(idx.search(q, 1).unwrap()[0].key, keys[i], "row {i}");
+            assert!(found(q, keys[i]), "row {i}");
         }
-        assert_eq!(idx.search(&other, 1).unwrap()[0].key, 7);
+        assert!(found(&other, 7));
         assert!(matches!(
             idx.add_many(&[1, 1], &data[..2 * dims], 2),
             Err(Error::Invalid(_))
