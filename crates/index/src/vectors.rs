@@ -218,7 +218,10 @@ impl VectorIndex {
     }
 
     /// Builds a fresh index (default settings) from `(key, vector)` pairs, e.g. after a
-    /// model change, inserting on all cores. A key given twice keeps its last vector.
+    /// model change. A key given twice keeps its last vector. Inserts on one thread: a
+    /// parallel usearch build of a small index can leave vectors unreachable
+    /// (`parallel_add_many_keeps_most_rows_reachable`), and a library's index must find every
+    /// window.
     pub fn rebuild<'a>(
         dims: usize,
         items: impl IntoIterator<Item = (u64, &'a [f32])>,
@@ -238,7 +241,7 @@ impl VectorIndex {
                 }
             }
         }
-        idx.add_many(&keys, &data, 0)?;
+        idx.add_many(&keys, &data, 1)?;
         Ok(idx)
     }
 
@@ -1418,7 +1421,7 @@ mod tests {
     }
 
     #[test]
-    fn parallel_add_many_finds_what_sequential_add_finds() {
+    fn parallel_add_many_keeps_most_rows_reachable() {
         let (n, dims) = (2000, 16);
         let data = vectors(n, dims);
         let keys: Vec<u64> = (100..100 + n as u64).collect();
@@ -1428,14 +1431,22 @@ mod tests {
         idx.add(105, &other).unwrap(); // replaced by add_many
         idx.add_many(&keys, &data, 3).unwrap();
         assert_eq!(idx.len(), n + 1);
-        // HNSW is approximate and a parallel build is not deterministic: every row must be
-        // found among its nearest few, not necessarily first (one CI run missed row 291 at 1).
+        // A parallel build is not deterministic and, at this size, leaves some rows unreachable
+        // (measured: about one build in ten misses one row; under CPU contention up to 1.2% of
+        // rows; which is why `rebuild` inserts on one thread). Most must still be found.
         let found = |q: &[f32], key: u64| idx.search(q, 5).unwrap().iter().any(|h| h.key == key);
-        for i in (0..n).step_by(97) {
-            let q = &data[i * dims..(i + 1) * dims];
-            assert!(found(q, keys[i]), "row {i}");
-        }
+        let reachable = (0..n)
+            .filter(|&i| found(&data[i * dims..(i + 1) * dims], keys[i]))
+            .count();
+        assert!(reachable * 100 >= n * 95, "{reachable} of {n} rows found");
         assert!(found(&other, 7));
+        // One thread: every row is its own nearest neighbour.
+        let mut seq = VectorIndex::new(dims).unwrap();
+        seq.add_many(&keys, &data, 1).unwrap();
+        for i in 0..n {
+            let q = &data[i * dims..(i + 1) * dims];
+            assert_eq!(seq.search(q, 1).unwrap()[0].key, keys[i], "row {i}");
+        }
         assert!(matches!(
             idx.add_many(&[1, 1], &data[..2 * dims], 2),
             Err(Error::Invalid(_))
