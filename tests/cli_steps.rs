@@ -437,3 +437,197 @@ fn eval_crosstask_reads_the_release_format_and_computes_recall() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tasks_primary.txt"));
 }
+
+/// `(title, start_ms, end_ms)` of `ffprobe -show_chapters` on `file`.
+fn probed_chapters(file: &std::path::Path) -> Vec<(String, i64, i64)> {
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_chapters", "-of", "json"])
+        .arg(file)
+        .output()
+        .expect("the ffprobe CLI is installed (scripts/deps.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("ffprobe JSON");
+    let secs = |x: &serde_json::Value| -> i64 {
+        let s: f64 = x.as_str().expect("time").parse().expect("number");
+        (s * 1000.0).round() as i64
+    };
+    v["chapters"]
+        .as_array()
+        .expect("chapters")
+        .iter()
+        .map(|c| {
+            (
+                c["tags"]["title"].as_str().expect("title").to_owned(),
+                secs(&c["start_time"]),
+                secs(&c["end_time"]),
+            )
+        })
+        .collect()
+}
+
+/// A WebVTT file read back (the test's own reader): `(payload, start_ms, end_ms)` per cue.
+fn read_vtt(text: &str) -> Vec<(String, i64, i64)> {
+    let mut blocks = text.split("\n\n");
+    assert_eq!(blocks.next().map(str::trim_end), Some("WEBVTT"), "{text}");
+    let time = |t: &str| -> i64 {
+        let (hms, ms) = t.trim().split_once('.').expect("HH:MM:SS.mmm");
+        assert_eq!(ms.len(), 3, "{t}");
+        let f: Vec<i64> = hms.split(':').map(|x| x.parse().expect("num")).collect();
+        assert_eq!(f.len(), 3, "{t}");
+        ((f[0] * 60 + f[1]) * 60 + f[2]) * 1000 + ms.parse::<i64>().expect("ms")
+    };
+    blocks
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| {
+            let lines: Vec<&str> = b.lines().collect();
+            let timing = lines
+                .iter()
+                .position(|l| l.contains("-->"))
+                .expect("timing line");
+            let (a, z) = lines[timing].split_once("-->").expect("arrow");
+            let payload = lines[timing + 1..].join("\n");
+            assert!(!payload.contains("-->") && !payload.contains('<'), "{b}");
+            let payload = payload
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            (payload, time(a), time(z))
+        })
+        .collect()
+}
+
+/// Issue #6: `--chapters` writes ffmetadata that the real ffmpeg muxes (titles with `=`, `;`,
+/// `#`, `\`, `&`, `<`, `-->` survive) and WebVTT that reads back to the same chapters.
+#[test]
+fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let clip = video(
+        tmp.path(),
+        "repair.mp4",
+        "testsrc2=size=160x120:rate=25",
+        12,
+        None,
+    );
+    let path = clip.to_str().expect("utf-8");
+    let o = vclip(&lib, &model, &["import", path]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let texts = [
+        "remove the screws; then = the cover",
+        "lift #1 \\ <cover> & go --> now",
+        "unplug the battery",
+    ];
+    let ffmeta = tmp.path().join("chapters.txt");
+    let vtt = tmp.path().join("chapters.vtt");
+    let run = |file: &std::path::Path| {
+        let mut args = vec!["steps", path, "--json", "--chapters"];
+        args.push(file.to_str().expect("utf-8"));
+        for t in &texts {
+            args.extend(["--step", t]);
+        }
+        let o = vclip(&lib, &model, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json(&o)
+    };
+    let r = run(&ffmeta);
+    assert_eq!(r, run(&vtt), "the same steps both times");
+
+    // What the chapters must be: the steps (in order, disjoint) in ms, each ending at the
+    // next one's start at the latest, the last at the video's end.
+    let duration = (r["duration_s"].as_f64().expect("duration") * 1000.0).round() as i64;
+    let steps = r["steps"].as_array().expect("steps");
+    let ms =
+        |s: &serde_json::Value, k: &str| (s[k].as_f64().expect("time") * 1000.0).round() as i64;
+    let mut want: Vec<(String, i64, i64)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["text"].as_str().expect("text").to_owned(),
+                ms(s, "start_s"),
+                ms(s, "end_s").min(duration),
+            )
+        })
+        .collect();
+    for i in 0..want.len().saturating_sub(1) {
+        want[i].2 = want[i].2.min(want[i + 1].1);
+    }
+    assert_eq!(want.iter().map(|w| w.0.as_str()).collect::<Vec<_>>(), texts);
+
+    assert_eq!(read_vtt(&std::fs::read_to_string(&vtt).expect("vtt")), want);
+
+    // Muxed by the real ffmpeg. Matroska keeps every start and end.
+    let mkv = tmp.path().join("out.mkv");
+    let mp4 = tmp.path().join("out.mp4");
+    for out in [&mkv, &mp4] {
+        crate::support::ffmpeg(&[
+            "-i",
+            path,
+            "-i",
+            ffmeta.to_str().expect("utf-8"),
+            "-map_metadata",
+            "1",
+            "-map_chapters",
+            "1",
+            "-codec",
+            "copy",
+            out.to_str().expect("utf-8"),
+        ]);
+    }
+    let close = |a: &[(String, i64, i64)], b: &[(String, i64, i64)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && (x.1 - y.1).abs() <= 1 && (x.2 - y.2).abs() <= 1)
+    };
+    let got = probed_chapters(&mkv);
+    assert!(close(&got, &want), "{got:?} vs {want:?}");
+    // MP4 stores only where each chapter starts: a chapter runs to the next one, the first
+    // from 0. Titles, the later starts and the last end are what it keeps.
+    let got = probed_chapters(&mp4);
+    let mut want_mp4 = want.clone();
+    want_mp4[0].1 = 0;
+    for i in 0..want_mp4.len() - 1 {
+        want_mp4[i].2 = want_mp4[i + 1].1;
+    }
+    assert!(close(&got, &want_mp4), "{got:?} vs {want_mp4:?}");
+
+    // A file that cannot be written: the error names it, and no chapters file appears.
+    let bad = tmp.path().join("no-such-folder").join("c.vtt");
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "steps",
+            path,
+            "--step",
+            "a",
+            "--chapters",
+            bad.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no-such-folder"), "{err}");
+    // --chapters-format overrides the name.
+    let forced = tmp.path().join("chapters.data");
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "steps",
+            path,
+            "--step",
+            "a",
+            "--chapters",
+            forced.to_str().expect("utf-8"),
+            "--chapters-format",
+            "vtt",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&forced)
+        .expect("written")
+        .starts_with("WEBVTT\n"));
+}

@@ -78,6 +78,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        chapters: commands::steps::ChaptersArgs,
+        #[command(flatten)]
         lib: LibraryArgs,
     },
     /// Benchmarks of the model's quality on public datasets.

@@ -50,8 +50,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             source,
             unordered,
             json,
+            chapters,
             lib,
-        } => steps::steps(&lib, &video, &source, unordered, json),
+        } => steps::steps(&lib, &video, &source, unordered, json, &chapters),
         #[cfg(feature = "media")]
         Command::Eval {
             what:

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use vclip_engine::chapters::ChapterFormat;
 use vclip_engine::steps::parse_step_list;
 use vclip_engine::StepOptions;
 
@@ -21,6 +22,33 @@ pub struct StepSource {
     /// A file with one step per line (numbering and bullets are removed; `-` reads stdin).
     #[arg(long, value_name = "FILE")]
     pub steps_file: Option<PathBuf>,
+}
+
+/// Chapter export (`--chapters FILE`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChaptersArgs {
+    /// Also write the steps as chapters to FILE: WebVTT if it ends in .vtt, else ffmetadata
+    /// (`ffmpeg -i VIDEO -i FILE -map_metadata 1 -map_chapters 1 -codec copy OUT`).
+    #[arg(long, value_name = "FILE")]
+    pub chapters: Option<PathBuf>,
+    /// The chapters file's format, whatever its name.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "chapters")]
+    pub chapters_format: Option<ChaptersFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ChaptersFormatArg {
+    Vtt,
+    Ffmetadata,
+}
+
+impl From<ChaptersFormatArg> for ChapterFormat {
+    fn from(f: ChaptersFormatArg) -> Self {
+        match f {
+            ChaptersFormatArg::Vtt => ChapterFormat::Vtt,
+            ChaptersFormatArg::Ffmetadata => ChapterFormat::Ffmetadata,
+        }
+    }
 }
 
 impl StepSource {
@@ -61,6 +89,7 @@ pub fn steps(
     source: &StepSource,
     unordered: bool,
     json: bool,
+    chapters: &ChaptersArgs,
 ) -> anyhow::Result<ExitCode> {
     let steps = source.read()?;
     let engine = args.open(true)?;
@@ -71,6 +100,16 @@ pub fn steps(
     let report = engine
         .steps(video, &steps, opts)
         .with_context(|| format!("placing {} steps on {video}", steps.len()))?;
+    if let Some(path) = &chapters.chapters {
+        let format = chapters
+            .chapters_format
+            .map_or_else(|| ChapterFormat::for_path(path), Into::into);
+        let list = report
+            .chapters()
+            .with_context(|| format!("{}: cannot make chapters", path.display()))?;
+        vclip_engine::chapters::write(path, format, &list)?;
+        eprintln!("{} chapters written to {}", list.len(), path.display());
+    }
     if json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

@@ -4,6 +4,7 @@
 //! Faces (the `vclip` CLI and the Tauri window) only call into this crate and the crates below it;
 //! nothing here knows about terminals or windows.
 
+pub mod chapters;
 pub mod crosstask;
 #[cfg(feature = "media")]
 pub mod discover;

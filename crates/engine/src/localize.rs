@@ -76,12 +76,24 @@ pub struct StepsReport {
     /// The video's path.
     pub video: String,
     pub video_id: i64,
+    /// The video's duration as probed at import, seconds (chapters end there).
+    pub duration_s: Option<f64>,
     /// Seconds with token states (the rows aligned).
     pub seconds: usize,
     pub ordered: bool,
     /// The background logit used, if any.
     pub background: Option<f32>,
     pub steps: Vec<StepSpan>,
+}
+
+impl StepsReport {
+    /// The placed steps as chapters (see [`crate::chapters`]).
+    pub fn chapters(
+        &self,
+    ) -> std::result::Result<Vec<crate::chapters::Chapter>, crate::chapters::ChaptersError> {
+        let steps: Vec<_> = self.steps.iter().map(Into::into).collect();
+        crate::chapters::chapters(&steps, self.duration_s)
+    }
 }
 
 impl Engine {
@@ -127,6 +139,7 @@ impl Engine {
         Ok(StepsReport {
             video: video.path.clone(),
             video_id: video.id,
+            duration_s: video.duration_s,
             seconds: states.rows,
             ordered: opts.ordered,
             background,
