@@ -14,6 +14,8 @@ fn main() {
         "open_video",
         "reveal_video",
         "locate_steps",
+        "export_chapters",
+        "add_videos_dialog",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use vclip_engine::chapters::{self, ChapterFormat, ChapterStep};
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{
     CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
@@ -148,6 +149,20 @@ pub struct ImportStarted {
     pub job: u64,
     /// Another batch was running: this one starts after it.
     pub queued: bool,
+}
+
+/// Where the chapters save dialog starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaptersTarget {
+    pub file_name: String,
+    pub directory: Option<PathBuf>,
+}
+
+/// The answer to `export_chapters` (`None` in the UI when the dialog was cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportedChapters {
+    pub path: String,
+    pub chapters: usize,
 }
 
 /// What one import batch did, for the UI (paths as text even when they are not UTF-8).
@@ -550,6 +565,29 @@ impl AppCore {
         Ok(ImportStarted { job, queued: false })
     }
 
+    /// Whether an import could start now (library open, a model loaded), so that "Add videos…"
+    /// says why not before a file dialog is opened for nothing.
+    pub fn can_import(&self) -> Result<(), CommandError> {
+        if self.engine()?.model().is_none() {
+            return Err(CommandError::no_model());
+        }
+        Ok(())
+    }
+
+    /// `add_videos_dialog`, after the dialog: imports what was picked as [`Self::import_paths`]
+    /// imports dropped paths. A cancelled dialog (`None`) or an empty pick does nothing; it must
+    /// not reach `import_paths`, where no paths means "resume".
+    pub fn import_picked(
+        self: &Arc<Self>,
+        picked: Option<Vec<PathBuf>>,
+        emit: EmitImport,
+    ) -> Result<Option<ImportStarted>, CommandError> {
+        match picked {
+            Some(paths) if !paths.is_empty() => self.import_paths(paths, emit).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// The import thread: runs batches until none is queued.
     fn run_batches(
         &self,
@@ -766,6 +804,54 @@ impl AppCore {
             ..Default::default()
         };
         Ok(engine.steps(&id.to_string(), &steps, opts)?)
+    }
+
+    /// The chapters of video `id` for `steps` (the Steps panel's list, possibly corrected by
+    /// hand) and where the save dialog should start: the video's folder, `<name>.chapters.<ext>`.
+    /// Checked before the dialog opens, so a bad list is reported without asking for a file.
+    pub fn chapters_target(
+        &self,
+        id: i64,
+        steps: &[ChapterStep],
+        format: ChapterFormat,
+    ) -> Result<ChaptersTarget, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        chapters::chapters(steps, video.duration_s).map_err(|e| CommandError::Invalid {
+            message: e.to_string(),
+        })?;
+        let path = Path::new(&video.path);
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "video".into(), |s| s.to_string_lossy());
+        Ok(ChaptersTarget {
+            file_name: format!("{stem}.chapters.{}", format.extension()),
+            directory: path.parent().map(Path::to_path_buf),
+        })
+    }
+
+    /// `export_chapters`, once the user chose `path`: writes the chapters of video `id` for
+    /// `steps` atomically in `format` (see `vclip_engine::chapters`).
+    pub fn export_chapters(
+        &self,
+        id: i64,
+        steps: &[ChapterStep],
+        format: ChapterFormat,
+        path: &Path,
+    ) -> Result<ExportedChapters, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        let list =
+            chapters::chapters(steps, video.duration_s).map_err(|e| CommandError::Invalid {
+                message: e.to_string(),
+            })?;
+        chapters::write(path, format, &list).map_err(|e| CommandError::File {
+            message: e.to_string(),
+        })?;
+        Ok(ExportedChapters {
+            path: path.to_string_lossy().into_owned(),
+            chapters: list.len(),
+        })
     }
 
     /// `open_video` / `reveal_video`: hands a library video's file to the desktop: its default

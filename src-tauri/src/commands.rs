@@ -2,6 +2,10 @@
 //! events it hears. Each is a thin wrapper over an [`AppCore`] function; anything that touches
 //! the disk or the model runs on a blocking thread so the window stays responsive.
 //!
+//! `export_chapters` and `add_videos_dialog` open native file dialogs from Rust (the
+//! dialog plugin's Rust API, on a blocking thread): the webview is granted no `dialog:`
+//! permission, so it can neither open a dialog of its own nor choose where a file is written.
+//!
 //! Events: `app-status` ([`AppStatus`], when the library has been opened or failed to open)
 //! and `import` ([`ImportEvent`], the import thread's progress and outcome).
 
@@ -9,10 +13,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter as _, Manager as _, State};
+use tauri_plugin_dialog::{DialogExt as _, FileDialogBuilder, FilePath};
+use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
 use crate::{
-    AppCore, AppStatus, CommandError, EmitImport, ImportStarted, ModelChoice, Moment, ProbeResult,
-    RemovedVideo, VideoRow,
+    AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
+    Moment, ProbeResult, RemovedVideo, VideoRow,
 };
 
 /// Event carrying [`AppStatus`] once the library is open (or could not be opened).
@@ -54,17 +60,86 @@ pub async fn reopen_library(app: AppHandle) -> Result<(), CommandError> {
     Ok(())
 }
 
+/// The import's events go to the window.
+fn emit_import(app: AppHandle) -> EmitImport {
+    Arc::new(move |event| {
+        // The window may be gone while an import ends; nothing to tell then.
+        let _ = app.emit(IMPORT_EVENT, event);
+    })
+}
+
 #[tauri::command]
 pub async fn import_paths(
     app: AppHandle,
     core: State<'_, Arc<AppCore>>,
     paths: Vec<PathBuf>,
 ) -> Result<ImportStarted, CommandError> {
-    let emit: EmitImport = Arc::new(move |event| {
-        // The window may be gone while an import ends; nothing to tell then.
-        let _ = app.emit(IMPORT_EVENT, event);
-    });
-    core.import_paths(paths, emit)
+    core.import_paths(paths, emit_import(app))
+}
+
+/// A file dialog over the main window (as the dialog plugin's own commands do: a parent on
+/// Windows and macOS only).
+fn file_dialog(app: &AppHandle) -> FileDialogBuilder<tauri::Wry> {
+    #[allow(unused_mut)]
+    let mut builder = app.dialog().file();
+    #[cfg(any(windows, target_os = "macos"))]
+    if let Some(window) = app.get_webview_window("main") {
+        builder = builder.set_parent(&window);
+    }
+    builder
+}
+
+/// The local paths among what a dialog returned (`None`: cancelled). A URI that is not a
+/// local file (only mobile platforms give those) is left out.
+pub(crate) fn picked_paths(picked: Option<Vec<FilePath>>) -> Option<Vec<PathBuf>> {
+    picked.map(|files| {
+        files
+            .into_iter()
+            .filter_map(|f| f.into_path().ok())
+            .collect()
+    })
+}
+
+/// "Add videos…" (`folder: false`: several files, filtered on video extensions, "All files"
+/// as the other choice) or "Add folder…" (`folder: true`), then the import of dropped paths.
+/// `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn add_videos_dialog(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    folder: bool,
+) -> Result<Option<ImportStarted>, CommandError> {
+    core.can_import()?;
+    let dialog = file_dialog(&app);
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        if folder {
+            dialog
+                .set_title("Add a folder of videos")
+                .blocking_pick_folder()
+                .map(|f| vec![f])
+        } else {
+            // GTK's patterns are case-sensitive: CLIP.MP4 needs its own.
+            let upper: Vec<String> = vclip_media::VIDEO_EXTENSIONS
+                .iter()
+                .map(|e| e.to_ascii_uppercase())
+                .collect();
+            let extensions: Vec<&str> = vclip_media::VIDEO_EXTENSIONS
+                .iter()
+                .copied()
+                .chain(upper.iter().map(String::as_str))
+                .collect();
+            dialog
+                .set_title("Add videos")
+                .add_filter("Videos", &extensions)
+                .add_filter("All files", &["*"])
+                .blocking_pick_files()
+        }
+    })
+    .await
+    .map_err(|e| CommandError::Internal {
+        message: format!("the file dialog stopped: {e}"),
+    })?;
+    core.import_picked(picked_paths(picked), emit_import(app))
 }
 
 #[tauri::command]
@@ -126,4 +201,43 @@ pub async fn locate_steps(
     ordered: bool,
 ) -> Result<vclip_engine::localize::StepsReport, CommandError> {
     blocking(&core, move |c| c.locate_steps(id, &text, ordered)).await
+}
+
+/// Saves the Steps panel's steps of video `id` as chapters (`format`: `vtt` or `ffmetadata`)
+/// where the user says in a native save dialog. `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn export_chapters(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+    steps: Vec<ChapterStep>,
+    format: ChapterFormat,
+) -> Result<Option<ExportedChapters>, CommandError> {
+    let target = core.chapters_target(id, &steps, format)?;
+    let mut dialog = file_dialog(&app)
+        .set_title("Export chapters")
+        .set_file_name(target.file_name)
+        .add_filter(
+            match format {
+                ChapterFormat::Vtt => "WebVTT chapters",
+                ChapterFormat::Ffmetadata => "ffmpeg metadata",
+            },
+            &[format.extension()],
+        );
+    if let Some(dir) = target.directory.filter(|d| d.is_dir()) {
+        dialog = dialog.set_directory(dir);
+    }
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the save dialog stopped: {e}"),
+        })?;
+    let Some(path) = picked_paths(chosen.map(|f| vec![f])).and_then(|p| p.into_iter().next())
+    else {
+        return Ok(None);
+    };
+    blocking(&core, move |c| {
+        c.export_chapters(id, &steps, format, &path).map(Some)
+    })
+    .await
 }

@@ -124,6 +124,12 @@ pub enum CommandError {
     /// The library itself failed (I/O, a damaged index, …).
     #[error("{message}")]
     Engine { message: String },
+    /// What the UI sent cannot be used (e.g. a step whose end is before its start).
+    #[error("{message}")]
+    Invalid { message: String },
+    /// A file the user chose could not be written; the message names it.
+    #[error("{message}")]
+    File { message: String },
 }
 
 impl CommandError {
@@ -143,9 +149,10 @@ pub mod media;
 pub mod media_server;
 
 pub use app::{
-    default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus, EmitImport,
-    ImportEvent, ImportStarted, ImportSummary, LibraryState, ModelChoice, ModelStatus, Moment,
-    RemovedVideo, Served, SnippetPart, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+    default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus,
+    ChaptersTarget, EmitImport, ExportedChapters, ImportEvent, ImportStarted, ImportSummary,
+    LibraryState, ModelChoice, ModelStatus, Moment, RemovedVideo, Served, SnippetPart, VideoRow,
+    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
 
 /// The custom URI scheme that serves thumbnails: `thumb://localhost/<video id>` (Linux, macOS),
@@ -217,6 +224,9 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
         Err(e) => eprintln!("vclip-app: the player's file server did not start: {e}"),
     }
     let app = tauri::Builder::default()
+        // Native dialogs, opened only by the app's own commands (`export_chapters`,
+        // `add_videos_dialog`): the window's capability grants no `dialog:` permission.
+        .plugin(tauri_plugin_dialog::init())
         .manage(Arc::clone(&core))
         .register_asynchronous_uri_scheme_protocol(THUMB_SCHEME, |ctx, request, responder| {
             serve(ctx, request, responder, |core, path, _| {
@@ -235,6 +245,8 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
             commands::open_video,
             commands::reveal_video,
             commands::locate_steps,
+            commands::export_chapters,
+            commands::add_videos_dialog,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

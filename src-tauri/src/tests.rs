@@ -846,3 +846,171 @@ fn pasted_steps_are_placed_in_order_on_a_ready_video() {
         Err(CommandError::NotFound { .. })
     ));
 }
+
+fn step(text: &str, start_s: f64, end_s: f64) -> vclip_engine::chapters::ChapterStep {
+    vclip_engine::chapters::ChapterStep {
+        text: text.into(),
+        start_s,
+        end_s,
+    }
+}
+
+/// Issue #6: the write half of `export_chapters` (the save dialog cannot run headless).
+#[test]
+fn chapters_are_exported_for_library_videos_only() {
+    use vclip_engine::chapters::ChapterFormat;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kitchen = kitchen(&tmp.path().join("videos"));
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen.clone()]);
+    let id = core.list_videos().expect("list")[0].id;
+    // Corrected by hand in the panel: out of order, overlapping, past the 6 s video's end.
+    let steps = vec![
+        step("whisk = the #1 eggs; fast", 3.0, 9.0),
+        step("crack <the> eggs & --> bowl", 0.5, 3.5),
+    ];
+
+    let target = core
+        .chapters_target(id, &steps, ChapterFormat::Vtt)
+        .expect("target");
+    assert_eq!(target.file_name, "kitchen.chapters.vtt");
+    assert_eq!(
+        target
+            .directory
+            .as_deref()
+            .map(Path::canonicalize)
+            .transpose()
+            .expect("dir"),
+        Some(kitchen.parent().expect("dir").canonicalize().expect("dir"))
+    );
+
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let vtt = out.join("k.vtt");
+    let done = core
+        .export_chapters(id, &steps, ChapterFormat::Vtt, &vtt)
+        .expect("vtt");
+    assert_eq!(done.chapters, 2);
+    assert_eq!(done.path, vtt.to_string_lossy());
+    assert_eq!(
+        std::fs::read_to_string(&vtt).expect("read"),
+        "WEBVTT\n\n1\n00:00:00.500 --> 00:00:03.000\ncrack &lt;the&gt; eggs &amp; --&gt; bowl\n\
+         \n2\n00:00:03.000 --> 00:00:06.000\nwhisk = the #1 eggs; fast\n"
+    );
+    let meta = out.join("k.txt");
+    core.export_chapters(id, &steps, ChapterFormat::Ffmetadata, &meta)
+        .expect("ffmetadata");
+    let text = std::fs::read_to_string(&meta).expect("read");
+    assert!(text.starts_with(";FFMETADATA1\n"), "{text}");
+    assert!(
+        text.contains("START=3000\nEND=6000\ntitle=whisk \\= the \\#1 eggs\\; fast\n"),
+        "{text}"
+    );
+
+    // An unknown video, a bad span and a folder that does not exist: typed errors, no file.
+    assert!(matches!(
+        core.export_chapters(999, &steps, ChapterFormat::Vtt, &out.join("x.vtt")),
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(matches!(
+        core.chapters_target(999, &steps, ChapterFormat::Vtt),
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(matches!(
+        core.chapters_target(id, &[step("a", 4.0, 2.0)], ChapterFormat::Vtt),
+        Err(CommandError::Invalid { .. })
+    ));
+    assert!(matches!(
+        core.export_chapters(id, &[], ChapterFormat::Vtt, &out.join("x.vtt")),
+        Err(CommandError::Invalid { .. })
+    ));
+    let missing = out.join("gone").join("x.vtt");
+    match core.export_chapters(id, &steps, ChapterFormat::Vtt, &missing) {
+        Err(CommandError::File { message }) => assert!(message.contains("gone"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!out.join("x.vtt").exists());
+    close(core);
+}
+
+/// Issue #5: what "Add videos…" does after its dialog (which cannot run headless): picked
+/// paths are imported like dropped ones; a cancelled or empty pick starts nothing.
+#[test]
+fn picked_files_are_imported_like_dropped_ones_and_a_cancel_does_nothing() {
+    use tauri_plugin_dialog::FilePath;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = tmp.path().join("videos");
+    let kitchen = kitchen(&videos);
+    let forest = forest(&videos);
+    let core = ready_core(tmp.path());
+    core.can_import().expect("a model is loaded");
+
+    let (emit, _rx) = channel();
+    assert_eq!(
+        core.import_picked(None, emit.clone()).expect("cancel"),
+        None
+    );
+    assert_eq!(core.import_picked(Some(vec![]), emit).expect("none"), None);
+    assert!(!core.job_running());
+
+    let url = tauri::Url::from_file_path(&forest).expect("file URL");
+    let picked = crate::commands::picked_paths(Some(vec![
+        FilePath::Path(kitchen.clone()),
+        FilePath::Url(url),
+    ]))
+    .expect("picked");
+    assert_eq!(picked, vec![kitchen.clone(), forest.clone()]);
+    assert_eq!(crate::commands::picked_paths(None), None);
+
+    let (emit, rx) = channel();
+    let started = core
+        .import_picked(Some(picked), emit)
+        .expect("import")
+        .expect("started");
+    assert!(!started.queued);
+    until_last(&rx);
+    let mut names: Vec<String> = core
+        .list_videos()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.path)
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with("forest.mkv") && names[1].ends_with("kitchen.mp4"));
+    close(core);
+
+    // Without a model, "Add videos…" says so before any dialog opens.
+    let bare = AppCore::open_now(tmp.path().join("library2"), &ModelChoice::None);
+    assert!(matches!(
+        bare.can_import(),
+        Err(CommandError::NoModel { .. })
+    ));
+}
+
+/// The window may call the app's own commands and listen to events, nothing more: no
+/// `dialog:` (or any other plugin) permission, and the two dialog commands are granted.
+#[test]
+fn the_capability_grants_no_plugin_permission() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities/default.json"),
+    )
+    .expect("read the capability");
+    let cap: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let granted: Vec<&str> = cap["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .map(|p| p.as_str().expect("a plain permission name"))
+        .collect();
+    for p in &granted {
+        assert!(
+            p.starts_with("allow-") || p.starts_with("core:event:allow-"),
+            "unexpected permission {p}"
+        );
+    }
+    assert!(granted.contains(&"allow-export-chapters"));
+    assert!(granted.contains(&"allow-add-videos-dialog"));
+}
