@@ -39,19 +39,20 @@ fn parent_of(path: &Path) -> Result<&Path> {
     }
 }
 
-/// Writes `path` atomically with the bytes produced by `fill`.
+/// Writes `path` atomically with the bytes produced by `fill`. Errors name `path`, not the
+/// temp file (an implementation detail the user never sees on disk).
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
 ) -> Result<()> {
     let tmp = temp_path_for(path)?;
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| Error::io(path, e))?;
         let mut w = BufWriter::new(&file);
-        fill(&mut w).map_err(|e| Error::io(&tmp, e))?;
-        w.flush().map_err(|e| Error::io(&tmp, e))?;
+        fill(&mut w).map_err(|e| Error::io(path, e))?;
+        w.flush().map_err(|e| Error::io(path, e))?;
         drop(w);
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
         Ok(())
     })();
     if let Err(e) = result {

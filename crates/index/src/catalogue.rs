@@ -283,12 +283,14 @@ impl Catalogue {
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
-        let err = |source| Error::Catalogue {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = |source| Error::catalogue(path.to_path_buf(), source);
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        // One connection per library (the library lock makes sure of it), so SQLite may keep
+        // the WAL index in heap memory instead of a `-shm` file: no shared memory to grow,
+        // which keeps a library readable on a full disk.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
@@ -305,10 +307,7 @@ impl Catalogue {
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
-        Error::Catalogue {
-            path: self.path.clone(),
-            source,
-        }
+        Error::catalogue(self.path.clone(), source)
     }
 
     /// The database file.
@@ -333,10 +332,10 @@ impl Catalogue {
             });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
-            let tx = self.conn.transaction().map_err(|e| Error::Catalogue {
-                path: self.path.clone(),
-                source: e,
-            })?;
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| Error::catalogue(self.path.clone(), e))?;
             let r = tx
                 .execute_batch(sql)
                 .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
@@ -360,13 +359,19 @@ impl Catalogue {
                  updated_at = excluded.updated_at
              RETURNING {VIDEO_COLS}"
         );
-        self.conn
-            .query_row(
-                &sql,
-                params![v.hash, v.path, v.folder, v.title, size, v.mtime, t],
-                video_from_row,
-            )
-            .map_err(|e| self.err(e))
+        // Not `query_row`: it resets the statement after the first row and drops what the
+        // reset reports, and an autocommit statement commits only when it completes. On a full
+        // disk that commit fails, and `query_row` would hand back a row that was never stored.
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![v.hash, v.path, v.folder, v.title, size, v.mtime, t])
+            .map_err(|e| self.err(e))?;
+        let video = match rows.next().map_err(|e| self.err(e))? {
+            Some(row) => video_from_row(row).map_err(|e| self.err(e))?,
+            None => return Err(Error::Invalid(format!("{} was not stored", v.path))),
+        };
+        while rows.next().map_err(|e| self.err(e))?.is_some() {}
+        Ok(video)
     }
 
     /// Sets the status (and the error text: `Some` for failures, `None` clears it).
@@ -470,10 +475,7 @@ impl Catalogue {
         spans: &[(f64, f64)],
     ) -> Result<(Vec<Window>, Vec<i64>)> {
         let path = self.path.clone();
-        let err = |source| Error::Catalogue {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| Error::catalogue(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
         let (out, old) = insert_windows(&tx, video_id, model_version, spans).map_err(err)?;
         let n = tx
@@ -499,10 +501,7 @@ impl Catalogue {
         done: &FinishedImport<'_>,
     ) -> Result<(Vec<Window>, Vec<i64>)> {
         let path = self.path.clone();
-        let err = |source| Error::Catalogue {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| Error::catalogue(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
         let n = tx
             .execute(
@@ -580,10 +579,7 @@ impl Catalogue {
     /// Replaces a video's subtitle cues in one transaction.
     pub fn replace_cues(&mut self, video_id: i64, cues: &[Cue]) -> Result<()> {
         let path = self.path.clone();
-        let err = |source| Error::Catalogue {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| Error::catalogue(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
         insert_cues(&tx, video_id, cues).map_err(err)?;
         tx.commit().map_err(err)
@@ -675,10 +671,7 @@ impl Catalogue {
     /// Removes a video with its windows and cues in one transaction. `None` if unknown.
     pub fn remove_video(&mut self, id: i64) -> Result<Option<Removed>> {
         let path = self.path.clone();
-        let err = |source| Error::Catalogue {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| Error::catalogue(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
         let video = tx
             .query_row(
@@ -941,9 +934,20 @@ mod tests {
         let tx = c.conn.transaction().unwrap();
         tx.execute("DELETE FROM videos WHERE id = ?1", [v.id])
             .unwrap();
-        std::mem::forget(tx);
-        std::mem::forget(c);
-        let c = Catalogue::open(&p, false).unwrap();
+        // What a kill leaves on disk at this instant: the database and its WAL as they are.
+        // (The files are copied: the live connection holds its exclusive lock until the
+        // process ends, as a killed process's locks end with it.)
+        let crash = dir.path().join("crash");
+        std::fs::create_dir(&crash).unwrap();
+        for suffix in ["", "-wal"] {
+            let from = PathBuf::from(format!("{}{suffix}", p.display()));
+            if from.exists() {
+                std::fs::copy(&from, crash.join(format!("c.sqlite{suffix}"))).unwrap();
+            }
+        }
+        drop(tx);
+        drop(c);
+        let c = Catalogue::open(&crash.join("c.sqlite"), false).unwrap();
         assert!(c.video(v.id).unwrap().is_some());
     }
 

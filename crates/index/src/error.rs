@@ -23,6 +23,17 @@ pub enum Error {
         /// The underlying error.
         source: io::Error,
     },
+    /// The disk holding the library has no space left (or the user's quota is spent). Whatever
+    /// was stored before stays intact: every write is atomic or transactional.
+    #[error(
+        "the disk holding {path} is full: free some space and try again (nothing already stored was lost)"
+    )]
+    DiskFull {
+        /// The file or folder that could not be written.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// `Library::open` on a folder that is not a library.
     #[error("{path} is not a VClip library (no catalogue.sqlite); create it first")]
     NotALibrary {
@@ -93,7 +104,56 @@ impl Error {
             io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
                 Error::ReadOnly { path, source }
             }
+            io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge => Error::DiskFull { path, source },
             _ => Error::Io { path, source },
+        }
+    }
+
+    /// A tantivy failure on the text index in `dir` ([`Error::DiskFull`] when the disk is).
+    pub fn text_index(dir: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        let path = dir.into();
+        let reason = reason.to_string();
+        if crate::disk::is_nearly_full(&path) {
+            let source = io::Error::new(io::ErrorKind::StorageFull, reason);
+            return Error::DiskFull { path, source };
+        }
+        Error::TextIndex { path, reason }
+    }
+
+    /// A usearch failure on the vector index `path` ([`Error::DiskFull`] when the disk is).
+    pub fn vector_index(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        let path = path.into();
+        let reason = reason.to_string();
+        if crate::disk::is_nearly_full(&path) {
+            let source = io::Error::new(io::ErrorKind::StorageFull, reason);
+            return Error::DiskFull { path, source };
+        }
+        Error::VectorIndex { path, reason }
+    }
+
+    /// Wraps a catalogue (SQLite) error on the database `path`. SQLite reports a full disk as
+    /// `SQLITE_FULL`, but also as a plain I/O error when it cannot grow its shared-memory or
+    /// WAL file; both become [`Error::DiskFull`] when the disk is indeed (nearly) full.
+    pub fn catalogue(path: impl Into<PathBuf>, source: rusqlite::Error) -> Self {
+        let path = path.into();
+        let code = source.sqlite_error_code();
+        let full = code == Some(rusqlite::ErrorCode::DiskFull)
+            || (matches!(
+                code,
+                Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen)
+            ) && crate::disk::is_nearly_full(&path));
+        if full {
+            let source = io::Error::new(io::ErrorKind::StorageFull, source.to_string());
+            return Error::DiskFull { path, source };
+        }
+        match code {
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly {
+                path,
+                source: io::Error::new(io::ErrorKind::ReadOnlyFilesystem, source.to_string()),
+            },
+            _ => Error::Catalogue { path, source },
         }
     }
 }

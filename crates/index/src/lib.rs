@@ -18,6 +18,7 @@
 
 pub mod atomic;
 pub mod catalogue;
+pub mod disk;
 pub mod error;
 pub mod features;
 pub mod library;

@@ -202,15 +202,9 @@ impl std::fmt::Debug for TextIndex {
 impl TextIndex {
     /// Opens the index in `dir`, creating it if the folder is empty.
     pub fn open(dir: &Path) -> Result<Self> {
-        let err = |e: tantivy::TantivyError| Error::TextIndex {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        };
+        let err = |e: tantivy::TantivyError| Error::text_index(dir, e);
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mmap = MmapDirectory::open(dir).map_err(|e| Error::TextIndex {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let mmap = MmapDirectory::open(dir).map_err(|e| Error::text_index(dir, e))?;
         let (schema, fields) = schema();
         let index = Index::open_or_create(mmap, schema).map_err(err)?;
         index.tokenizers().register(ANALYZER, analyzer());
@@ -230,10 +224,7 @@ impl TextIndex {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
-        Error::TextIndex {
-            path: self.dir.clone(),
-            reason: e.to_string(),
-        }
+        Error::text_index(&self.dir, e)
     }
 
     /// Replaces every document of `video_id` with `docs`, in one commit.

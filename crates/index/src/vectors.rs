@@ -303,12 +303,12 @@ impl VectorIndex {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
-        Error::VectorIndex {
-            path: self
-                .path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("<memory>")),
-            reason: e.to_string(),
+        match &self.path {
+            Some(p) => Error::vector_index(p, e),
+            None => Error::VectorIndex {
+                path: PathBuf::from("<memory>"),
+                reason: e.to_string(),
+            },
         }
     }
 
@@ -490,16 +490,15 @@ impl VectorIndex {
         let tmp = temp_path_for(path)?;
         let t = utf8(&tmp)?;
         if let Err(e) = self.index.save(t) {
+            // Judged before the partial file is removed: that frees the space it took.
+            let err = Error::vector_index(path, e);
             let _ = std::fs::remove_file(&tmp);
-            return Err(Error::VectorIndex {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            });
+            return Err(err);
         }
         let synced = File::open(&tmp).and_then(|f| f.sync_all());
         if let Err(e) = synced {
             let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&tmp, e));
+            return Err(Error::io(path, e));
         }
         if let Err(e) = write_params(&params_path(path), &self.params()) {
             let _ = std::fs::remove_file(&tmp);
