@@ -66,7 +66,9 @@ export type CommandError =
   | { kind: "notFound"; message: string }
   | { kind: "busy"; message: string }
   | { kind: "cancelled"; message: string }
-  | { kind: "engine"; message: string };
+  | { kind: "engine"; message: string }
+  | { kind: "invalid"; message: string }
+  | { kind: "file"; message: string };
 
 export type LibraryState =
   | { state: "opening" }
@@ -217,6 +219,8 @@ export interface StepSpan {
 export interface StepsReport {
   video: string;
   video_id: number;
+  /** The video's duration as probed at import. */
+  duration_s: number | null;
   seconds: number;
   ordered: boolean;
   background: number | null;
@@ -226,6 +230,40 @@ export interface StepsReport {
 /** Places pasted steps (one per line) on a ready library video. */
 export function locateSteps(id: number, text: string, ordered: boolean): Promise<StepsReport> {
   return invoke<StepsReport>("locate_steps", { id, text, ordered });
+}
+
+/** A step as a chapter (`vclip_engine::chapters::ChapterStep`). */
+export interface ChapterStep {
+  text: string;
+  start_s: number;
+  end_s: number;
+}
+
+export type ChapterFormat = "vtt" | "ffmetadata";
+
+export interface ExportedChapters {
+  path: string;
+  chapters: number;
+}
+
+/**
+ * Saves steps of video `id` as chapters where the user says in a native save dialog that the
+ * app opens (the window has no dialog permission of its own). `null`: the dialog was cancelled.
+ */
+export function exportChapters(
+  id: number,
+  steps: ChapterStep[],
+  format: ChapterFormat,
+): Promise<ExportedChapters | null> {
+  return invoke<ExportedChapters | null>("export_chapters", { id, steps, format });
+}
+
+/**
+ * "Add videos…" / "Add folder…": the app opens a native picker, then imports what was picked as
+ * it imports dropped paths. `null`: the dialog was cancelled.
+ */
+export function addVideosDialog(folder: boolean): Promise<ImportStarted | null> {
+  return invoke<ImportStarted | null>("add_videos_dialog", { folder });
 }
 
 /** Opens a library video in the system's default player. */

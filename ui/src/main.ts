@@ -3,6 +3,7 @@
 // textContent: file names, subtitles and error messages are never parsed as HTML.
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import {
+  addVideosDialog,
   appStatus,
   cancelImport,
   errorKind,
@@ -20,6 +21,7 @@ import {
   type AppStatus,
   type FileError,
   type ImportEvent,
+  type ImportStarted,
   type Moment,
   type ProbeResult,
   type Progress,
@@ -93,6 +95,12 @@ const ui = {
   grid: byId<HTMLUListElement>("video-grid"),
   empty: byId<HTMLElement>("empty"),
   emptyText: byId<HTMLElement>("empty-text"),
+  addButtons: [
+    byId<HTMLButtonElement>("add-videos"),
+    byId<HTMLButtonElement>("add-folder"),
+    byId<HTMLButtonElement>("empty-add-videos"),
+    byId<HTMLButtonElement>("empty-add-folder"),
+  ],
   overlay: byId<HTMLElement>("overlay"),
   notice: byId<HTMLElement>("notice"),
 };
@@ -400,36 +408,63 @@ function beginView(job: number | null): void {
   }
 }
 
-async function startImport(paths: string[]): Promise<void> {
+/** Whether an import can start now; if not, says why. */
+function readyToImport(again: string): boolean {
   if (!libraryReady()) {
     showNotice(
       status?.library_state.state === "opening"
-        ? "The library is still opening; drop the videos again in a moment."
+        ? `The library is still opening; ${again} in a moment.`
         : "The library is not available.",
     );
-    return;
+    return false;
   }
   if (!modelPresent()) {
     showNotice(
       "Importing needs a model: get the weights with `vclip models pull`, then restart VClip.",
       8000,
     );
-    return;
+    return false;
   }
+  return true;
+}
+
+/** Shows an import batch that has started (or was queued behind the running one). */
+function importStarted(started: ImportStarted, what: string): void {
+  if (started.queued) {
+    if (importing === null) beginView(null);
+    importing?.queued.add(started.job);
+    showNotice(`Added to the queue: ${what} will be imported next.`);
+  } else {
+    beginView(started.job);
+  }
+  renderImportPanel();
+  renderReportPanel();
+  renderResumePanel();
+}
+
+async function startImport(paths: string[]): Promise<void> {
+  if (!readyToImport("drop the videos again")) return;
   try {
-    const started = await importPaths(paths);
-    if (started.queued) {
-      if (importing === null) beginView(null);
-      importing?.queued.add(started.job);
-      showNotice(`Added to the queue: ${plural(paths.length, "item")} will be imported next.`);
-    } else {
-      beginView(started.job);
-    }
-    renderImportPanel();
-    renderReportPanel();
-    renderResumePanel();
+    importStarted(await importPaths(paths), plural(paths.length, "item"));
   } catch (e) {
     showNotice(`Cannot import: ${errorMessage(e)}`, 8000);
+  }
+}
+
+/**
+ * "Add videos…" / "Add folder…": the app opens a native picker (from Rust: the window may not
+ * open dialogs itself), then imports what was picked as it imports a drop. Cancel does nothing.
+ */
+async function addVideos(folder: boolean): Promise<void> {
+  if (!readyToImport("try again")) return;
+  for (const b of ui.addButtons) b.disabled = true;
+  try {
+    const started = await addVideosDialog(folder);
+    if (started) importStarted(started, folder ? "the folder" : "the videos");
+  } catch (e) {
+    showNotice(`Cannot import: ${errorMessage(e)}`, 8000);
+  } finally {
+    for (const b of ui.addButtons) b.disabled = false;
   }
 }
 
@@ -864,6 +899,7 @@ async function start(): Promise<void> {
     else scheduleSearch();
   });
   ui.search.addEventListener("keydown", onSearchKey);
+  ui.addButtons.forEach((b, i) => b.addEventListener("click", () => void addVideos(i % 2 === 1)));
   document.addEventListener("keydown", (e) => {
     const typing = document.activeElement === ui.search;
     if (!typing && !playerOpen() && (e.key === "/" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f"))) {

@@ -3,10 +3,12 @@
 // Keys: Esc closes, N / P go to the next / previous moment, Space plays or pauses.
 import {
   errorMessage,
+  exportChapters,
   locateSteps,
   mediaUrl,
   openVideo,
   revealVideo,
+  type ChapterFormat,
   type Moment,
   type StepSpan,
 } from "./api";
@@ -41,6 +43,8 @@ const p = {
   stepsRun: byId<HTMLButtonElement>("steps-run"),
   stepsStatus: byId<HTMLElement>("steps-status"),
   stepsList: byId<HTMLOListElement>("steps-list"),
+  exportVtt: byId<HTMLButtonElement>("steps-export-vtt"),
+  exportFfmeta: byId<HTMLButtonElement>("steps-export-ffmetadata"),
 };
 
 /** A span of the video the player marks (a search moment; or the whole video). */
@@ -58,8 +62,10 @@ interface Playing {
   current: number;
   /** Where the player starts once the file's metadata is known. */
   pendingSeek: number | null;
-  /** Steps placed on this video (the Steps panel). */
+  /** Steps placed on this video (the Steps panel), in the list's order; starts may be moved. */
   steps: StepSpan[];
+  /** The video's duration as the library knows it (chapters must start before it). */
+  stepsDuration: number | null;
 }
 
 let playing: Playing | null = null;
@@ -103,10 +109,12 @@ export function openPlayer(
     current: Math.max(0, Math.min(index, marks.length - 1)),
     pendingSeek: null,
     steps: same && playing ? playing.steps : [],
+    stepsDuration: same && playing ? playing.stepsDuration : null,
   };
   if (!same) {
     p.stepsStatus.textContent = "";
     p.stepsList.replaceChildren();
+    p.exportVtt.disabled = p.exportFfmeta.disabled = true;
   }
   onCloseHandler = onClose ?? null;
   if (p.root.hidden) returnFocus = document.activeElement as HTMLElement | null;
@@ -218,49 +226,181 @@ function render(): void {
   renderCursor();
 }
 
-/** The placed steps: numbered ticks on the timeline and a clickable list. */
-function renderSteps(): void {
-  const steps = playing?.steps ?? [];
+/** The nodes of one placed step: its marker on the timeline and its row in the list. */
+interface StepNodes {
+  mark: HTMLButtonElement;
+  go: HTMLButtonElement;
+  time: HTMLElement;
+}
+let stepNodes: StepNodes[] = [];
+/** The marker being dragged with a pointer. */
+let drag: { index: number; pointer: number; x0: number; moved: boolean } | null = null;
+/** A drag just ended on this marker: the click that follows it does not seek. */
+let draggedMark: number | null = null;
+
+/** The latest start a step may have: chapters must start before the video's end. */
+function latestStart(): number {
+  const known = [duration(), playing?.stepsDuration ?? 0].filter((d) => d > 0);
+  return known.length > 0 ? Math.max(0, Math.min(...known) - 0.1) : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Moves step `i`'s start to `t` seconds (clamped to the video, to a tenth of a second). The end
+ * stays unless the start passes it; then the step lasts one second.
+ */
+function moveStep(i: number, t: number): void {
+  const st = playing?.steps[i];
+  if (!playing || !st) return;
+  const start = Math.round(Math.min(Math.max(0, t), latestStart()) * 10) / 10;
+  let end = st.end_s;
+  if (end <= start) {
+    const d = duration() || playing.stepsDuration || 0;
+    end = d > start ? Math.min(d, start + 1) : start + 1;
+  }
+  playing.steps[i] = { ...st, start_s: start, end_s: end };
+  updateStep(i);
+  p.video.currentTime = start;
+  p.stepsStatus.textContent = `Step ${i + 1} now starts at ${formatDuration(start)}.`;
+}
+
+/** Shows step `i`'s current span on its marker and its list row. */
+function updateStep(i: number): void {
+  const st = playing?.steps[i];
+  const nodes = stepNodes[i];
+  if (!st || !nodes) return;
   const d = duration();
-  p.stepMarks.replaceChildren(
-    ...steps.map((st, i) => {
-      const node = document.createElement("button");
-      node.type = "button";
-      node.className = "timeline-step";
-      node.textContent = String(i + 1);
-      node.title = `${i + 1}. ${st.text} (${formatRange(st.start_s, st.end_s)})`;
-      node.tabIndex = -1;
-      if (d > 0) node.style.left = `${(100 * st.start_s) / d}%`;
-      else node.hidden = true;
-      node.addEventListener("click", () => seek(st.start_s));
-      return node;
-    }),
-  );
+  const range = formatRange(st.start_s, st.end_s);
+  nodes.mark.title = `${i + 1}. ${st.text} (${range}). Drag, or ← / → to move its start`;
+  nodes.mark.setAttribute("aria-valuenow", String(st.start_s));
+  nodes.mark.setAttribute("aria-valuetext", `step ${i + 1} starts at ${formatDuration(st.start_s)}`);
+  if (d > 0) {
+    nodes.mark.hidden = false;
+    nodes.mark.style.left = `${(100 * st.start_s) / d}%`;
+    nodes.mark.setAttribute("aria-valuemax", String(d));
+  } else {
+    nodes.mark.hidden = true;
+  }
+  nodes.go.dataset.start = String(st.start_s);
+  nodes.go.dataset.end = String(st.end_s);
+  nodes.time.textContent = range;
+}
+
+/** A step's marker: click to jump there; drag it, or focus it and press ← / →, to move it. */
+function stepMarker(i: number, st: StepSpan): HTMLButtonElement {
+  const node = document.createElement("button");
+  node.type = "button";
+  node.className = "timeline-step";
+  node.textContent = String(i + 1);
+  node.setAttribute("role", "slider");
+  node.setAttribute("aria-label", `Start of step ${i + 1}: ${st.text}`);
+  node.setAttribute("aria-valuemin", "0");
+  node.addEventListener("click", () => {
+    if (draggedMark === i) {
+      draggedMark = null;
+      return;
+    }
+    const now = playing?.steps[i];
+    if (now) seek(now.start_s);
+  });
+  node.addEventListener("keydown", (e) => {
+    const now = playing?.steps[i];
+    if (!now) return;
+    const by: Record<string, number> = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 };
+    let t: number | null = null;
+    if (e.key in by) t = now.start_s + by[e.key];
+    else if (e.key === "Home") t = 0;
+    if (t === null) return;
+    e.preventDefault();
+    e.stopPropagation();
+    moveStep(i, t);
+  });
+  node.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    e.preventDefault(); // no text selection, and the timeline does not seek
+    e.stopPropagation();
+    node.focus();
+    node.setPointerCapture(e.pointerId);
+    drag = { index: i, pointer: e.pointerId, x0: e.clientX, moved: false };
+  });
+  node.addEventListener("pointermove", (e) => {
+    if (!drag || drag.index !== i || drag.pointer !== e.pointerId) return;
+    if (!drag.moved && Math.abs(e.clientX - drag.x0) < 3) return; // a click, not a drag
+    drag.moved = true;
+    node.classList.add("dragging");
+    const box = p.timeline.getBoundingClientRect();
+    const d = duration();
+    if (d > 0 && box.width > 0) moveStep(i, (d * (e.clientX - box.left)) / box.width);
+  });
+  const endDrag = (e: PointerEvent): void => {
+    if (!drag || drag.index !== i || drag.pointer !== e.pointerId) return;
+    draggedMark = drag.moved ? i : null;
+    drag = null;
+    node.classList.remove("dragging");
+  };
+  node.addEventListener("pointerup", endDrag);
+  node.addEventListener("pointercancel", endDrag);
+  return node;
+}
+
+/** The placed steps: numbered, movable markers on the timeline and a clickable list. */
+function renderSteps(): void {
+  if (drag) return; // the marker being dragged keeps its node (and its pointer capture)
+  const steps = playing?.steps ?? [];
+  stepNodes = steps.map((st, i) => {
+    const go = document.createElement("button");
+    go.type = "button";
+    go.className = "step";
+    go.dataset.second = String(st.second);
+    const time = document.createElement("span");
+    time.className = "step-time";
+    const text = document.createElement("span");
+    text.className = "step-text";
+    text.textContent = st.text;
+    const score = document.createElement("span");
+    score.className = "step-score";
+    score.textContent = `${Math.round(100 * st.score)}%`;
+    score.title = "Confidence: how likely this step is at its second (as placed)";
+    go.append(time, text, score);
+    go.addEventListener("click", () => {
+      const now = playing?.steps[i];
+      if (now) seek(now.start_s);
+    });
+    return { mark: stepMarker(i, st), go, time };
+  });
+  const focused = stepNodes.length > 0 ? document.activeElement : null;
+  const refocus = focused instanceof HTMLElement && p.stepMarks.contains(focused)
+    ? [...p.stepMarks.children].indexOf(focused)
+    : -1;
+  p.stepMarks.replaceChildren(...stepNodes.map((n) => n.mark));
   p.stepsList.replaceChildren(
-    ...steps.map((st) => {
+    ...stepNodes.map((n) => {
       const item = document.createElement("li");
-      const go = document.createElement("button");
-      go.type = "button";
-      go.className = "step";
-      go.dataset.start = String(st.start_s);
-      go.dataset.end = String(st.end_s);
-      go.dataset.second = String(st.second);
-      const time = document.createElement("span");
-      time.className = "step-time";
-      time.textContent = formatRange(st.start_s, st.end_s);
-      const text = document.createElement("span");
-      text.className = "step-text";
-      text.textContent = st.text;
-      const score = document.createElement("span");
-      score.className = "step-score";
-      score.textContent = `${Math.round(100 * st.score)}%`;
-      score.title = "Confidence: how likely this step is at its second";
-      go.append(time, text, score);
-      go.addEventListener("click", () => seek(st.start_s));
-      item.append(go);
+      item.append(n.go);
       return item;
     }),
   );
+  stepNodes.forEach((_, i) => updateStep(i));
+  if (refocus >= 0) stepNodes[refocus]?.mark.focus();
+  p.exportVtt.disabled = p.exportFfmeta.disabled = steps.length === 0;
+}
+
+/** Saves the steps as they are now (moved starts included) as chapters, through the app. */
+async function saveChapters(format: ChapterFormat): Promise<void> {
+  const at = playing;
+  if (!at || at.steps.length === 0) return;
+  const steps = at.steps.map(({ text, start_s, end_s }) => ({ text, start_s, end_s }));
+  p.exportVtt.disabled = p.exportFfmeta.disabled = true;
+  try {
+    const saved = await exportChapters(at.videoId, steps, format);
+    // Cancelled: nothing to say.
+    if (saved && playing === at) {
+      p.stepsStatus.textContent = `Saved ${saved.chapters} chapters to ${saved.path}`;
+    }
+  } catch (e) {
+    if (playing === at) p.stepsStatus.textContent = `Cannot export: ${errorMessage(e)}`;
+  } finally {
+    p.exportVtt.disabled = p.exportFfmeta.disabled = (playing?.steps.length ?? 0) === 0;
+  }
 }
 
 async function placeSteps(): Promise<void> {
@@ -277,9 +417,10 @@ async function placeSteps(): Promise<void> {
     const report = await locateSteps(at.videoId, text, p.stepsOrdered.checked);
     if (playing !== at) return; // another video meanwhile
     at.steps = report.steps;
+    at.stepsDuration = report.duration_s;
     p.stepsStatus.textContent = `${report.steps.length} steps placed ${
       report.ordered ? "in order" : "each where it fits best"
-    }. Click one to jump there.`;
+    }. Click one to jump there; drag a marker to correct its start.`;
     renderSteps();
   } catch (e) {
     if (playing === at) p.stepsStatus.textContent = errorMessage(e);
@@ -317,6 +458,8 @@ export function initPlayer(): void {
   p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
   p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
   p.stepsRun.addEventListener("click", () => void placeSteps());
+  p.exportVtt.addEventListener("click", () => void saveChapters("vtt"));
+  p.exportFfmeta.addEventListener("click", () => void saveChapters("ffmetadata"));
   p.video.addEventListener("loadedmetadata", () => {
     if (playing?.pendingSeek !== null && playing?.pendingSeek !== undefined) {
       const t = playing.pendingSeek;
