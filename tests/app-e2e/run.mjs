@@ -87,6 +87,13 @@ async function main() {
       exec("return document.querySelector('#banner-text').textContent.includes('random weights')"),
     );
     await shot("empty");
+    ok(
+      await exec(`return ['#empty-add-videos', '#empty-add-folder'].every((id) => {
+                    const b = document.querySelector(id);
+                    return b && b.offsetParent !== null;
+                  });`),
+      "the empty library offers Add videos… and Add folder…",
+    );
 
     // Drop the two videos (the drop handler's own path; see ui/src/main.ts).
     await exec(
@@ -192,6 +199,49 @@ async function main() {
         at >= placed[1].start - 0.05 && at <= placed[1].end + 0.5,
         `clicking the second step puts the player at ${at.toFixed(2)} s, inside ${placed[1].start}–${placed[1].end} s`,
       );
+
+      // A step's start is corrected by keyboard (focused marker, → moves it 1 s)…
+      const rowStart = (i) =>
+        exec("return Number(document.querySelectorAll('#steps-list .step')[arguments[0]].dataset.start)", [i]);
+      await exec("document.querySelectorAll('#player-steps .timeline-step')[0].focus()");
+      await wd("POST", s("/actions"), {
+        actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE014" }, { type: "keyUp", value: "\uE014" }] }],
+      });
+      const moved = await rowStart(0);
+      ok(
+        Math.abs(moved - (placed[0].start + 1)) < 0.01,
+        `→ on the first step's marker moves its start from ${placed[0].start} s to ${moved} s`,
+      );
+      ok(
+        await exec("return document.activeElement === document.querySelectorAll('#player-steps .timeline-step')[0]"),
+        "the marker keeps the focus",
+      );
+      // …and by dragging its marker with the pointer.
+      const drag = await exec(`const m = document.querySelectorAll('#player-steps .timeline-step')[2].getBoundingClientRect();
+        const bar = document.querySelector('#player-timeline').getBoundingClientRect();
+        return { x: Math.round(m.left + m.width / 2), y: Math.round(m.top + m.height / 2),
+                 to: Math.round(bar.left + 0.25 * bar.width), left: bar.left, width: bar.width };`);
+      await wd("POST", s("/actions"), {
+        actions: [{ type: "pointer", id: "mouse", parameters: { pointerType: "mouse" }, actions: [
+          { type: "pointerMove", origin: "viewport", x: drag.x, y: drag.y },
+          { type: "pointerDown", button: 0 },
+          { type: "pointerMove", origin: "viewport", x: Math.round((drag.x + drag.to) / 2), y: drag.y, duration: 100 },
+          { type: "pointerMove", origin: "viewport", x: drag.to, y: drag.y, duration: 100 },
+          { type: "pointerUp", button: 0 },
+        ] }],
+      });
+      await wd("DELETE", s("/actions")).catch(() => undefined);
+      const dragged = await rowStart(2);
+      const want = (duration * (drag.to - drag.left)) / drag.width;
+      ok(
+        Math.abs(dragged - want) < 0.6,
+        `dragging the third marker to a quarter of the timeline moves its start to ${dragged} s (≈ ${want.toFixed(1)} s)`,
+      );
+      ok(
+        await exec("return !document.querySelector('#steps-export-vtt').disabled && !document.querySelector('#steps-export-ffmetadata').disabled"),
+        "the Export chapters buttons are enabled (their save dialog is native: not driven here)",
+      );
+      await exec("document.querySelector('#player-video').pause()");
       await shot("steps");
     })();
 
@@ -214,6 +264,16 @@ async function main() {
     });
     await until("the player to close", () => exec("return document.querySelector('#player').hidden"));
     ok(true, "Esc closes the player");
+    await exec(`const box = document.querySelector('#search');
+                box.value = '';
+                box.dispatchEvent(new Event('input', { bubbles: true }));`);
+    await until("the library header's Add videos… and Add folder…", () =>
+      exec(`return ['#add-videos', '#add-folder'].every((id) => {
+              const b = document.querySelector(id);
+              return b && b.offsetParent !== null && !b.disabled;
+            });`),
+    );
+    ok(true, "the library header offers Add videos… and Add folder… (their pickers are native: not driven here)");
   } finally {
     await wd("DELETE", s("")).catch(() => undefined);
   }
