@@ -93,6 +93,13 @@ const ui = {
   library: byId<HTMLElement>("library"),
   libraryHeading: byId<HTMLElement>("library-heading"),
   grid: byId<HTMLUListElement>("video-grid"),
+  filter: byId<HTMLInputElement>("library-filter"),
+  statusFilter: byId<HTMLSelectElement>("library-status"),
+  sort: byId<HTMLSelectElement>("library-sort"),
+  count: byId<HTMLElement>("library-count"),
+  retryAll: byId<HTMLButtonElement>("retry-all-failed"),
+  none: byId<HTMLElement>("library-none"),
+  clearFilters: byId<HTMLButtonElement>("library-clear-filters"),
   empty: byId<HTMLElement>("empty"),
   emptyText: byId<HTMLElement>("empty-text"),
   addButtons: [
@@ -143,6 +150,87 @@ interface ImportTotals {
   errors: string[];
 }
 let totals: ImportTotals | null = null;
+
+/** How the library grid is sorted and filtered; kept in localStorage. */
+type SortKey = "added" | "name" | "duration" | "status";
+type StatusFilter = "all" | "ready" | "importing" | "failed";
+interface LibraryView {
+  sort: SortKey;
+  status: StatusFilter;
+  /** Shown: file names containing this (case-insensitive). */
+  text: string;
+}
+const VIEW_KEY = "vclip.library-view";
+const SORT_KEYS: readonly SortKey[] = ["added", "name", "duration", "status"];
+const STATUS_FILTERS: readonly StatusFilter[] = ["all", "ready", "importing", "failed"];
+
+function loadView(): LibraryView {
+  const view: LibraryView = { sort: "added", status: "all", text: "" };
+  try {
+    const saved: unknown = JSON.parse(window.localStorage.getItem(VIEW_KEY) ?? "null");
+    if (saved && typeof saved === "object") {
+      const s = saved as Record<string, unknown>;
+      if (SORT_KEYS.includes(s.sort as SortKey)) view.sort = s.sort as SortKey;
+      if (STATUS_FILTERS.includes(s.status as StatusFilter)) view.status = s.status as StatusFilter;
+      if (typeof s.text === "string") view.text = s.text;
+    }
+  } catch {
+    // Storage unavailable or damaged: the defaults.
+  }
+  return view;
+}
+
+function saveView(): void {
+  try {
+    window.localStorage.setItem(VIEW_KEY, JSON.stringify(libraryView));
+  } catch {
+    // Not kept; the view still applies in this window.
+  }
+}
+
+let libraryView = loadView();
+
+/** Failed first (they need attention), then what is being imported, then ready. */
+const STATUS_ORDER: Record<VideoRow["status"], number> = {
+  failed: 0,
+  importing: 1,
+  queued: 2,
+  ready: 3,
+};
+const nameCollator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+/** The videos the grid shows, in the order it shows them. */
+function visibleVideos(): VideoRow[] {
+  const text = libraryView.text.trim().toLocaleLowerCase();
+  const shown = videos.filter((v) => {
+    const s = libraryView.status;
+    if (s === "ready" && v.status !== "ready") return false;
+    if (s === "failed" && v.status !== "failed") return false;
+    if (s === "importing" && v.status !== "importing" && v.status !== "queued") return false;
+    return text === "" || splitPath(v.path).name.toLocaleLowerCase().includes(text);
+  });
+  // Newest first (ids grow with each import) breaks every tie.
+  const newest = (a: VideoRow, b: VideoRow): number => b.id - a.id;
+  const by: Record<SortKey, (a: VideoRow, b: VideoRow) => number> = {
+    added: newest,
+    name: (a, b) =>
+      nameCollator.compare(splitPath(a.path).name, splitPath(b.path).name) ||
+      nameCollator.compare(a.path, b.path) ||
+      newest(a, b),
+    // Longest first; videos without a duration (not imported yet) last.
+    duration: (a, b) => (b.duration_s ?? -1) - (a.duration_s ?? -1) || newest(a, b),
+    status: (a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || newest(a, b),
+  };
+  return shown.sort(by[libraryView.sort]);
+}
+
+const filtering = (): boolean => libraryView.status !== "all" || libraryView.text.trim() !== "";
+
+function setView(change: Partial<LibraryView>): void {
+  libraryView = { ...libraryView, ...change };
+  saveView();
+  renderLibrary();
+}
 
 /** Library cards by video id, reused while the video is unchanged (keeps thumbnails loaded). */
 const cards = new Map<number, { key: string; node: HTMLLIElement }>();
@@ -649,8 +737,9 @@ function renderLibrary(): void {
   ui.libraryHeading.textContent =
     `${plural(videos.length, "video")}` +
     (ready.length > 0 ? ` · ${formatDuration(seconds)} searchable` : "");
+  const shown = visibleVideos();
   const seen = new Set<number>();
-  const nodes = videos.map((v) => {
+  const nodes = shown.map((v) => {
     seen.add(v.id);
     const key = cardKey(v);
     const cached = cards.get(v.id);
@@ -660,8 +749,45 @@ function renderLibrary(): void {
     return node;
   });
   for (const id of [...cards.keys()]) if (!seen.has(id)) cards.delete(id);
-  // Newest first: what was just dropped is at the top.
-  ui.grid.replaceChildren(...nodes.reverse());
+  ui.grid.replaceChildren(...nodes);
+  renderToolbar(shown.length);
+}
+
+function renderToolbar(shown: number): void {
+  // The controls follow the view (it may come from storage); typing in the box is left alone.
+  if (ui.filter.value !== libraryView.text && document.activeElement !== ui.filter) {
+    ui.filter.value = libraryView.text;
+  }
+  ui.statusFilter.value = libraryView.status;
+  ui.sort.value = libraryView.sort;
+  const filtered = filtering();
+  ui.count.textContent = filtered ? `${shown} of ${videos.length}` : "";
+  ui.none.hidden = !filtered || shown > 0 || videos.length === 0;
+  const failed = videos.filter((v) => v.status === "failed").length;
+  ui.retryAll.hidden = failed === 0;
+  ui.retryAll.textContent = failed > 1 ? `Retry all ${failed} failed` : "Retry failed";
+}
+
+function initToolbar(): void {
+  ui.filter.value = libraryView.text;
+  ui.filter.addEventListener("input", () => setView({ text: ui.filter.value }));
+  ui.filter.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && ui.filter.value !== "") {
+      e.preventDefault();
+      e.stopPropagation();
+      ui.filter.value = "";
+      setView({ text: "" });
+    }
+  });
+  ui.statusFilter.addEventListener("change", () =>
+    setView({ status: ui.statusFilter.value as StatusFilter }),
+  );
+  ui.sort.addEventListener("change", () => setView({ sort: ui.sort.value as SortKey }));
+  ui.clearFilters.addEventListener("click", () => {
+    ui.filter.value = "";
+    setView({ status: "all", text: "" });
+    ui.filter.focus();
+  });
 }
 
 async function toggleDetails(v: VideoRow): Promise<void> {
@@ -892,6 +1018,7 @@ function setDragging(on: boolean): void {
 
 async function start(): Promise<void> {
   initPlayer();
+  initToolbar();
   renderLibrary();
   ui.search.addEventListener("input", () => {
     query = ui.search.value;
@@ -901,8 +1028,15 @@ async function start(): Promise<void> {
   ui.search.addEventListener("keydown", onSearchKey);
   ui.addButtons.forEach((b, i) => b.addEventListener("click", () => void addVideos(i % 2 === 1)));
   document.addEventListener("keydown", (e) => {
-    const typing = document.activeElement === ui.search;
-    if (!typing && !playerOpen() && (e.key === "/" || ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f"))) {
+    const active = document.activeElement;
+    // "/" is typed as itself in a text field (the library filter); Ctrl+F works from anywhere.
+    const inField =
+      active instanceof HTMLInputElement ||
+      active instanceof HTMLTextAreaElement ||
+      active instanceof HTMLSelectElement;
+    const slash = e.key === "/" && !inField;
+    const find = (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f" && active !== ui.search;
+    if (!playerOpen() && (slash || find)) {
       e.preventDefault();
       ui.search.focus();
       ui.search.select();
