@@ -92,7 +92,17 @@ pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
     if !required && !dir.join("config.json").is_file() {
         return (None, status);
     }
-    let loaded = vclip_model::device(false).and_then(|device| VClipModel::load(&dir, &device));
+    // Queries and steps run the text tower on the CPU: 8-bit dense layers, unless
+    // VCLIP_TEXT_PRECISION says `f32` (see `vclip bench search --preset full`).
+    let loaded = vclip_model::device(false).and_then(|device| {
+        let mut model = VClipModel::load(&dir, &device)?;
+        let precision = std::env::var("VCLIP_TEXT_PRECISION")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
+        model.text.set_precision(precision)?;
+        Ok(model)
+    });
     match loaded {
         Ok(model) => {
             status.present = true;

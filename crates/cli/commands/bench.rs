@@ -459,6 +459,7 @@ fn measure_set(
 
 /// Per-query latency of the text tower, of the search after it, and of both.
 struct TextTiming {
+    precision: vclip_model::TextPrecision,
     text: vclip_index::vectors::Stats,
     hnsw: vclip_index::vectors::Stats,
     total: vclip_index::vectors::Stats,
@@ -469,10 +470,103 @@ struct TextTiming {
     random_weights: bool,
 }
 
+/// Times `texts` one by one through the text tower, each followed by the search, and returns
+/// the embeddings too.
+fn time_text(
+    model: &vclip_model::VClipModel,
+    texts: &[String],
+    run: &vclip_index::vectors::SearchBenchRun,
+) -> anyhow::Result<(TextTiming, Vec<Vec<f32>>)> {
+    use vclip_index::vectors::Stats;
+    let tokens: usize = texts
+        .iter()
+        .map(|t| model.tokenizer.encode(t).map(|ids| ids.len() + 2))
+        .sum::<Result<usize, _>>()?;
+    let embed = |t: &str| -> anyhow::Result<Vec<f32>> {
+        let e = model.embed_texts(&[t])?;
+        Ok(e.to_vec2::<f32>()?.into_iter().next().unwrap_or_default())
+    };
+    for t in texts.iter().take(3) {
+        std::hint::black_box(embed(&format!("{t} warm up"))?);
+    }
+    let (mut t_text, mut t_hnsw, mut t_total) = (Vec::new(), Vec::new(), Vec::new());
+    let mut recall = 0.0;
+    let mut vecs = Vec::with_capacity(texts.len());
+    for (i, t) in texts.iter().enumerate() {
+        let t0 = Instant::now();
+        let v = embed(t)?;
+        let t1 = Instant::now();
+        let hits = run.index().search(run.query(i), run.k())?;
+        let t2 = Instant::now();
+        vecs.push(std::hint::black_box(v));
+        recall += run.recall_of(i, &hits);
+        t_text.push((t1 - t0).as_secs_f64() * 1e3);
+        t_hnsw.push((t2 - t1).as_secs_f64() * 1e3);
+        t_total.push((t2 - t0).as_secs_f64() * 1e3);
+    }
+    let n = texts.len().max(1) as f64;
+    let timing = TextTiming {
+        precision: model.text.precision(),
+        text: Stats::of(t_text),
+        hnsw: Stats::of(t_hnsw),
+        total: Stats::of(t_total),
+        mean_tokens: tokens as f64 / n,
+        recall: recall / n,
+        embedding_dims: vecs.first().map_or(0, Vec::len),
+        example: texts.first().cloned().unwrap_or_default(),
+        random_weights: model.is_random(),
+    };
+    Ok((timing, vecs))
+}
+
+/// How closely the q8 text tower follows the f32 one on the same queries: the cosine of the
+/// two embeddings, and how much of each query's top k among the *other* queries' f32
+/// embeddings stays the same (a ranking the 8-bit weights could reorder).
+struct Agreement {
+    cos_mean: f64,
+    cos_min: f64,
+    topk_overlap: f64,
+    k: usize,
+}
+
+impl Agreement {
+    fn of(exact: &[Vec<f32>], q8: &[Vec<f32>], k: usize) -> Self {
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        let cos = |a: &[f32], b: &[f32]| {
+            f64::from(dot(a, b)) / (f64::from(dot(a, a)).sqrt() * f64::from(dot(b, b)).sqrt())
+        };
+        let top = |q: &[f32], skip: usize| -> Vec<usize> {
+            let mut s: Vec<(usize, f32)> = exact
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != skip)
+                .map(|(j, e)| (j, dot(q, e)))
+                .collect();
+            s.sort_by(|x, y| y.1.total_cmp(&x.1));
+            s.into_iter().take(k).map(|(j, _)| j).collect()
+        };
+        let (mut cos_sum, mut cos_min, mut overlap) = (0.0, f64::INFINITY, 0.0);
+        for (i, (e, q)) in exact.iter().zip(q8).enumerate() {
+            let c = cos(e, q);
+            cos_sum += c;
+            cos_min = cos_min.min(c);
+            let (te, tq) = (top(e, i), top(q, i));
+            let same = tq.iter().filter(|j| te.contains(j)).count();
+            overlap += same as f64 / te.len().max(1) as f64;
+        }
+        let n = exact.len().max(1) as f64;
+        Self {
+            cos_mean: cos_sum / n,
+            cos_min,
+            topk_overlap: overlap / n,
+            k,
+        }
+    }
+}
+
 /// `vclip bench search`: HNSW vs. exact search on synthetic vectors, optionally after the text
 /// tower of a model.
 pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
-    use std::time::Instant;
     use vclip_index::vectors::{
         distance_kernels, HnswParams, SearchBenchOptions, SearchBenchRun, Stats, SyntheticData,
     };
@@ -525,7 +619,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => None,
     };
-    let model = match &model_dir {
+    let mut model = match &model_dir {
         Some(d) => Some(vclip_model::VClipModel::load(d, &vclip_model::Device::Cpu)?),
         None => None,
     };
@@ -543,51 +637,20 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
 
     // Text tower, then the search, per query, as `vclip search` does (the engine also copies
     // the embedding to a Vec). The search uses the benchmark's query vector (a random model's
-    // embedding is not in the synthetic data's space), at the first beam.
-    let text = match &model {
-        Some(model) => {
-            let texts = query_texts(&model.tokenizer, run.queries(), a.seed)?;
-            let tokens: usize = texts
-                .iter()
-                .map(|t| model.tokenizer.encode(t).map(|ids| ids.len() + 2))
-                .sum::<Result<usize, _>>()?;
-            let embed = |t: &str| -> anyhow::Result<Vec<f32>> {
-                let e = model.embed_texts(&[t])?;
-                Ok(e.to_vec2::<f32>()?.into_iter().next().unwrap_or_default())
-            };
-            for t in texts.iter().take(3) {
-                std::hint::black_box(embed(&format!("{t} warm up"))?);
-            }
-            run.index().set_expansion_search(efs[0]);
-            let (mut t_text, mut t_hnsw, mut t_total) = (Vec::new(), Vec::new(), Vec::new());
-            let mut recall = 0.0;
-            let mut embedding_dims = 0;
-            for (i, t) in texts.iter().enumerate() {
-                let t0 = Instant::now();
-                let v = embed(t)?;
-                let t1 = Instant::now();
-                let hits = run.index().search(run.query(i), run.k())?;
-                let t2 = Instant::now();
-                embedding_dims = v.len();
-                std::hint::black_box(v);
-                recall += run.recall_of(i, &hits);
-                t_text.push((t1 - t0).as_secs_f64() * 1e3);
-                t_hnsw.push((t2 - t1).as_secs_f64() * 1e3);
-                t_total.push((t2 - t0).as_secs_f64() * 1e3);
-            }
-            Some(TextTiming {
-                text: Stats::of(t_text),
-                hnsw: Stats::of(t_hnsw),
-                total: Stats::of(t_total),
-                mean_tokens: tokens as f64 / texts.len() as f64,
-                recall: recall / texts.len() as f64,
-                embedding_dims,
-                example: texts.first().cloned().unwrap_or_default(),
-                random_weights: model.is_random(),
-            })
-        }
-        None => None,
-    };
+    // embedding is not in the synthetic data's space), at the first beam. Timed with the f32
+    // weights, then again after converting the dense layers to q8 (what search uses on a CPU).
+    let mut text: Vec<TextTiming> = Vec::new();
+    let mut agreement = None;
+    if let Some(model) = model.as_mut() {
+        let texts = query_texts(&model.tokenizer, run.queries(), a.seed)?;
+        run.index().set_expansion_search(efs[0]);
+        let (f32_timing, exact_vecs) = time_text(model, &texts, &run)?;
+        text.push(f32_timing);
+        model.text.set_precision(vclip_model::TextPrecision::Q8)?;
+        let (q8_timing, q8_vecs) = time_text(model, &texts, &run)?;
+        text.push(q8_timing);
+        agreement = Some(Agreement::of(&exact_vecs, &q8_vecs, run.k()));
+    }
 
     // The same index on queries at other distances from the data.
     for &noise in a.query_noise.iter().skip(1) {
@@ -609,6 +672,16 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         })
     };
     let stat = |s: &Stats| serde_json::json!({"p50_ms": s.p50, "p99_ms": s.p99, "mean_ms": s.mean, "max_ms": s.max});
+    let text_json = |t: &TextTiming| {
+        serde_json::json!({
+            "model": model_dir, "random_weights": t.random_weights, "device": "cpu",
+            "precision": t.precision.name(),
+            "mean_tokens": t.mean_tokens, "embedding_dims": t.embedding_dims,
+            "example_query": t.example, "ef": first.ef,
+            "text": stat(&t.text), "hnsw": stat(&t.hnsw), "total": stat(&t.total),
+            "recall_at_k": t.recall,
+        })
+    };
     if a.json {
         let data_json = match data {
             SyntheticData::Random => serde_json::json!({"kind": "random"}),
@@ -635,12 +708,11 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
             "speedup_vs_exact": exact.p50 / first.p50_ms,
             "sweep": set_json(&sets[0])["sweep"],
             "query_sets": sets.iter().map(set_json).collect::<Vec<_>>(),
-            "text_tower": text.as_ref().map(|t| serde_json::json!({
-                "model": model_dir, "random_weights": t.random_weights, "device": "cpu",
-                "mean_tokens": t.mean_tokens, "embedding_dims": t.embedding_dims,
-                "example_query": t.example, "ef": first.ef,
-                "text": stat(&t.text), "hnsw": stat(&t.hnsw), "total": stat(&t.total),
-                "recall_at_k": t.recall,
+            "text_tower": text.first().map(&text_json),
+            "text_tower_q8": text.get(1).map(&text_json),
+            "q8_agreement": agreement.as_ref().map(|g| serde_json::json!({
+                "cos_mean": g.cos_mean, "cos_min": g.cos_min,
+                "k": g.k, "topk_overlap": g.topk_overlap,
             })),
         }))?;
         return Ok(ExitCode::SUCCESS);
@@ -713,13 +785,14 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         exact.p99,
         exact.p50 / first.p50_ms
     );
-    if let Some(t) = &text {
+    for t in &text {
         let dir = model_dir
             .as_ref()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
         println!(
-            "text tower   p50 {:.2} ms, p99 {:.2} ms (CPU, {dir}{}; {:.1} tokens per query, e.g. {:?})",
+            "text tower   {}: p50 {:.2} ms, p99 {:.2} ms (CPU, {dir}{}; {:.1} tokens per query, e.g. {:?})",
+            t.precision.name(),
             t.text.p50,
             t.text.p99,
             if t.random_weights { ", random weights" } else { "" },
@@ -737,6 +810,15 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
         println!(
             "  = query    p50 {:.2} ms, p99 {:.2} ms  (target: p50 < 50 ms)",
             t.total.p50, t.total.p99
+        );
+    }
+    if let Some(g) = &agreement {
+        println!(
+            "q8 vs f32    cosine of the query embeddings mean {:.5}, min {:.5}; top-{} among the other queries unchanged {:.1}%",
+            g.cos_mean,
+            g.cos_min,
+            g.k,
+            g.topk_overlap * 100.0
         );
     }
     Ok(ExitCode::SUCCESS)

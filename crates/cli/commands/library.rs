@@ -33,6 +33,11 @@ pub struct LibraryArgs {
     /// `all-minilm-l6-v2` in the models folder when it exists.
     #[arg(long, value_name = "DIR")]
     pub sentence_model: Option<PathBuf>,
+    /// Weights of the text tower's dense layers for queries and steps: `q8` (8-bit; the default
+    /// on the CPU, about 3x faster) or `f32` (exact; the default on a GPU). Default:
+    /// `$VCLIP_TEXT_PRECISION`, else by device.
+    #[arg(long, value_name = "f32|q8")]
+    pub text_precision: Option<vclip_model::TextPrecision>,
 }
 
 impl LibraryArgs {
@@ -77,6 +82,15 @@ impl LibraryArgs {
                     dir.display()
                 )
             })?;
+            let precision = match self.text_precision {
+                Some(p) => p,
+                None => match std::env::var("VCLIP_TEXT_PRECISION") {
+                    Ok(v) if !v.is_empty() => v.parse().context("VCLIP_TEXT_PRECISION")?,
+                    _ => vclip_model::TextPrecision::default_for(&device),
+                },
+            };
+            let mut model = model;
+            model.text.set_precision(precision)?;
             if model.is_random() {
                 eprintln!(
                     "warning: the model in {} has random weights: visual results mean nothing",

@@ -10,6 +10,7 @@
 //! the encoder lives here: post-LN layers, exact erf GELU, LayerNorm eps 1e-12, additive
 //! attention mask of -10000 on masked keys.
 
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Tensor, D};
 use candle_nn::{LayerNorm, Linear, Module};
 
@@ -32,6 +33,36 @@ pub(crate) fn layer_norm(w: &Weights, prefix: &str, h: usize, eps: f64) -> Resul
     let weight = w.get(&format!("{prefix}.weight"), &[h])?;
     let bias = w.get(&format!("{prefix}.bias"), &[h])?;
     Ok(LayerNorm::new(weight, bias, eps))
+}
+
+/// A dense layer `x W^T + b`: f32 weights, or 8-bit blocks (ggml `q8_0`: 32 weights share one
+/// f16 scale) for CPU inference, where a query's few tokens make the layer memory-bound and
+/// a quarter of the bytes runs about 3x faster (see [`Encoder::quantize_q8`]).
+#[derive(Debug, Clone)]
+enum Proj {
+    F32(Linear),
+    Q8 { weight: QMatMul, bias: Tensor },
+}
+
+impl Proj {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Proj::F32(l) => l.forward(x),
+            Proj::Q8 { weight, bias } => weight.forward(x)?.broadcast_add(bias),
+        }
+    }
+
+    fn quantize_q8(&mut self) -> Result<()> {
+        if let Proj::F32(l) = self {
+            let weight = QMatMul::from_qtensor(QTensor::quantize(l.weight(), GgmlDType::Q8_0)?)?;
+            let bias = match l.bias() {
+                Some(b) => b.clone(),
+                None => Tensor::zeros(l.weight().dim(0)?, DType::F32, l.weight().device())?,
+            };
+            *self = Proj::Q8 { weight, bias };
+        }
+        Ok(())
+    }
 }
 
 /// `embeddings`: input embeddings + position + token type 0, then LayerNorm.
@@ -88,13 +119,13 @@ impl Embeddings {
 
 #[derive(Debug, Clone)]
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attn_out: Linear,
+    query: Proj,
+    key: Proj,
+    value: Proj,
+    attn_out: Proj,
     attn_norm: LayerNorm,
-    inter: Linear,
-    out: Linear,
+    inter: Proj,
+    out: Proj,
     out_norm: LayerNorm,
     heads: usize,
 }
@@ -103,21 +134,35 @@ impl Layer {
     fn load(w: &Weights, p: &str, c: &VideoClipConfig) -> Result<Self> {
         let (h, i) = (c.hidden_size, c.intermediate_size);
         Ok(Self {
-            query: linear(w, &format!("{p}.attention.self.query"), h, h)?,
-            key: linear(w, &format!("{p}.attention.self.key"), h, h)?,
-            value: linear(w, &format!("{p}.attention.self.value"), h, h)?,
-            attn_out: linear(w, &format!("{p}.attention.output.dense"), h, h)?,
+            query: Proj::F32(linear(w, &format!("{p}.attention.self.query"), h, h)?),
+            key: Proj::F32(linear(w, &format!("{p}.attention.self.key"), h, h)?),
+            value: Proj::F32(linear(w, &format!("{p}.attention.self.value"), h, h)?),
+            attn_out: Proj::F32(linear(w, &format!("{p}.attention.output.dense"), h, h)?),
             attn_norm: layer_norm(
                 w,
                 &format!("{p}.attention.output.LayerNorm"),
                 h,
                 BERT_LN_EPS,
             )?,
-            inter: linear(w, &format!("{p}.intermediate.dense"), h, i)?,
-            out: linear(w, &format!("{p}.output.dense"), i, h)?,
+            inter: Proj::F32(linear(w, &format!("{p}.intermediate.dense"), h, i)?),
+            out: Proj::F32(linear(w, &format!("{p}.output.dense"), i, h)?),
             out_norm: layer_norm(w, &format!("{p}.output.LayerNorm"), h, BERT_LN_EPS)?,
             heads: c.num_attention_heads,
         })
+    }
+
+    fn quantize_q8(&mut self) -> Result<()> {
+        for p in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attn_out,
+            &mut self.inter,
+            &mut self.out,
+        ] {
+            p.quantize_q8()?;
+        }
+        Ok(())
     }
 
     fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
@@ -163,6 +208,13 @@ impl Encoder {
             .map(|i| Layer::load(w, &format!("{prefix}.layer.{i}"), c))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { layers })
+    }
+
+    /// Stores every dense layer's weights as `q8_0` blocks (CPU inference of few tokens; the
+    /// f32 weights are dropped). Attention, LayerNorm and GELU stay f32. Needs hidden and
+    /// intermediate sizes that are multiples of 32 (true of BERT-base and the tiny preset).
+    pub(crate) fn quantize_q8(&mut self) -> Result<()> {
+        self.layers.iter_mut().try_for_each(Layer::quantize_q8)
     }
 
     /// `x (B, L, H)`, `mask (B, L)` with 1 for keys to attend to.

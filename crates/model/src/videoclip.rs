@@ -166,6 +166,53 @@ pub struct TextTower {
     config: VideoClipConfig,
     embeddings: Embeddings,
     encoder: Encoder,
+    precision: TextPrecision,
+}
+
+/// How the text tower's dense layers store their weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextPrecision {
+    /// The checkpoint's f32 weights: exact (the parity tests' setting, and the GPU's).
+    #[default]
+    F32,
+    /// ggml `q8_0` blocks (8-bit weights, one f16 scale per 32). A query on the CPU reads a
+    /// quarter of the bytes; `vclip bench search --preset full` measures its speed and its
+    /// agreement with f32 (cosine of the embeddings, overlap of the rankings).
+    Q8,
+}
+
+impl TextPrecision {
+    /// What search uses on `device`: q8 on the CPU, where a query is memory-bound (3x faster,
+    /// cosine to f32 above 0.9998 in `vclip bench search --preset full`), f32 on a GPU.
+    pub fn default_for(device: &Device) -> Self {
+        if device.is_cpu() {
+            TextPrecision::Q8
+        } else {
+            TextPrecision::F32
+        }
+    }
+
+    /// `f32` or `q8`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TextPrecision::F32 => "f32",
+            TextPrecision::Q8 => "q8",
+        }
+    }
+}
+
+impl std::str::FromStr for TextPrecision {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(TextPrecision::F32),
+            "q8" | "q8_0" | "int8" => Ok(TextPrecision::Q8),
+            other => Err(Error::Input(format!(
+                "unknown text precision `{other}` (expected `f32` or `q8`)"
+            ))),
+        }
+    }
 }
 
 impl TextTower {
@@ -174,7 +221,31 @@ impl TextTower {
             config: c.clone(),
             embeddings: Embeddings::load(w, "text_encoder.embeddings", c)?,
             encoder: Encoder::load(w, "text_encoder.encoder", c.num_text_layers, c)?,
+            precision: TextPrecision::F32,
         })
+    }
+
+    /// Converts the dense layers to `precision`. Going back to f32 from q8 needs a reload (the
+    /// f32 weights are dropped to save memory), so that is an error.
+    pub fn set_precision(&mut self, precision: TextPrecision) -> Result<()> {
+        match (self.precision, precision) {
+            (TextPrecision::F32, TextPrecision::F32) | (TextPrecision::Q8, TextPrecision::Q8) => {
+                Ok(())
+            }
+            (TextPrecision::F32, TextPrecision::Q8) => {
+                self.encoder.quantize_q8()?;
+                self.precision = TextPrecision::Q8;
+                Ok(())
+            }
+            (TextPrecision::Q8, TextPrecision::F32) => Err(Error::Input(
+                "the text tower is already 8-bit; reload the model for f32".into(),
+            )),
+        }
+    }
+
+    /// How the dense layers store their weights.
+    pub fn precision(&self) -> TextPrecision {
+        self.precision
     }
 
     /// Loads the text tower from `videoclip.safetensors`.
