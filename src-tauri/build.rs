@@ -16,6 +16,7 @@ fn main() {
         "locate_steps",
         "export_chapters",
         "add_videos_dialog",
+        "retry_failed",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

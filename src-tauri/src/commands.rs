@@ -18,7 +18,7 @@ use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
 use crate::{
     AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
-    Moment, ProbeResult, RemovedVideo, VideoRow,
+    Moment, ProbeResult, RemovedVideo, RetryStarted, VideoRow,
 };
 
 /// Event carrying [`AppStatus`] once the library is open (or could not be opened).
@@ -140,6 +140,23 @@ pub async fn add_videos_dialog(
         message: format!("the file dialog stopped: {e}"),
     })?;
     core.import_picked(picked_paths(picked), emit_import(app))
+}
+
+/// Imports the library's failed videos again (`ids`: those of them; `None`: all), by their
+/// paths, as a drop would. Unknown ids are refused; videos that have not failed are left alone.
+#[tauri::command]
+pub async fn retry_failed(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    ids: Option<Vec<i64>>,
+) -> Result<RetryStarted, CommandError> {
+    let core = Arc::clone(core.inner());
+    let emit = emit_import(app);
+    tauri::async_runtime::spawn_blocking(move || core.retry_failed(ids, emit))
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the command stopped: {e}"),
+        })?
 }
 
 #[tauri::command]

@@ -147,6 +147,7 @@ mod commands;
 pub mod desktop;
 pub mod media;
 pub mod media_server;
+mod retry;
 
 pub use app::{
     default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus,
@@ -154,6 +155,7 @@ pub use app::{
     LibraryState, ModelChoice, ModelStatus, Moment, RemovedVideo, Served, SnippetPart, VideoRow,
     DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
+pub use retry::RetryStarted;
 
 /// The custom URI scheme that serves thumbnails: `thumb://localhost/<video id>` (Linux, macOS),
 /// `http://thumb.localhost/<video id>` (Windows).
@@ -247,6 +249,7 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
             commands::locate_steps,
             commands::export_chapters,
             commands::add_videos_dialog,
+            commands::retry_failed,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

@@ -990,6 +990,110 @@ fn picked_files_are_imported_like_dropped_ones_and_a_cancel_does_nothing() {
     ));
 }
 
+/// The last event of an import batch, which must be `finished`.
+fn finished(events: &[ImportEvent]) -> &crate::ImportSummary {
+    match events.last() {
+        Some(ImportEvent::Finished { report, last, .. }) => {
+            assert!(*last);
+            report
+        }
+        other => panic!("expected the batch's end, got {other:?}"),
+    }
+}
+
+/// Issue #5: "Retry" on a failed card and "Retry all failed" import the failed videos again
+/// by the paths the library has: still damaged, they fail again with a reason; repaired, they
+/// become ready. Unknown ids are refused and videos that did not fail are left alone.
+#[test]
+fn failed_videos_are_retried_by_id_and_fail_again_until_their_file_is_fixed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kitchen = kitchen(&tmp.path().join("a"));
+    let forest = forest(&tmp.path().join("b"));
+    let good = std::fs::read(&forest).expect("read");
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen]);
+
+    // Forest's import is interrupted, then its file is damaged: the next import marks it failed.
+    let g = gate();
+    core.import_paths(vec![forest.clone()], g.emit)
+        .expect("starts");
+    g.paused.recv_timeout(IMPORT_TIMEOUT).expect("paused");
+    assert!(core.cancel_import());
+    g.open.send(()).expect("open the gate");
+    assert!(finished(&until_last(&g.events)).cancelled);
+    std::fs::write(&forest, vec![7u8; 20_000]).expect("damage the file");
+    import_and_wait(&core, Vec::new());
+    let list = core.list_videos().expect("list");
+    let k = list
+        .iter()
+        .find(|v| v.path.ends_with("kitchen.mp4"))
+        .expect("kitchen");
+    let f = list
+        .iter()
+        .find(|v| v.path.ends_with("forest.mkv"))
+        .expect("forest");
+    assert_eq!((k.status, f.status), ("ready", "failed"), "{list:#?}");
+    assert!(f.error.is_some(), "{f:?}");
+    let (k, f) = (k.id, f.id);
+
+    // An id not in the library: refused, nothing starts.
+    let (emit, _rx) = channel();
+    assert!(matches!(
+        core.retry_failed(Some(vec![f, 987_654]), emit.clone()),
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(!core.job_running());
+    // A ready video is not "retried": nothing to do, nothing starts (and no resume either).
+    let none = core.retry_failed(Some(vec![k]), emit).expect("ready only");
+    assert_eq!((none.started, none.videos), (None, 0));
+    assert!(!core.job_running());
+
+    // Still damaged: retried, fails again, stays failed with a reason.
+    let (emit, rx) = channel();
+    let again = core.retry_failed(None, emit).expect("retry all");
+    assert_eq!(again.videos, 1);
+    let started = again.started.expect("an import started");
+    assert!(!started.queued);
+    let events = until_last(&rx);
+    assert!(events.iter().all(|e| e.job() == started.job), "{events:#?}");
+    let report = finished(&events);
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].path.ends_with("forest.mkv"), "{report:?}");
+    assert!(!report.failed[0].message.is_empty());
+    assert!(report.imported.is_empty(), "{report:?}");
+    let v = core.list_videos().expect("list");
+    let fv = v.iter().find(|v| v.id == f).expect("forest still listed");
+    assert_eq!(fv.status, "failed");
+    assert!(fv.error.is_some());
+
+    // Repaired (e.g. copied again): its own Retry imports it; the ready video is untouched.
+    std::fs::write(&forest, good).expect("repair the file");
+    let (emit, rx) = channel();
+    let fixed = core
+        .retry_failed(Some(vec![f, k]), emit)
+        .expect("retry one");
+    assert_eq!(fixed.videos, 1);
+    let json = serde_json::to_value(&fixed).expect("json");
+    assert_eq!(json["videos"], 1);
+    assert_eq!(json["started"]["queued"], false);
+    let report = finished(&until_last(&rx)).clone();
+    assert_eq!(report.imported.len(), 1, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
+    let v = core.list_videos().expect("list");
+    assert!(v.iter().all(|v| v.status == "ready"), "{v:#?}");
+    assert!(v.iter().all(|v| v.error.is_none()), "{v:#?}");
+    assert_eq!(v.len(), 2, "{v:#?}");
+    close(core);
+
+    // Without a model there is nothing to retry with.
+    let bare = AppCore::open_now(tmp.path().join("library2"), &ModelChoice::None);
+    let (emit, _rx) = channel();
+    assert!(matches!(
+        bare.retry_failed(None, emit),
+        Err(CommandError::NoModel { .. })
+    ));
+}
+
 /// The window may call the app's own commands and listen to events, nothing more: no
 /// `dialog:` (or any other plugin) permission, and the two dialog commands are granted.
 #[test]
@@ -1013,4 +1117,5 @@ fn the_capability_grants_no_plugin_permission() {
     }
     assert!(granted.contains(&"allow-export-chapters"));
     assert!(granted.contains(&"allow-add-videos-dialog"));
+    assert!(granted.contains(&"allow-retry-failed"));
 }

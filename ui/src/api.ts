@@ -129,6 +129,12 @@ export interface ImportStarted {
   queued: boolean;
 }
 
+/** What `retry_failed` started: `started` is null when none of the videos had failed. */
+export interface RetryStarted {
+  started: ImportStarted | null;
+  videos: number;
+}
+
 export interface RemovedVideo {
   id: number;
   path: string;
@@ -256,6 +262,15 @@ export function exportChapters(
   format: ChapterFormat,
 ): Promise<ExportedChapters | null> {
   return invoke<ExportedChapters | null>("export_chapters", { id, steps, format });
+}
+
+/**
+ * Imports the library's failed videos again (`ids`: those of them; null: all of them), by the
+ * paths the library has. Unknown ids are refused (`notFound`); videos that did not fail are
+ * left alone.
+ */
+export function retryFailed(ids: number[] | null): Promise<RetryStarted> {
+  return invoke<RetryStarted>("retry_failed", { ids });
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   onImport,
   removeVideo,
   reopenLibrary,
+  retryFailed,
   search,
   thumbnailUrl,
   videoDetails,
@@ -556,6 +557,22 @@ async function addVideos(folder: boolean): Promise<void> {
   }
 }
 
+/** "Retry" on a failed card (`ids`: that video) or "Retry all failed" (null). */
+async function retry(ids: number[] | null): Promise<void> {
+  if (!readyToImport("try again")) return;
+  ui.retryAll.disabled = true;
+  try {
+    const r = await retryFailed(ids);
+    if (r.started) importStarted(r.started, plural(r.videos, "failed video"));
+    else showNotice("Nothing to retry: no video has failed.");
+  } catch (e) {
+    showNotice(`Cannot retry: ${errorMessage(e)}`, 8000);
+  } finally {
+    ui.retryAll.disabled = false;
+  }
+  refreshNow();
+}
+
 async function onCancel(): Promise<void> {
   if (!importing) return;
   importing.phase = "cancelling";
@@ -710,6 +727,12 @@ function renderCard(v: VideoRow): HTMLLIElement {
   if (v.status === "ready") {
     actions.append(button("Play", () => openPlayer(v.id, v.path, [], 0), "quiet"));
   }
+  if (v.status === "failed") {
+    const again = button("Retry", () => void retry([v.id]));
+    again.classList.add("video-retry");
+    again.title = "Import it again (the file may have been fixed or reconnected)";
+    actions.append(again);
+  }
   actions.append(
     button(details.has(v.id) ? "Less" : "Details", () => void toggleDetails(v), "quiet"),
     remove,
@@ -783,6 +806,7 @@ function initToolbar(): void {
     setView({ status: ui.statusFilter.value as StatusFilter }),
   );
   ui.sort.addEventListener("change", () => setView({ sort: ui.sort.value as SortKey }));
+  ui.retryAll.addEventListener("click", () => void retry(null));
   ui.clearFilters.addEventListener("click", () => {
     ui.filter.value = "";
     setView({ status: "all", text: "" });
