@@ -107,6 +107,44 @@ async function main() {
     ok(ready === 2, "two dropped videos are imported and listed as ready");
     await shot("library");
 
+    // The library toolbar: the name filter narrows the grid (with a count), the sort orders it,
+    // Esc in the filter shows everything again.
+    const names = () =>
+      exec("return [...document.querySelectorAll('#video-grid .video .file-name')].map((n) => n.textContent)");
+    const filter = await find("#library-filter");
+    await wd("POST", s(`/element/${filter}/value`), { text: "FORE" });
+    const narrowed = await until("the filter to narrow the grid", async () => {
+      const shown = await names();
+      return shown.length === 1 ? shown : null;
+    });
+    ok(narrowed[0] === "forest.webm", `the name filter keeps forest.webm only (${narrowed})`);
+    ok(
+      (await exec("return document.querySelector('#library-count').textContent")) === "1 of 2",
+      "the toolbar says 1 of 2",
+    );
+    await wd("POST", s(`/element/${filter}/value`), { text: "\uE00C" }); // Escape
+    await until("Esc to clear the filter", async () => (await names()).length === 2);
+    ok(
+      (await exec("return document.querySelector('#library-filter').value")) === "",
+      "Esc clears the filter and the grid shows both videos",
+    );
+    await exec(`const sort = document.querySelector('#library-sort');
+                sort.value = 'name';
+                sort.dispatchEvent(new Event('change'));`);
+    const sorted = await names();
+    ok(
+      sorted.join(",") === "forest.webm,kitchen.webm",
+      `sorting by name puts forest before kitchen (${sorted})`,
+    );
+    ok(
+      JSON.parse(await exec("return localStorage.getItem('vclip.library-view')")).sort === "name",
+      "the chosen sort is kept in localStorage",
+    );
+    ok(
+      await exec("return document.querySelector('#retry-all-failed').hidden"),
+      "no failed video: no Retry all failed",
+    );
+
     // Type a subtitle phrase: the right moment comes first.
     const box = await find("#search");
     await wd("POST", s(`/element/${box}/value`), { text: PHRASE });
