@@ -631,3 +631,117 @@ fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
         .expect("written")
         .starts_with("WEBVTT\n"));
 }
+
+#[test]
+fn steps_the_video_lists_itself_come_from_its_description_or_subtitles() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let announced =
+        "1\n00:00:02,000 --> 00:00:04,000\nStep 1: remove the screws. They are tiny.\n\n\
+                     2\n00:00:10,000 --> 00:00:11,000\nStep two.\n\n\
+                     3\n00:00:11,000 --> 00:00:13,000\nlift the cover\n\n\
+                     4\n00:00:17,000 --> 00:00:19,000\nstep three, unplug the battery!\n";
+    let repair = video(
+        tmp.path(),
+        "repair.mp4",
+        "testsrc2=size=160x120:rate=25",
+        24,
+        Some(announced),
+    );
+    // A container description tag (Matroska keeps any tag).
+    let cake = tmp.path().join("cake.mkv");
+    crate::support::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "smptebars=size=160x120:rate=25",
+        "-t",
+        "15",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-metadata",
+        "description=Grandma's cake.\n1. Whisk the eggs\n2. Fold in the flour\n3. Bake\nhttps://example.com",
+        cake.to_str().expect("utf-8"),
+    ]);
+    let plain = video(tmp.path(), "plain.mp4", "mandelbrot=size=160x120", 10, None);
+    for v in [&repair, &cake, &plain] {
+        let o = vclip(&lib, &model, &["import", v.to_str().expect("utf-8")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let from_video = |v: &std::path::Path| {
+        vclip(
+            &lib,
+            &model,
+            &[
+                "steps",
+                v.to_str().expect("utf-8"),
+                "--from-video",
+                "--json",
+            ],
+        )
+    };
+    let texts = |r: &serde_json::Value| -> Vec<String> {
+        r["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+
+    // Subtitles: "Step 1: …", "Step two." + the next cue, "step three, …".
+    let o = from_video(&repair);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert_eq!(
+        texts(&r),
+        ["remove the screws", "lift the cover", "unplug the battery"],
+        "{r}"
+    );
+    assert_eq!(r["found"]["origin"]["kind"], "subtitles", "{r}");
+    assert_eq!(
+        r["found"]["origin"]["at_s"],
+        serde_json::json!([2.0, 10.0, 17.0])
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("3 steps announced in repair.mp4's subtitles")
+    );
+
+    // A NAME.description beside the video (yt-dlp's) comes first.
+    let desc = tmp.path().join("repair.description");
+    std::fs::write(
+        &desc,
+        "Fan repair\n\n1) Open the case\n2) Blow out the dust\n",
+    )
+    .expect("write");
+    let r = json(&from_video(&repair));
+    assert_eq!(texts(&r), ["Open the case", "Blow out the dust"], "{r}");
+    assert_eq!(r["found"]["origin"]["kind"], "description_file");
+    assert_eq!(r["found"]["list"], "numbered");
+
+    // The container's description tag.
+    let o = from_video(&cake);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert_eq!(
+        texts(&r),
+        ["Whisk the eggs", "Fold in the flour", "Bake"],
+        "{r}"
+    );
+    assert_eq!(r["found"]["origin"]["kind"], "container_tag");
+
+    // Nothing listed: a clear error that says where it looked.
+    let o = from_video(&plain);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("plain.mp4 lists no steps") && err.contains("plain.description"),
+        "{err}"
+    );
+    // --from-video excludes --step.
+    let o = vclip(&lib, &model, &["steps", "x", "--from-video", "--step", "a"]);
+    assert!(!o.status.success());
+}

@@ -22,6 +22,10 @@ pub struct StepSource {
     /// A file with one step per line (numbering and bullets are removed; `-` reads stdin).
     #[arg(long, value_name = "FILE")]
     pub steps_file: Option<PathBuf>,
+    /// The steps the video lists itself: a numbered list in `NAME.description` beside it or
+    /// in its description tag, or "Step 1 …" in its subtitles (the JSON says where).
+    #[arg(long)]
+    pub from_video: bool,
 }
 
 /// Chapter export (`--chapters FILE`).
@@ -91,8 +95,14 @@ pub fn steps(
     json: bool,
     chapters: &ChaptersArgs,
 ) -> anyhow::Result<ExitCode> {
-    let steps = source.read()?;
-    let engine = args.open(true)?;
+    let (steps, engine, found) = if source.from_video {
+        let engine = args.open(true)?;
+        let found = engine.steps_from_video(video)?;
+        eprintln!("{}", found.how);
+        (found.steps.clone(), engine, Some(found))
+    } else {
+        (source.read()?, args.open(true)?, None)
+    };
     let opts = StepOptions {
         ordered: !unordered,
         ..StepOptions::default()
@@ -111,7 +121,11 @@ pub fn steps(
         eprintln!("{} chapters written to {}", list.len(), path.display());
     }
     if json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(found), Some(obj)) = (&found, value.as_object_mut()) {
+            obj.insert("found".into(), serde_json::to_value(found)?);
+        }
+        print_json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", report.video);

@@ -21,6 +21,7 @@ pub mod moments;
 pub mod progress;
 pub mod search;
 pub mod sentences;
+pub mod step_sources;
 pub mod steps;
 pub mod store;
 

@@ -12,6 +12,7 @@ use crate::subtitles::sidecar_files;
 
 /// What [`probe`] found in a file.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MediaInfo {
     pub path: PathBuf,
     pub size_bytes: u64,
@@ -25,6 +26,8 @@ pub struct MediaInfo {
     pub bit_rate: Option<i64>,
     /// The container's `title` tag.
     pub title: Option<String>,
+    /// The container's `description`, `synopsis` or `comment` tag (the first that is set).
+    pub description: Option<String>,
     pub creation_time: Option<String>,
     /// The stream [`crate::ClipDecoder`] would decode (ffmpeg's "best" video stream).
     pub video: Option<VideoInfo>,
@@ -35,6 +38,7 @@ pub struct MediaInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     Video,
@@ -47,6 +51,7 @@ pub enum StreamKind {
 
 /// One stream of the container.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StreamInfo {
     pub index: usize,
     pub kind: StreamKind,
@@ -61,6 +66,7 @@ pub struct StreamInfo {
 
 /// The video stream that will be decoded.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VideoInfo {
     pub stream_index: usize,
     pub codec: String,
@@ -113,6 +119,12 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             .get("title")
             .map(str::to_owned)
             .filter(|t| !t.is_empty()),
+        description: ["description", "synopsis", "comment"]
+            .iter()
+            .filter_map(|k| meta.get(k))
+            .map(str::trim)
+            .find(|t| !t.is_empty())
+            .map(str::to_owned),
         creation_time: meta.get("creation_time").map(str::to_owned),
         has_audio: streams.iter().any(|s| s.kind == StreamKind::Audio),
         video,
