@@ -30,6 +30,7 @@ pub mod model_dir;
 pub mod pth;
 pub mod s3d;
 pub mod tokenizer;
+pub mod train;
 pub mod videoclip;
 mod weights;
 
