@@ -61,6 +61,7 @@ pub fn default_model_dir() -> Option<PathBuf> {
 
 /// What the window shows about the model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ModelStatus {
     /// A model is loaded: visual search and import work.
     pub present: bool,
@@ -118,6 +119,7 @@ pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
 
 /// Whether the library is open, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LibraryState {
     /// Being opened (the model is loading, the index being checked).
@@ -132,6 +134,7 @@ pub enum LibraryState {
 
 /// Everything the window needs to know to draw its chrome (`app_status`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
     /// Absolute path of the library folder.
     pub library: String,
@@ -154,6 +157,7 @@ impl AppStatus {
 
 /// The answer to `import_paths`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ImportStarted {
     /// The batch's id, carried by each of its events.
     pub job: u64,
@@ -170,6 +174,7 @@ pub struct ChaptersTarget {
 
 /// The answer to `export_chapters` (`None` in the UI when the dialog was cancelled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ExportedChapters {
     pub path: String,
     pub chapters: usize,
@@ -177,6 +182,7 @@ pub struct ExportedChapters {
 
 /// What one import batch did, for the UI (paths as text even when they are not UTF-8).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ImportSummary {
     pub imported: Vec<String>,
     pub reembedded: Vec<String>,
@@ -218,6 +224,7 @@ impl From<ImportReport> for ImportSummary {
 
 /// What the import thread tells the window (the Tauri event `import`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ImportEvent {
     /// Progress of batch `job`: the engine's event as is (`started`, `progress`, `warning`,
@@ -262,10 +269,12 @@ pub type EmitImport = Arc<dyn Fn(ImportEvent) + Send + Sync>;
 
 /// A video of the library list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct VideoRow {
     pub id: i64,
     pub path: String,
     /// `queued`, `importing`, `ready` or `failed`.
+    #[cfg_attr(test, ts(type = r#""queued" | "importing" | "ready" | "failed""#))]
     pub status: &'static str,
     pub duration_s: Option<f64>,
     /// Why it failed.
@@ -290,6 +299,7 @@ impl From<VideoSummary> for VideoRow {
 /// A piece of a subtitle snippet: matched words have `hit` set. The UI renders each piece as
 /// text, so a snippet is never parsed as HTML.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SnippetPart {
     pub text: String,
     pub hit: bool,
@@ -297,6 +307,7 @@ pub struct SnippetPart {
 
 /// One search result: a moment of a video.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Moment {
     pub video_id: i64,
     pub path: String,
@@ -352,6 +363,7 @@ pub fn snippet_parts(snippet: &str, highlights: &[(usize, usize)]) -> Vec<Snippe
 
 /// The video that was removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RemovedVideo {
     pub id: i64,
     pub path: String,

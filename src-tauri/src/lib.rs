@@ -50,6 +50,7 @@ pub fn resolve_library(explicit: Option<PathBuf>) -> Result<PathBuf, LibraryErro
 /// A file the UI asked about that could not be handled, with the reason in words.
 /// Sent to the UI as `{ path, message }`; the path is not repeated inside `message`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileError {
     pub path: String,
     pub message: String,
@@ -58,6 +59,7 @@ pub struct FileError {
 /// What probing one file gave: `{ status: "ok", path, info }` or
 /// `{ status: "error", path, message }` in the UI.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum ProbeResult {
     Ok { path: String, info: Box<MediaInfo> },
@@ -98,6 +100,7 @@ fn probe_one(path: &Path) -> ProbeResult {
 /// An error of a command as a whole (not of one file), as the UI receives it:
 /// `{ kind, message }` (plus `in_use` for `libraryUnavailable`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum CommandError {
     /// The background task doing the work stopped unexpectedly.
@@ -267,5 +270,7 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
     Ok(())
 }
 
+#[cfg(test)]
+mod bindings;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ use crate::{AppCore, CommandError, EmitImport, ImportStarted};
 
 /// What `retry_failed` started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RetryStarted {
     /// The import batch (as for a drop), or `None` when none of the videos had failed.
     pub started: Option<ImportStarted>,

@@ -1,182 +1,53 @@
-// The backend's commands, events and the shapes they carry. These mirror the Rust types in
-// `src-tauri/src/{lib,app}.rs`, `vclip_media::MediaInfo` and `vclip_engine::ProgressEvent` by
-// hand for now (issue #5 asks for generated types: specta or ts-rs).
+// The backend's commands, events and the shapes they carry. The shapes are generated from the
+// Rust types (`src-tauri/src/{lib,app,retry}.rs`, `vclip_engine`, `vclip_media::MediaInfo`) by
+// ts-rs into `./bindings/` (regenerate: `scripts/gen-bindings.sh`; `cargo test` fails while they
+// are out of date); this file re-exports them under the names the UI uses.
 import { convertFileSrc, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AppStatus } from "./bindings/AppStatus";
+import type { ChapterFormat } from "./bindings/ChapterFormat";
+import type { ChapterStep } from "./bindings/ChapterStep";
+import type { CommandError } from "./bindings/CommandError";
+import type { ExportedChapters } from "./bindings/ExportedChapters";
+import type { ImportEvent } from "./bindings/ImportEvent";
+import type { ImportStarted } from "./bindings/ImportStarted";
+import type { Moment } from "./bindings/Moment";
+import type { ProbeResult } from "./bindings/ProbeResult";
+import type { RemovedVideo } from "./bindings/RemovedVideo";
+import type { RetryStarted } from "./bindings/RetryStarted";
+import type { StepsReport } from "./bindings/StepsReport";
+import type { VideoRow } from "./bindings/VideoRow";
 
-export type StreamKind = "video" | "audio" | "subtitle" | "data" | "attachment" | "unknown";
+export type {
+  AppStatus,
+  ChapterFormat,
+  ChapterStep,
+  CommandError,
+  ExportedChapters,
+  ImportEvent,
+  ImportStarted,
+  Moment,
+  ProbeResult,
+  RemovedVideo,
+  RetryStarted,
+  StepsReport,
+  VideoRow,
+};
+export type { FileError } from "./bindings/FileError";
+export type { ImportSummary } from "./bindings/ImportSummary";
+export type { LibraryState } from "./bindings/LibraryState";
+export type { MediaInfo } from "./bindings/MediaInfo";
+export type { ModelStatus } from "./bindings/ModelStatus";
+export type { Progress } from "./bindings/Progress";
+export type { ProgressEvent } from "./bindings/ProgressEvent";
+export type { Signal } from "./bindings/Signal";
+export type { SnippetPart } from "./bindings/SnippetPart";
+export type { StepSpan } from "./bindings/StepSpan";
+export type { StreamInfo } from "./bindings/StreamInfo";
+export type { StreamKind } from "./bindings/StreamKind";
+export type { VideoInfo } from "./bindings/VideoInfo";
 
-export interface StreamInfo {
-  index: number;
-  kind: StreamKind;
-  codec: string;
-  language: string | null;
-  title: string | null;
-  duration_s: number | null;
-  attached_picture: boolean;
-}
-
-export interface VideoInfo {
-  stream_index: number;
-  codec: string;
-  pixel_format: string;
-  width: number;
-  height: number;
-  rotation: number;
-  display_width: number;
-  display_height: number;
-  avg_frame_rate: number | null;
-  real_frame_rate: number | null;
-  frame_count: number | null;
-  still_image: boolean;
-}
-
-export interface MediaInfo {
-  path: string;
-  size_bytes: number;
-  container: string;
-  container_long: string;
-  duration_s: number | null;
-  duration_estimated: boolean;
-  bit_rate: number | null;
-  title: string | null;
-  creation_time: string | null;
-  video: VideoInfo | null;
-  has_audio: boolean;
-  streams: StreamInfo[];
-  sidecar_subtitles: string[];
-}
-
-/** A file that could not be handled, and why (the reason does not repeat the path). */
-export interface FileError {
-  path: string;
-  message: string;
-}
-
-export type ProbeResult =
-  | { status: "ok"; path: string; info: MediaInfo }
-  | ({ status: "error" } & FileError);
-
-/** An error of a whole command (not of one file). */
-export type CommandError =
-  | { kind: "internal"; message: string }
-  | { kind: "opening"; message: string }
-  | { kind: "libraryUnavailable"; message: string; in_use: boolean }
-  | { kind: "noModel"; message: string }
-  | { kind: "notFound"; message: string }
-  | { kind: "busy"; message: string }
-  | { kind: "cancelled"; message: string }
-  | { kind: "engine"; message: string }
-  | { kind: "invalid"; message: string }
-  | { kind: "file"; message: string };
-
-export type LibraryState =
-  | { state: "opening" }
-  | { state: "ready" }
-  | { state: "unavailable"; message: string; in_use: boolean };
-
-export interface ModelStatus {
-  present: boolean;
-  random: boolean;
-  dir: string | null;
-  version: string | null;
-  error: string | null;
-}
-
-export interface AppStatus {
-  library: string;
-  library_state: LibraryState;
-  model: ModelStatus;
-  /** The import batch in progress. */
-  job: number | null;
-  queued_jobs: number;
-  /** The player's file server (loopback HTTP): a video is at `${media_base}/${id}`. */
-  media_base: string | null;
-}
-
-export type VideoStatus = "queued" | "importing" | "ready" | "failed";
-
-export interface VideoRow {
-  id: number;
-  path: string;
-  status: VideoStatus;
-  duration_s: number | null;
-  error: string | null;
-  /** A thumbnail is served for it ({@link thumbnailUrl}). */
-  thumbnail: boolean;
-}
-
-export type Signal = "visual" | "subtitle" | "name";
-
-export interface SnippetPart {
-  text: string;
-  hit: boolean;
-}
-
-export interface Moment {
-  video_id: number;
-  path: string;
-  start_s: number;
-  end_s: number;
-  score: number;
-  signals: Signal[];
-  /** The subtitle at the moment, split at the matched words; empty when there is none. */
-  snippet: SnippetPart[];
-}
-
-export interface ImportStarted {
-  job: number;
-  queued: boolean;
-}
-
-/** What `retry_failed` started: `started` is null when none of the videos had failed. */
-export interface RetryStarted {
-  started: ImportStarted | null;
-  videos: number;
-}
-
-export interface RemovedVideo {
-  id: number;
-  path: string;
-}
-
-/** `vclip_engine::Progress`: an import counts video-seconds (`done`/`total`, unit "s") and files
- * (`items_done`/`items_total`). */
-export interface Progress {
-  job: string;
-  done: number;
-  total: number | null;
-  unit: string;
-  current: string | null;
-  /** Units (video-seconds) per second. */
-  rate: number;
-  eta_s: number | null;
-  items_done?: number;
-  items_total?: number;
-}
-
-export type ProgressEvent =
-  | ({ kind: "started" } & Progress)
-  | ({ kind: "progress" } & Progress)
-  | { kind: "warning"; item: string; message: string }
-  | ({ kind: "finished" } & Progress)
-  | ({ kind: "cancelled" } & Progress);
-
-export interface ImportSummary {
-  imported: string[];
-  reembedded: string[];
-  skipped: string[];
-  failed: FileError[];
-  video_s: number;
-  wall_s: number;
-  cancelled: boolean;
-}
-
-/** The `import` event. `last`: the import thread stopped (nothing queued behind this batch). */
-export type ImportEvent =
-  | { type: "progress"; job: number; event: ProgressEvent }
-  | { type: "finished"; job: number; report: ImportSummary; last: boolean }
-  | { type: "failed"; job: number; message: string; last: boolean };
+export type VideoStatus = VideoRow["status"];
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>("app_status");
@@ -211,45 +82,9 @@ export function videoDetails(id: number): Promise<ProbeResult> {
   return invoke<ProbeResult>("video_details", { id });
 }
 
-/** One step placed on a video's timeline (`vclip_engine::localize::StepSpan`). */
-export interface StepSpan {
-  text: string;
-  start_s: number;
-  end_s: number;
-  /** Confidence in [0, 1]. */
-  score: number;
-  second: number;
-  similarity: number;
-}
-
-export interface StepsReport {
-  video: string;
-  video_id: number;
-  /** The video's duration as probed at import. */
-  duration_s: number | null;
-  seconds: number;
-  ordered: boolean;
-  background: number | null;
-  steps: StepSpan[];
-}
-
 /** Places pasted steps (one per line) on a ready library video. */
 export function locateSteps(id: number, text: string, ordered: boolean): Promise<StepsReport> {
   return invoke<StepsReport>("locate_steps", { id, text, ordered });
-}
-
-/** A step as a chapter (`vclip_engine::chapters::ChapterStep`). */
-export interface ChapterStep {
-  text: string;
-  start_s: number;
-  end_s: number;
-}
-
-export type ChapterFormat = "vtt" | "ffmetadata";
-
-export interface ExportedChapters {
-  path: string;
-  chapters: number;
 }
 
 /**

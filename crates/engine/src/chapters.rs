@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 /// One step to turn into a chapter: its text and span on the video, in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChapterStep {
     pub text: String,
     pub start_s: f64,
@@ -48,6 +49,7 @@ pub struct Chapter {
 
 /// The two file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ChapterFormat {
     /// WebVTT chapters (`.vtt`).

@@ -57,6 +57,7 @@ impl Default for StepOptions {
 
 /// One placed step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepSpan {
     pub text: String,
     /// Span on the video's timeline, seconds.
@@ -72,6 +73,7 @@ pub struct StepSpan {
 
 /// Where the steps of one video are.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepsReport {
     /// The video's path.
     pub video: String,

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 /// A snapshot of a long job's progress.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     /// What the job is (e.g. `"import"`, `"decode"`).
     pub job: String,
@@ -29,13 +30,16 @@ pub struct Progress {
     /// For jobs over several items measured in another unit (an import counts video-seconds):
     /// items finished and expected (files).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub items_done: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub items_total: Option<u64>,
 }
 
 /// Everything a job can tell its face.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProgressEvent {
     Started(Progress),

@@ -37,6 +37,7 @@ const CANDIDATES: usize = 100;
 
 /// Which signal found a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// The video embedding (VideoCLIP window + moment refinement).
