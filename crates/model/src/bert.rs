@@ -29,10 +29,35 @@ pub(crate) fn linear(w: &Weights, prefix: &str, cin: usize, cout: usize) -> Resu
     Ok(Linear::new(weight, Some(bias)))
 }
 
-pub(crate) fn layer_norm(w: &Weights, prefix: &str, h: usize, eps: f64) -> Result<LayerNorm> {
+pub(crate) fn layer_norm(w: &Weights, prefix: &str, h: usize, eps: f64) -> Result<Norm> {
     let weight = w.get(&format!("{prefix}.weight"), &[h])?;
     let bias = w.get(&format!("{prefix}.bias"), &[h])?;
-    Ok(LayerNorm::new(weight, bias, eps))
+    Ok(Norm {
+        ln: LayerNorm::new(weight, bias, eps),
+        eps,
+    })
+}
+
+/// LayerNorm. Inference uses candle's fused kernel, which has no backward pass (candle applies
+/// it with `apply_op3_no_bwd`, so gradients would silently stop there); when gradients flow —
+/// trainable weights or an input computed from them — and in f64 (which the kernel lacks) the
+/// same formula runs as plain differentiable ops.
+#[derive(Debug, Clone)]
+pub(crate) struct Norm {
+    ln: LayerNorm,
+    eps: f64,
+}
+
+impl Module for Norm {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let ln = &self.ln;
+        match ln.bias() {
+            Some(bias) if differentiable(x) || ln.weight().track_op() => {
+                candle_nn::ops::layer_norm_slow(x, ln.weight(), bias, self.eps as f32)
+            }
+            _ => ln.forward(x),
+        }
+    }
 }
 
 /// A dense layer `x W^T + b`: f32 weights, or 8-bit blocks (ggml `q8_0`: 32 weights share one
@@ -65,13 +90,39 @@ impl Proj {
     }
 }
 
+/// Whether gradients flow through `x` (or it is f64, which candle's fused kernels lack): then
+/// the differentiable formulations below are used instead of the fused inference kernels.
+fn differentiable(x: &Tensor) -> bool {
+    x.track_op() || x.dtype() == DType::F64
+}
+
+/// Softmax over the last dimension. candle's fused `softmax_last_dim` has no backward pass
+/// (gradients to queries and keys would silently vanish), so training uses the composed one.
+pub(crate) fn softmax(x: &Tensor) -> candle_core::Result<Tensor> {
+    if differentiable(x) {
+        candle_nn::ops::softmax(x, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(x)
+    }
+}
+
+/// Exact (erf) GELU. candle's `gelu_erf` backward uses 1/sqrt(2 pi) rounded to 6 digits, so
+/// training composes `x/2 (1 + erf(x/sqrt 2))`, whose backward is exact.
+pub(crate) fn gelu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if differentiable(x) {
+        ((x * 0.5)? * ((x / std::f64::consts::SQRT_2)?.erf()? + 1.0)?)?.contiguous()
+    } else {
+        x.gelu_erf()
+    }
+}
+
 /// `embeddings`: input embeddings + position + token type 0, then LayerNorm.
 #[derive(Debug, Clone)]
 pub(crate) struct Embeddings {
     pub(crate) word: Tensor,
     position: Tensor,
     token_type0: Tensor,
-    norm: LayerNorm,
+    norm: Norm,
 }
 
 impl Embeddings {
@@ -123,10 +174,10 @@ struct Layer {
     key: Proj,
     value: Proj,
     attn_out: Proj,
-    attn_norm: LayerNorm,
+    attn_norm: Norm,
     inter: Proj,
     out: Proj,
-    out_norm: LayerNorm,
+    out_norm: Norm,
     heads: usize,
 }
 
@@ -177,7 +228,7 @@ impl Layer {
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
         let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = softmax(&scores)?;
         let ctx = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -186,7 +237,7 @@ impl Layer {
         let a = self
             .attn_norm
             .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let i = self.inter.forward(&a)?.gelu_erf()?;
+        let i = gelu(&self.inter.forward(&a)?)?;
         Ok(self.out_norm.forward(&(self.out.forward(&i)? + a)?)?)
     }
 }

@@ -20,9 +20,9 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{LayerNorm, Linear, Module};
+use candle_nn::{Linear, Module};
 
-use crate::bert::{layer_norm, linear, masked_mean, Embeddings, Encoder};
+use crate::bert::{gelu, layer_norm, linear, masked_mean, Embeddings, Encoder, Norm};
 use crate::config::VideoClipConfig;
 use crate::error::{Error, Result};
 use crate::weights::Weights;
@@ -61,7 +61,7 @@ pub enum VideoMode {
 pub struct VideoTower {
     config: VideoClipConfig,
     linear1: Linear,
-    mlp_norm: LayerNorm,
+    mlp_norm: Norm,
     linear2: Linear,
     embeddings: Embeddings,
     encoder: Encoder,
@@ -120,7 +120,7 @@ impl VideoTower {
         let h = c.hidden_size;
         let feats = feats.to_device(dev)?.to_dtype(self.cls.dtype())?;
         let mask = mask.to_device(dev)?.to_dtype(DType::F32)?;
-        let v = self.linear1.forward(&feats)?.gelu_erf()?;
+        let v = gelu(&self.linear1.forward(&feats)?)?;
         let v = self.linear2.forward(&self.mlp_norm.forward(&v)?)?;
         let tokens = Tensor::cat(
             &[
@@ -144,8 +144,8 @@ impl VideoTower {
         let pool = Tensor::cat(&[ones.zeros_like()?, mask, ones], 1)?;
         let pooled = masked_mean(&hidden, &pool)?;
         Ok(TowerOutput {
-            hidden: hidden.to_dtype(DType::F32)?,
-            pooled: pooled.to_dtype(DType::F32)?,
+            hidden: output(hidden)?,
+            pooled: output(pooled)?,
         })
     }
 
@@ -158,6 +158,14 @@ impl VideoTower {
     pub fn config(&self) -> &VideoClipConfig {
         &self.config
     }
+}
+
+/// Tower outputs are f32, except in f64 (gradient checks), which is kept.
+fn output(t: Tensor) -> Result<Tensor> {
+    Ok(match t.dtype() {
+        DType::F64 => t,
+        _ => t.to_dtype(DType::F32)?,
+    })
 }
 
 /// `text_encoder`: a BERT encoder over token ids.
@@ -294,8 +302,8 @@ impl TextTower {
         )?;
         let pooled = masked_mean(&hidden, &pool)?;
         Ok(TowerOutput {
-            hidden: hidden.to_dtype(DType::F32)?,
-            pooled: pooled.to_dtype(DType::F32)?,
+            hidden: output(hidden)?,
+            pooled: output(pooled)?,
         })
     }
 
