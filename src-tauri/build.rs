@@ -17,6 +17,13 @@ fn main() {
         "export_chapters",
         "add_videos_dialog",
         "retry_failed",
+        "get_settings",
+        "update_settings",
+        "choose_library_dialog",
+        "import_weights_dialog",
+        "download_weights",
+        "cancel_download",
+        "use_test_model",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

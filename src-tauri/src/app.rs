@@ -77,6 +77,14 @@ pub struct ModelStatus {
 
 /// Loads the chosen model; never fails, the status says what happened.
 pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
+    load_model_with(choice, &crate::settings::LoadOptions::default())
+}
+
+/// [`load_model`] on the device and at the text precision `options` say (the settings screen).
+pub fn load_model_with(
+    choice: &ModelChoice,
+    options: &crate::settings::LoadOptions,
+) -> (Option<VClipModel>, ModelStatus) {
     let (dir, required) = match choice {
         ModelChoice::None => return (None, ModelStatus::default()),
         ModelChoice::Default => match default_model_dir() {
@@ -94,12 +102,13 @@ pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
         return (None, status);
     }
     // Queries and steps run the text tower on the CPU: 8-bit dense layers, unless
-    // VCLIP_TEXT_PRECISION says `f32` (see `vclip bench search --preset full`).
-    let loaded = vclip_model::device(false).and_then(|device| {
+    // VCLIP_TEXT_PRECISION (or the settings) say `f32` (see `vclip bench search --preset full`).
+    let loaded = vclip_model::device(options.gpu).and_then(|device| {
         let mut model = VClipModel::load(&dir, &device)?;
         let precision = std::env::var("VCLIP_TEXT_PRECISION")
             .ok()
             .and_then(|v| v.parse().ok())
+            .or(options.precision)
             .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
         model.text.set_precision(precision)?;
         Ok(model)
@@ -430,7 +439,7 @@ struct Running {
 
 /// The window's state: see the module docs.
 pub struct AppCore {
-    library: PathBuf,
+    library: RwLock<PathBuf>,
     opened: RwLock<Opened>,
     model: RwLock<ModelStatus>,
     /// Held while opening, so two opens (a retry clicked twice) never race.
@@ -438,12 +447,14 @@ pub struct AppCore {
     running: Mutex<Option<Running>>,
     next_job: AtomicU64,
     media_base: std::sync::OnceLock<String>,
+    /// The settings file, the overrides and the model download (`settings.rs`).
+    pub(crate) setup: crate::settings::Setup,
 }
 
 impl std::fmt::Debug for AppCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppCore")
-            .field("library", &self.library)
+            .field("library", &self.library())
             .field("status", &self.status())
             .finish_non_exhaustive()
     }
@@ -457,8 +468,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AppCore {
     /// The state of a window on `library`, not opened yet ([`AppCore::open`] opens it).
     pub fn new(library: PathBuf) -> Arc<Self> {
+        Self::with_setup(library, crate::settings::Setup::default())
+    }
+
+    /// [`AppCore::new`] with settings (the app's: [`crate::settings::Setup::from_environment`]).
+    pub fn with_setup(library: PathBuf, setup: crate::settings::Setup) -> Arc<Self> {
         Arc::new(Self {
-            library,
+            library: RwLock::new(library),
+            setup,
             opened: RwLock::new(Opened::Opening),
             model: RwLock::new(ModelStatus::default()),
             opening: Mutex::new(()),
@@ -477,8 +494,9 @@ impl AppCore {
             return;
         }
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Opened::Opening;
-        let (loaded, status) = load_model(model);
-        let opened = match Engine::open(&self.library, loaded) {
+        let model = self.setup.model_choice(model);
+        let (loaded, status) = load_model_with(&model, &self.setup.load_options());
+        let opened = match Engine::open(&self.library(), loaded) {
             Ok((engine, _reconciled)) => Opened::Ready(Arc::new(engine)),
             Err(e) => Opened::Unavailable {
                 in_use: is_in_use(&e),
@@ -497,8 +515,48 @@ impl AppCore {
     }
 
     /// The library folder.
-    pub fn library(&self) -> &Path {
-        &self.library
+    pub fn library(&self) -> PathBuf {
+        self.library
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Closes the library (no import may run: `Busy`), waits up to `wait` for the searches
+    /// still holding it to let go, optionally moves to another folder, then opens it again
+    /// with `model` (the settings' model for [`ModelChoice::Default`]).
+    pub(crate) fn reopen_with(
+        &self,
+        library: Option<PathBuf>,
+        model: &ModelChoice,
+        wait: Duration,
+    ) -> Result<(), CommandError> {
+        {
+            let running = lock(&self.running);
+            if running.is_some() {
+                return Err(CommandError::Busy {
+                    message: "an import is running: cancel it or wait for it, then try again"
+                        .into(),
+                });
+            }
+            let _opening = lock(&self.opening);
+            let old = std::mem::replace(
+                &mut *self.opened.write().unwrap_or_else(|e| e.into_inner()),
+                Opened::Opening,
+            );
+            if let Opened::Ready(engine) = old {
+                let until = Instant::now() + wait;
+                while Arc::strong_count(&engine) > 1 && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                drop(engine);
+            }
+            if let Some(dir) = library {
+                *self.library.write().unwrap_or_else(|e| e.into_inner()) = dir;
+            }
+        }
+        self.open(model);
+        Ok(())
     }
 
     fn read_opened(&self) -> std::sync::RwLockReadGuard<'_, Opened> {
@@ -535,7 +593,7 @@ impl AppCore {
         }
         let running = lock(&self.running);
         AppStatus {
-            library: self.library.to_string_lossy().into_owned(),
+            library: self.library().to_string_lossy().into_owned(),
             library_state,
             model,
             job: running.as_ref().map(|r| r.job),

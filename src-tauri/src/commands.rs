@@ -16,6 +16,7 @@ use tauri::{AppHandle, Emitter as _, Manager as _, State};
 use tauri_plugin_dialog::{DialogExt as _, FileDialogBuilder, FilePath};
 use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
+use crate::settings::{DownloadEvent, EmitDownload, SettingsChange, SettingsView};
 use crate::{
     AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
     Moment, ProbeResult, RemovedVideo, RetryStarted, VideoRow,
@@ -257,4 +258,116 @@ pub async fn export_chapters(
         c.export_chapters(id, &steps, format, &path).map(Some)
     })
     .await
+}
+
+// ---- models and settings (`settings.rs`) ----
+
+/// Event carrying every [`DownloadEvent`] of the model download.
+pub const DOWNLOAD_EVENT: &str = "model-download";
+
+/// Runs a settings change on a blocking thread, then tells the window the new status (the
+/// library may have been reopened).
+async fn reconfigure<T: Send + 'static>(
+    app: AppHandle,
+    core: &State<'_, Arc<AppCore>>,
+    f: impl FnOnce(&AppCore) -> Result<T, CommandError> + Send + 'static,
+) -> Result<T, CommandError> {
+    let out = blocking(core, f).await;
+    let _ = app.emit(STATUS_EVENT, core.status());
+    out
+}
+
+#[tauri::command]
+pub async fn get_settings(core: State<'_, Arc<AppCore>>) -> Result<SettingsView, CommandError> {
+    Ok(core.settings_view())
+}
+
+/// Device and text precision; the model is loaded again with them.
+#[tauri::command]
+pub async fn update_settings(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    change: SettingsChange,
+) -> Result<SettingsView, CommandError> {
+    reconfigure(app, &core, move |c| c.update_settings(change)).await
+}
+
+/// "Change…": a native folder dialog, then the library there. `None` when cancelled.
+#[tauri::command]
+pub async fn choose_library_dialog(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<Option<SettingsView>, CommandError> {
+    let mut dialog = file_dialog(&app).set_title("Choose the library folder");
+    if let Some(parent) = core.library().parent().filter(|d| d.is_dir()) {
+        dialog = dialog.set_directory(parent);
+    }
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_folder())
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the folder dialog stopped: {e}"),
+        })?;
+    let Some(dir) = picked_paths(picked.map(|f| vec![f])).and_then(|p| p.into_iter().next()) else {
+        return Ok(None);
+    };
+    reconfigure(app, &core, move |c| c.change_library(&dir).map(Some)).await
+}
+
+/// "Import official weights…": a native dialog for the three released files, then the same
+/// import as `vclip models import`. `None` when cancelled.
+#[tauri::command]
+pub async fn import_weights_dialog(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<Option<SettingsView>, CommandError> {
+    let dialog = file_dialog(&app)
+        .set_title("Choose checkpoint_best.pt, s3d_howto100m.pth and vocab.txt")
+        .add_filter("Weights and vocabulary", &["pt", "pth", "txt"])
+        .add_filter("All files", &["*"]);
+    let picked = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_files())
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the file dialog stopped: {e}"),
+        })?;
+    let Some(files) = picked_paths(picked).filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    reconfigure(app, &core, move |c| {
+        c.import_weights(&files, vclip_model::Preset::Full)
+            .map(Some)
+    })
+    .await
+}
+
+/// Downloads and imports the official weights (progress on `model-download`); the only thing
+/// the app ever sends over the network.
+#[tauri::command]
+pub async fn download_weights(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<(), CommandError> {
+    let emit_app = app.clone();
+    let status_core = Arc::clone(core.inner());
+    let emit: EmitDownload = Arc::new(move |event: DownloadEvent| {
+        let done = !matches!(event, DownloadEvent::Progress { .. });
+        let _ = emit_app.emit(DOWNLOAD_EVENT, event);
+        if done {
+            let _ = emit_app.emit(STATUS_EVENT, status_core.status());
+        }
+    });
+    core.download_weights(Vec::new(), vclip_model::Preset::Full, emit)
+}
+
+#[tauri::command]
+pub async fn cancel_download(core: State<'_, Arc<AppCore>>) -> Result<bool, CommandError> {
+    Ok(core.cancel_download())
+}
+
+/// "Try with a random test model": meaningless for visual search, and labelled so.
+#[tauri::command]
+pub async fn use_test_model(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<SettingsView, CommandError> {
+    reconfigure(app, &core, AppCore::use_test_model).await
 }

@@ -151,12 +151,13 @@ pub mod desktop;
 pub mod media;
 pub mod media_server;
 mod retry;
+pub mod settings;
 
 pub use app::{
-    default_model_dir, inside_library, load_model, snippet_parts, AppCore, AppStatus,
-    ChaptersTarget, EmitImport, ExportedChapters, ImportEvent, ImportStarted, ImportSummary,
-    LibraryState, ModelChoice, ModelStatus, Moment, RemovedVideo, Served, SnippetPart, VideoRow,
-    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+    default_model_dir, inside_library, load_model, load_model_with, snippet_parts, AppCore,
+    AppStatus, ChaptersTarget, EmitImport, ExportedChapters, ImportEvent, ImportStarted,
+    ImportSummary, LibraryState, ModelChoice, ModelStatus, Moment, RemovedVideo, Served,
+    SnippetPart, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
 pub use retry::RetryStarted;
 
@@ -214,11 +215,32 @@ fn serve<R: tauri::Runtime>(
     });
 }
 
+/// The library folder at start: `explicit` (`--library`), else `$VCLIP_LIBRARY`, else the
+/// settings' library, else the default one. A saved library that cannot be opened any more
+/// (its disk is gone) falls back to the default with a warning on the settings screen.
+pub fn start_library(
+    explicit: Option<PathBuf>,
+    setup: &settings::Setup,
+) -> Result<PathBuf, LibraryError> {
+    if explicit.is_some() {
+        return resolve_library(explicit);
+    }
+    if let Some(saved) = setup.library() {
+        match resolve_library(Some(saved.clone())) {
+            Ok(dir) => return Ok(dir),
+            Err(e) => setup.warn(format!(
+                "the library saved in the settings cannot be opened ({e}): using the default one"
+            )),
+        }
+    }
+    resolve_library(None)
+}
+
 /// Opens the main window on `library` and runs until it is closed. The library (and the model)
 /// are opened on a background thread while the window appears; the UI hears `app-status` when
 /// that is done.
-pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
-    let core = AppCore::new(library);
+pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error> {
+    let core = AppCore::with_setup(library, setup);
     // The player's file server (see `media_server`: why not a URI scheme). Without it the
     // window still works; the player says it cannot play.
     let serving = Arc::clone(&core);
@@ -253,6 +275,13 @@ pub fn run(library: PathBuf) -> Result<(), tauri::Error> {
             commands::export_chapters,
             commands::add_videos_dialog,
             commands::retry_failed,
+            commands::get_settings,
+            commands::update_settings,
+            commands::choose_library_dialog,
+            commands::import_weights_dialog,
+            commands::download_weights,
+            commands::cancel_download,
+            commands::use_test_model,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

@@ -13,14 +13,18 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "vclip-app", version, about)]
 struct Args {
-    /// Library folder (created if missing). Default: $VCLIP_LIBRARY, else the per-user data
-    /// folder (~/.local/share/vclip/library on Linux).
+    /// Library folder (created if missing). Default: $VCLIP_LIBRARY, else the one chosen in
+    /// the settings screen, else the per-user data folder (~/.local/share/vclip/library on
+    /// Linux).
     #[arg(long, value_name = "DIR")]
     library: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let library = vclip_app::resolve_library(args.library).context("cannot open the library")?;
-    vclip_app::run(library).context("the window failed")
+    // The settings file (see `vclip_app::settings`): `--library` and the environment win.
+    let setup = vclip_app::settings::Setup::from_environment(args.library.is_some());
+    let library =
+        vclip_app::start_library(args.library, &setup).context("cannot open the library")?;
+    vclip_app::run(library, setup).context("the window failed")
 }

@@ -1118,4 +1118,476 @@ fn the_capability_grants_no_plugin_permission() {
     assert!(granted.contains(&"allow-export-chapters"));
     assert!(granted.contains(&"allow-add-videos-dialog"));
     assert!(granted.contains(&"allow-retry-failed"));
+    for p in [
+        "allow-get-settings",
+        "allow-update-settings",
+        "allow-choose-library-dialog",
+        "allow-import-weights-dialog",
+        "allow-download-weights",
+        "allow-cancel-download",
+        "allow-use-test-model",
+    ] {
+        assert!(granted.contains(&p), "{p} not granted");
+    }
+}
+
+// ---- models and settings (`settings.rs`) ----
+
+mod settings {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::path::{Path, PathBuf};
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+
+    use vclip_engine::ProgressEvent;
+    use vclip_model::Preset;
+
+    use crate::settings::{
+        DeviceChoice, DownloadEvent, EmitDownload, Overrides, PrecisionChoice, Settings,
+        SettingsChange, Setup,
+    };
+    use crate::{AppCore, CommandError, LibraryState, ModelChoice};
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/model/tests/fixtures")
+    }
+
+    /// The three released files, fixture-sized (`Preset::Tiny`).
+    fn weight_files() -> Vec<PathBuf> {
+        let f = fixtures();
+        vec![
+            f.join("pth/checkpoint_videoclip.pt"),
+            f.join("pth/s3d_zip.pth"),
+            f.join("tiny/vocab.txt"),
+        ]
+    }
+
+    /// An app on `tmp/library` with its settings in `tmp/config/settings.json` and weights
+    /// under `tmp/models`, opened without a model.
+    fn core_with_settings(tmp: &Path, overrides: Overrides) -> Arc<AppCore> {
+        let setup = Setup::new(
+            Some(tmp.join("config/settings.json")),
+            Some(tmp.join("models")),
+            overrides,
+        );
+        let core = AppCore::with_setup(tmp.join("library"), setup);
+        std::fs::create_dir_all(tmp.join("library")).expect("mkdir");
+        core.open(&ModelChoice::None);
+        assert_eq!(core.status().library_state, LibraryState::Ready);
+        core
+    }
+
+    fn saved(tmp: &Path) -> Settings {
+        let (s, warning) = Settings::load(&tmp.join("config/settings.json"));
+        assert_eq!(warning, None);
+        s
+    }
+
+    #[test]
+    fn settings_round_trip_and_a_damaged_file_gives_the_defaults_and_a_warning() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("deep/config/settings.json");
+        let (s, warning) = Settings::load(&file);
+        assert_eq!(
+            (s, warning),
+            (Settings::default(), None),
+            "missing: defaults"
+        );
+
+        let s = Settings {
+            library: Some(dir.path().join("lib é")),
+            model: Some(dir.path().join("m")),
+            device: DeviceChoice::Cpu,
+            text_precision: PrecisionChoice::F32,
+            ..Settings::default()
+        };
+        s.save(&file).expect("save");
+        assert_eq!(Settings::load(&file), (s.clone(), None));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("JSON");
+        assert_eq!(json["version"], 1);
+        assert_eq!(json["device"], "cpu");
+        assert_eq!(json["text_precision"], "f32");
+
+        // Unknown fields are ignored, missing ones take their defaults.
+        std::fs::write(&file, r#"{"device":"gpu","from_the_future":[1,2]}"#).expect("write");
+        let (s, warning) = Settings::load(&file);
+        assert_eq!(warning, None);
+        assert_eq!(s.device, DeviceChoice::Gpu);
+        assert_eq!(s.text_precision, PrecisionChoice::Auto);
+
+        for garbled in [
+            &b"{\"device\": \"cpu\""[..],
+            b"{\"device\": 5}",
+            b"\xff\xfe\x00garbage",
+            b"[]",
+        ] {
+            std::fs::write(&file, garbled).expect("write");
+            let (s, warning) = Settings::load(&file);
+            assert_eq!(s, Settings::default());
+            let warning = warning.expect("a warning");
+            assert!(
+                warning.contains("damaged") && warning.contains("settings.json"),
+                "{warning}"
+            );
+        }
+        // A folder where the file should be: unreadable, defaults and a warning.
+        let folder = dir.path().join("folder.json");
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        let (s, warning) = Settings::load(&folder);
+        assert_eq!(s, Settings::default());
+        assert!(warning.expect("a warning").contains("cannot be read"));
+
+        // The app shows the warning; changing a setting rewrites the file and clears it.
+        std::fs::write(&file, b"not json").expect("write");
+        let setup = Setup::new(Some(file.clone()), None, Overrides::default());
+        let core = AppCore::with_setup(dir.path().join("library"), setup);
+        std::fs::create_dir_all(dir.path().join("library")).expect("mkdir");
+        core.open(&ModelChoice::None);
+        let view = core.settings_view();
+        assert!(view.warning.is_some(), "{view:?}");
+        assert_eq!(view.device, DeviceChoice::Auto);
+        let view = core
+            .update_settings(SettingsChange {
+                device: Some(DeviceChoice::Cpu),
+                text_precision: Some(PrecisionChoice::Q8),
+            })
+            .expect("update");
+        assert_eq!(view.warning, None);
+        assert_eq!(view.device_in_use, "cpu");
+        let (s, warning) = Settings::load(&file);
+        assert_eq!(warning, None);
+        assert_eq!(
+            (s.device, s.text_precision),
+            (DeviceChoice::Cpu, PrecisionChoice::Q8)
+        );
+        assert_eq!(core.status().library_state, LibraryState::Ready);
+    }
+
+    #[test]
+    fn a_gpu_this_build_lacks_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let core = core_with_settings(dir.path(), Overrides::default());
+        let view = core.settings_view();
+        if view.gpu_available {
+            return; // a cuda/metal build: nothing to refuse
+        }
+        assert!(view.gpu_reason.is_some(), "{view:?}");
+        let e = core
+            .update_settings(SettingsChange {
+                device: Some(DeviceChoice::Gpu),
+                text_precision: None,
+            })
+            .expect_err("no GPU");
+        assert!(matches!(e, CommandError::Invalid { .. }), "{e:?}");
+        assert_eq!(core.settings_view().device, DeviceChoice::Auto);
+    }
+
+    #[test]
+    fn imported_weights_become_the_model_and_are_remembered() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let core = core_with_settings(dir.path(), Overrides::default());
+        assert!(!core.status().model.present);
+
+        // Two of the three files: says which one is missing, imports nothing.
+        let files = weight_files();
+        let e = core
+            .import_weights(&files[..2], Preset::Tiny)
+            .expect_err("vocab missing");
+        assert!(e.to_string().contains("vocab.txt"), "{e}");
+        assert!(!dir.path().join("models/videoclip").exists());
+
+        let view = core.import_weights(&files, Preset::Tiny).expect("import");
+        let model_dir = dir.path().join("models/videoclip");
+        assert!(view.model.present && !view.model.random, "{view:?}");
+        assert_eq!(
+            view.model.dir.as_deref(),
+            Some(model_dir.to_string_lossy().as_ref())
+        );
+        assert!(view.model.version.is_some(), "{view:?}");
+        assert_eq!(saved(dir.path()).model, Some(model_dir.clone()));
+        assert!(core.can_import().is_ok());
+
+        // A new app with the same settings file opens with that model.
+        drop(core);
+        let setup = Setup::new(
+            Some(dir.path().join("config/settings.json")),
+            None,
+            Overrides::default(),
+        );
+        let again = AppCore::with_setup(dir.path().join("library"), setup);
+        again.open(&ModelChoice::Default);
+        let status = again.status();
+        assert!(status.model.present && !status.model.random, "{status:?}");
+
+        // $VCLIP_MODEL wins over the settings.
+        drop(again);
+        let other = dir.path().join("env-model");
+        vclip_model::init_random(Preset::Tiny, 3, &other, None).expect("init");
+        let setup = Setup::new(
+            Some(dir.path().join("config/settings.json")),
+            None,
+            Overrides {
+                model: Some(("VCLIP_MODEL".into(), other.clone())),
+                ..Overrides::default()
+            },
+        );
+        let env = AppCore::with_setup(dir.path().join("library"), setup);
+        env.open(&ModelChoice::Dir(other.clone()));
+        let view = env.settings_view();
+        assert!(view.model.random, "{view:?}");
+        assert!(view
+            .model_locked_by
+            .as_deref()
+            .is_some_and(|m| m.starts_with("VCLIP_MODEL")));
+    }
+
+    #[test]
+    fn the_test_model_is_random_and_the_library_moves_where_the_user_says() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let core = core_with_settings(dir.path(), Overrides::default());
+        let view = core.use_test_model().expect("test model");
+        assert!(view.model.present && view.model.random, "{view:?}");
+        assert!(core.status().model.random);
+
+        let other = dir.path().join("elsewhere/library");
+        let view = core.change_library(&other).expect("move");
+        let other = other.canonicalize().expect("created");
+        assert_eq!(view.library, other.to_string_lossy());
+        assert_eq!(core.library(), other);
+        let status = core.status();
+        assert_eq!(status.library_state, LibraryState::Ready, "{status:?}");
+        assert!(status.model.random, "the model stays: {status:?}");
+        assert_eq!(saved(dir.path()).library, Some(other.clone()));
+        // The old library is free again: another app can open it.
+        let old = AppCore::open_now(dir.path().join("library"), &ModelChoice::None);
+        assert_eq!(old.status().library_state, LibraryState::Ready);
+
+        // `--library` fixes the location: the screen says so, a change is refused.
+        let dir2 = tempfile::tempdir().expect("temp dir");
+        let fixed = core_with_settings(
+            dir2.path(),
+            Overrides {
+                library: Some("--library".into()),
+                ..Overrides::default()
+            },
+        );
+        assert_eq!(
+            fixed.settings_view().library_locked_by.as_deref(),
+            Some("--library")
+        );
+        let e = fixed
+            .change_library(&dir2.path().join("x"))
+            .expect_err("fixed");
+        assert!(e.to_string().contains("--library"), "{e}");
+        // The saved library is used at start unless the command line names one.
+        let setup = Setup::new(
+            Some(dir.path().join("config/settings.json")),
+            None,
+            Overrides::default(),
+        );
+        assert_eq!(
+            crate::start_library(None, &setup).expect("start"),
+            other.clone()
+        );
+        let explicit = dir.path().join("explicit");
+        assert_eq!(
+            crate::start_library(Some(explicit.clone()), &setup).expect("start"),
+            explicit.canonicalize().expect("created")
+        );
+    }
+
+    /// An HTTP/1.1 server for the files of `dir` (by name) with `Range` support; `slow`: the
+    /// body dribbles out in 4 KiB pieces, 50 ms apart, so a cancel lands mid-file.
+    fn serve_dir(files: Vec<PathBuf>, slow: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/mirror", listener.local_addr().expect("addr"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Ok(read_half) = stream.try_clone() else {
+                    continue;
+                };
+                let mut reader = BufReader::new(read_half);
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    continue;
+                }
+                let mut range_start = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("range: bytes=") {
+                        range_start = v.trim().trim_end_matches('-').parse::<usize>().ok();
+                    }
+                }
+                let name = first
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .rsplit('/')
+                    .next();
+                let body = files
+                    .iter()
+                    .find(|f| f.file_name().and_then(|n| n.to_str()) == name)
+                    .and_then(|f| std::fs::read(f).ok());
+                let Some(body) = body else {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                };
+                let start = range_start.unwrap_or(0).min(body.len());
+                let head = if range_start.is_some() {
+                    format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+                        body.len() - start,
+                        body.len().saturating_sub(1),
+                        body.len()
+                    )
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                };
+                let _ = stream.write_all(head.as_bytes());
+                if slow {
+                    for piece in body[start..].chunks(4096) {
+                        if stream.write_all(piece).is_err() {
+                            break;
+                        }
+                        let _ = stream.flush();
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                } else {
+                    let _ = stream.write_all(&body[start..]);
+                }
+                let _ = stream.flush();
+            }
+        });
+        url
+    }
+
+    /// The released files' names, with the fixture-sized content.
+    fn mirror_files(tmp: &Path) -> Vec<PathBuf> {
+        let src = weight_files();
+        let names = ["checkpoint_best.pt", "s3d_howto100m.pth", "vocab.txt"];
+        let dir = tmp.join("mirror");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        src.iter()
+            .zip(names)
+            .map(|(from, name)| {
+                let to = dir.join(name);
+                std::fs::copy(from, &to).expect("copy");
+                to
+            })
+            .collect()
+    }
+
+    fn download_channel() -> (EmitDownload, mpsc::Receiver<DownloadEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let emit: EmitDownload = Arc::new(move |e| {
+            let _ = tx.send(e);
+        });
+        (emit, rx)
+    }
+
+    /// Events until the download ends (inclusive).
+    fn until_done(rx: &mpsc::Receiver<DownloadEvent>) -> Vec<DownloadEvent> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let e = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no end of the download ({e}); got {events:#?}"));
+            let done = !matches!(e, DownloadEvent::Progress { .. });
+            events.push(e);
+            if done {
+                return events;
+            }
+        }
+    }
+
+    #[test]
+    fn the_download_reports_progress_installs_the_weights_and_can_be_cancelled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let core = core_with_settings(dir.path(), Overrides::default());
+        let files = mirror_files(dir.path());
+
+        // Cancelled mid-file: the part file stays for the next try, nothing is installed.
+        let slow = serve_dir(files.clone(), true);
+        let (emit, rx) = download_channel();
+        core.download_weights(vec![slow], Preset::Tiny, emit)
+            .expect("starts");
+        assert!(core.settings_view().downloading);
+        let (emit2, _rx2) = download_channel();
+        let e = core
+            .download_weights(Vec::new(), Preset::Tiny, emit2)
+            .expect_err("one at a time");
+        assert!(matches!(e, CommandError::Busy { .. }), "{e:?}");
+        // Wait for bytes to flow, then cancel.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let e = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("progress");
+            if matches!(&e, DownloadEvent::Progress { event: ProgressEvent::Progress(p) } if p.done > 0)
+            {
+                break;
+            }
+        }
+        assert!(core.cancel_download());
+        let events = until_done(&rx);
+        assert!(
+            matches!(events.last(), Some(DownloadEvent::Cancelled)),
+            "{events:#?}"
+        );
+        assert!(!core.settings_view().downloading);
+        assert!(!core.cancel_download(), "nothing runs any more");
+        assert!(dir
+            .path()
+            .join("models/downloads/checkpoint_best.pt.part")
+            .is_file());
+        assert!(!core.status().model.present);
+
+        // Then a full download from a fast mirror: progress events, then the model is in use.
+        let fast = serve_dir(files, false);
+        let (emit, rx) = download_channel();
+        core.download_weights(vec![fast], Preset::Tiny, emit)
+            .expect("starts");
+        let events = until_done(&rx);
+        let model_dir = dir.path().join("models/videoclip");
+        match events.last() {
+            Some(DownloadEvent::Finished { dir: d, reopened }) => {
+                assert_eq!(d, &model_dir.to_string_lossy());
+                assert!(reopened);
+            }
+            other => panic!("expected Finished, got {other:?} after {events:#?}"),
+        }
+        let finished_files = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    DownloadEvent::Progress {
+                        event: ProgressEvent::Finished(_)
+                    }
+                )
+            })
+            .count();
+        assert_eq!(finished_files, 3, "{events:#?}");
+        let status = core.status();
+        assert!(status.model.present && !status.model.random, "{status:?}");
+        assert_eq!(saved(dir.path()).model, Some(model_dir));
+        // The event reaches the UI as `{type, ...}` with the engine's progress inside.
+        let json = serde_json::to_value(&events[0]).expect("JSON");
+        assert_eq!(json["type"], "progress");
+        assert!(json["event"]["kind"].is_string(), "{json}");
+    }
 }

@@ -29,6 +29,7 @@ import {
   type VideoRow,
 } from "./api";
 import { initPlayer, momentsOfVideo, openPlayer, playerOpen, setMediaBase } from "./player";
+import { initSettings, openSettings, settingsOpen, updateSettingsStatus } from "./settings";
 import {
   formatBytes,
   formatDuration,
@@ -277,11 +278,13 @@ function renderBanner(): void {
   } else if (s && libraryReady() && !s.model.present) {
     text =
       "No model is installed: search uses subtitles and file names only, and videos cannot be " +
-      "imported yet. Get the weights with `vclip models pull`, then restart VClip.";
+      "imported yet. Download or import the weights in Models and settings.";
+    action = { label: "Get the weights…", run: () => void openSettings() };
   } else if (s?.model.random) {
     text =
       "The active model has random weights (a test model): visual matches mean nothing. " +
       "Subtitle and file-name matches work.";
+    action = { label: "Models…", run: () => void openSettings() };
   }
   ui.banner.hidden = text === "";
   ui.banner.className = `banner banner-${variant}`;
@@ -1025,6 +1028,7 @@ function applyStatus(s: AppStatus): void {
   // (A status sent before the batch's `last` event may arrive after it.)
   if (s.job !== null && s.job > endedThrough && importing === null) beginView(s.job);
   renderBanner();
+  updateSettingsStatus(s);
   renderImportPanel();
   renderReportPanel();
   if (libraryReady() && !wasReady) {
@@ -1043,6 +1047,7 @@ function setDragging(on: boolean): void {
 async function start(): Promise<void> {
   initPlayer();
   initToolbar();
+  initSettings(() => void refreshStatus());
   renderLibrary();
   ui.search.addEventListener("input", () => {
     query = ui.search.value;
@@ -1060,7 +1065,7 @@ async function start(): Promise<void> {
       active instanceof HTMLSelectElement;
     const slash = e.key === "/" && !inField;
     const find = (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f" && active !== ui.search;
-    if (!playerOpen() && (slash || find)) {
+    if (!playerOpen() && !settingsOpen() && (slash || find)) {
       e.preventDefault();
       ui.search.focus();
       ui.search.select();

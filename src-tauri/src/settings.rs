@@ -1,0 +1,650 @@
+//! Models and settings (issue #5): the settings file, the device and text precision the model
+//! loads with, the library location, and getting weights (import of the released files, the
+//! download, or a clearly labelled random test model). The halves that need no window live
+//! here as [`AppCore`] functions; `commands.rs` opens the native dialogs and forwards events.
+//!
+//! # The settings file
+//! `settings.json` in the per-user config folder ([`settings_path`]; `$VCLIP_SETTINGS` names
+//! another file), written atomically:
+//! `{"version":1,"library":null|"DIR","model":null|"DIR","device":"auto|cpu|gpu",
+//! "text_precision":"auto|q8|f32"}`. Missing fields take their defaults and unknown ones are
+//! ignored; a file that cannot be read or parsed gives the defaults and a warning on the
+//! settings screen (it is rewritten only when a setting is changed). The command line and the
+//! environment win over the file: `--library` / `$VCLIP_LIBRARY`, `$VCLIP_MODEL`,
+//! `$VCLIP_TEXT_PRECISION`; the screen says which one is in force.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vclip_engine::{CancelToken, ProgressEvent};
+use vclip_model::{Preset, TextPrecision};
+
+use crate::{AppCore, CommandError, ModelChoice, ModelStatus};
+
+/// Environment variable naming the settings file (tests, portable setups).
+pub const SETTINGS_ENV: &str = "VCLIP_SETTINGS";
+
+/// How long a reopen waits for searches still holding the old library.
+const REOPEN_WAIT: Duration = Duration::from_secs(5);
+
+/// Where the model runs: the GPU when the build has one (`auto`), or as chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+/// The text tower's precision for queries: `auto` is q8 on the CPU, f32 on a GPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrecisionChoice {
+    #[default]
+    Auto,
+    Q8,
+    F32,
+}
+
+/// The settings file's content. Every field has a default, so a partial file is fine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Format version (1).
+    pub version: u32,
+    /// The library folder; `None`: the default one.
+    pub library: Option<PathBuf>,
+    /// The model folder; `None`: `videoclip` in the models folder.
+    pub model: Option<PathBuf>,
+    pub device: DeviceChoice,
+    pub text_precision: PrecisionChoice,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            library: None,
+            model: None,
+            device: DeviceChoice::Auto,
+            text_precision: PrecisionChoice::Auto,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `path`: a missing file is the defaults; one that cannot be read or parsed is the
+    /// defaults and a warning saying why. Never fails.
+    pub fn load(path: &Path) -> (Settings, Option<String>) {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None)
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!(
+                        "the settings file {} cannot be read ({e}): using the defaults",
+                        path.display()
+                    )),
+                )
+            }
+        };
+        // An object only (serde would also take a JSON array as the fields in order).
+        let parsed = serde_json::from_slice::<serde_json::Value>(&bytes).and_then(|v| {
+            if v.is_object() {
+                serde_json::from_value::<Settings>(v)
+            } else {
+                Err(serde::de::Error::custom("not a JSON object"))
+            }
+        });
+        match parsed {
+            Ok(s) => (s, None),
+            Err(e) => (
+                Settings::default(),
+                Some(format!(
+                    "the settings file {} is damaged ({e}): using the defaults; changing a \
+                     setting rewrites it",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    /// Writes the settings to `path` atomically (the folder is created if missing).
+    pub fn save(&self, path: &Path) -> Result<(), CommandError> {
+        let file_error = |message: String| CommandError::File { message };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                file_error(format!(
+                    "cannot create the folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| file_error(format!("cannot encode the settings: {e}")))?;
+        vclip_index::atomic::write_atomically(path, |w| {
+            std::io::Write::write_all(w, &json)?;
+            std::io::Write::write_all(w, b"\n")
+        })
+        .map_err(|e| file_error(format!("cannot save the settings: {e}")))
+    }
+}
+
+/// The settings file's default place: `$VCLIP_SETTINGS`, else `settings.json` in the per-user
+/// config folder (`$XDG_CONFIG_HOME/vclip` or `~/.config/vclip` on Linux, `~/Library/Application
+/// Support/VClip` on macOS, `%APPDATA%\VClip` on Windows). `None` without a home folder.
+pub fn settings_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(SETTINGS_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = if cfg!(target_os = "windows") {
+        env("APPDATA").map(|d| d.join("VClip"))
+    } else if cfg!(target_os = "macos") {
+        env("HOME").map(|h| h.join("Library/Application Support/VClip"))
+    } else {
+        env("XDG_CONFIG_HOME")
+            .map(|d| d.join("vclip"))
+            .or_else(|| env("HOME").map(|h| h.join(".config/vclip")))
+    };
+    dir.map(|d| d.join("settings.json"))
+}
+
+/// How the model is loaded: on the GPU or not, at which text precision (`None`: the device's
+/// default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub gpu: bool,
+    pub precision: Option<TextPrecision>,
+}
+
+/// What wins over the settings file, each with the name of what set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--library` or `VCLIP_LIBRARY`.
+    pub library: Option<String>,
+    /// `VCLIP_MODEL` (with its folder).
+    pub model: Option<(String, PathBuf)>,
+    /// `VCLIP_TEXT_PRECISION`.
+    pub precision: Option<String>,
+}
+
+impl Overrides {
+    /// The overrides in force for this process (`explicit_library`: `--library` was given).
+    pub fn from_environment(explicit_library: bool) -> Self {
+        let set = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        Self {
+            library: if explicit_library {
+                Some("--library".into())
+            } else {
+                set(vclip_engine::library::LIBRARY_ENV).map(|_| "VCLIP_LIBRARY".into())
+            },
+            model: set("VCLIP_MODEL").map(|d| ("VCLIP_MODEL".into(), PathBuf::from(d))),
+            precision: set("VCLIP_TEXT_PRECISION").map(|_| "VCLIP_TEXT_PRECISION".into()),
+        }
+    }
+}
+
+/// The settings state an [`AppCore`] carries. `Setup::default()` (tests, `AppCore::new`) has
+/// no file: changes stay in memory, and the models folder is the default one.
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// The settings file; `None`: nothing is persisted.
+    file: Option<PathBuf>,
+    /// Where weights are written (`videoclip`, `random-test`, `downloads` inside it); `None`:
+    /// [`vclip_engine::default_models_dir`].
+    models_dir: Option<PathBuf>,
+    overrides: Overrides,
+    state: Mutex<State>,
+    download: Mutex<Option<CancelToken>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    settings: Settings,
+    warning: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether this build can use a GPU (`vclip_model::device(true)`), and if not, why. Asked once.
+pub fn gpu_support() -> &'static Result<(), String> {
+    static GPU: OnceLock<Result<(), String>> = OnceLock::new();
+    GPU.get_or_init(|| {
+        vclip_model::device(true)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+impl Setup {
+    /// Settings read from `file` (see [`Settings::load`]), weights written under `models_dir`.
+    pub fn new(file: Option<PathBuf>, models_dir: Option<PathBuf>, overrides: Overrides) -> Self {
+        let (settings, warning) = match &file {
+            Some(f) => Settings::load(f),
+            None => (Settings::default(), None),
+        };
+        Self {
+            file,
+            models_dir,
+            overrides,
+            state: Mutex::new(State { settings, warning }),
+            download: Mutex::new(None),
+        }
+    }
+
+    /// The app's setup: [`settings_path`], the environment's overrides.
+    pub fn from_environment(explicit_library: bool) -> Self {
+        Self::new(
+            settings_path(),
+            None,
+            Overrides::from_environment(explicit_library),
+        )
+    }
+
+    /// The settings as they are now.
+    pub fn settings(&self) -> Settings {
+        lock(&self.state).settings.clone()
+    }
+
+    /// The library folder the settings name, unless `--library` / `$VCLIP_LIBRARY` win.
+    pub fn library(&self) -> Option<PathBuf> {
+        if self.overrides.library.is_some() {
+            return None;
+        }
+        lock(&self.state).settings.library.clone()
+    }
+
+    /// Notes a warning for the settings screen (e.g. the saved library could not be opened).
+    pub fn warn(&self, warning: String) {
+        lock(&self.state).warning = Some(warning);
+    }
+
+    /// The model `choice` stands for: [`ModelChoice::Default`] is the settings' model unless
+    /// `$VCLIP_MODEL` is set.
+    pub(crate) fn model_choice(&self, choice: &ModelChoice) -> ModelChoice {
+        match (choice, &self.overrides.model, &self.settings().model) {
+            (ModelChoice::Default, None, Some(dir)) => ModelChoice::Dir(dir.clone()),
+            _ => choice.clone(),
+        }
+    }
+
+    /// How the model loads under these settings.
+    pub(crate) fn load_options(&self) -> LoadOptions {
+        let s = self.settings();
+        LoadOptions {
+            gpu: match s.device {
+                DeviceChoice::Cpu => false,
+                DeviceChoice::Gpu => true,
+                DeviceChoice::Auto => gpu_support().is_ok(),
+            },
+            precision: match s.text_precision {
+                PrecisionChoice::Auto => None,
+                PrecisionChoice::Q8 => Some(TextPrecision::Q8),
+                PrecisionChoice::F32 => Some(TextPrecision::F32),
+            },
+        }
+    }
+
+    /// Changes the settings and saves them (when there is a file). The in-memory settings
+    /// change even if saving fails; the error says so.
+    fn update(&self, change: impl FnOnce(&mut Settings)) -> Result<(), CommandError> {
+        let mut state = lock(&self.state);
+        change(&mut state.settings);
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        state.settings.save(file)?;
+        state.warning = None;
+        Ok(())
+    }
+
+    /// The folder weights are written to.
+    fn models_dir(&self) -> Result<PathBuf, CommandError> {
+        match &self.models_dir {
+            Some(d) => Ok(d.clone()),
+            None => vclip_engine::default_models_dir().map_err(|e| CommandError::Invalid {
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+/// The settings screen's content (`get_settings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsView {
+    /// The settings file (`None`: not saved anywhere).
+    pub file: Option<String>,
+    /// Why the file was not used (damaged, unreadable), if so.
+    pub warning: Option<String>,
+    pub library: String,
+    /// What fixes the library location instead (`--library`, `VCLIP_LIBRARY`).
+    pub library_locked_by: Option<String>,
+    pub model: ModelStatus,
+    /// What fixes the model folder instead (`VCLIP_MODEL`).
+    pub model_locked_by: Option<String>,
+    /// Where downloaded or imported official weights go.
+    pub official_model_dir: Option<String>,
+    pub device: DeviceChoice,
+    /// Where the model runs now: `cpu` or `gpu`.
+    pub device_in_use: &'static str,
+    /// This build can use a GPU.
+    pub gpu_available: bool,
+    /// Why not, when it cannot.
+    pub gpu_reason: Option<String>,
+    pub text_precision: PrecisionChoice,
+    /// What fixes the precision instead (`VCLIP_TEXT_PRECISION`).
+    pub precision_locked_by: Option<String>,
+    /// A download of the weights is running.
+    pub downloading: bool,
+}
+
+/// What the UI may change directly (`update_settings`); `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct SettingsChange {
+    pub device: Option<DeviceChoice>,
+    pub text_precision: Option<PrecisionChoice>,
+}
+
+/// What the model download tells the window (the Tauri event `model-download`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DownloadEvent {
+    /// The engine's own progress event, as an import sends it (one file at a time, bytes).
+    Progress {
+        event: ProgressEvent,
+    },
+    /// The weights are imported into `dir`; `reopened`: the library now uses them (false while
+    /// an import runs: they are used at the next start or settings change).
+    Finished {
+        dir: String,
+        reopened: bool,
+    },
+    Cancelled,
+    Failed {
+        message: String,
+    },
+}
+
+/// Where the download's events go.
+pub type EmitDownload = Arc<dyn Fn(DownloadEvent) + Send + Sync>;
+
+/// The three files an official import takes, recognised by name among what the user picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightFiles {
+    pub videoclip: PathBuf,
+    pub s3d: PathBuf,
+    pub vocab: PathBuf,
+}
+
+impl WeightFiles {
+    /// Sorts picked files: `*.txt` is the vocabulary, a name with `s3d` the S3D-G weights, any
+    /// other `.pt`/`.pth` the VideoCLIP checkpoint. Says which file is missing or repeated.
+    pub fn recognise(files: &[PathBuf]) -> Result<Self, CommandError> {
+        let (mut videoclip, mut s3d, mut vocab) = (None, None, None);
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            let slot = if name.ends_with(".txt") {
+                &mut vocab
+            } else if name.contains("s3d") {
+                &mut s3d
+            } else if name.ends_with(".pt") || name.ends_with(".pth") {
+                &mut videoclip
+            } else {
+                return Err(CommandError::Invalid {
+                    message: format!(
+                        "{}: not one of the weight files (checkpoint_best.pt, \
+                         s3d_howto100m.pth, vocab.txt)",
+                        f.display()
+                    ),
+                });
+            };
+            if slot.replace(f.clone()).is_some() {
+                return Err(CommandError::Invalid {
+                    message: format!("two files of the same kind were chosen ({name})"),
+                });
+            }
+        }
+        let missing = |what: &str| CommandError::Invalid {
+            message: format!(
+                "choose the three files together: {what} is missing (checkpoint_best.pt, \
+                 s3d_howto100m.pth and bert-base-uncased's vocab.txt)"
+            ),
+        };
+        Ok(Self {
+            videoclip: videoclip.ok_or_else(|| missing("the VideoCLIP checkpoint (.pt)"))?,
+            s3d: s3d.ok_or_else(|| missing("the S3D-G weights (s3d_….pth)"))?,
+            vocab: vocab.ok_or_else(|| missing("the vocabulary (vocab.txt)"))?,
+        })
+    }
+}
+
+impl AppCore {
+    /// `get_settings`: what the settings screen shows.
+    pub fn settings_view(&self) -> SettingsView {
+        let setup = &self.setup;
+        // Before the state's lock: both read it.
+        let options = setup.load_options();
+        let model = self.status().model;
+        let gpu = gpu_support();
+        let state = lock(&setup.state);
+        SettingsView {
+            file: setup
+                .file
+                .as_ref()
+                .map(|f| f.to_string_lossy().into_owned()),
+            warning: state.warning.clone(),
+            library: self.library().to_string_lossy().into_owned(),
+            library_locked_by: setup.overrides.library.clone(),
+            model,
+            model_locked_by: setup
+                .overrides
+                .model
+                .as_ref()
+                .map(|(k, d)| format!("{k}={}", d.display())),
+            official_model_dir: setup
+                .models_dir()
+                .ok()
+                .map(|d| d.join("videoclip").to_string_lossy().into_owned()),
+            device: state.settings.device,
+            device_in_use: if options.gpu { "gpu" } else { "cpu" },
+            gpu_available: gpu.is_ok(),
+            gpu_reason: gpu.as_ref().err().cloned(),
+            text_precision: state.settings.text_precision,
+            precision_locked_by: setup.overrides.precision.clone(),
+            downloading: lock(&setup.download).is_some(),
+        }
+    }
+
+    /// Reopens the library with the settings' model (after a change of model or device).
+    fn reload(&self) -> Result<(), CommandError> {
+        self.reopen_with(None, &ModelChoice::Default, REOPEN_WAIT)
+    }
+
+    /// `update_settings`: device and text precision; the model is loaded again with them. A
+    /// GPU this build does not have is refused with the reason.
+    pub fn update_settings(&self, change: SettingsChange) -> Result<SettingsView, CommandError> {
+        if change.device == Some(DeviceChoice::Gpu) {
+            if let Err(why) = gpu_support() {
+                return Err(CommandError::Invalid {
+                    message: format!("this build cannot use a GPU: {why}"),
+                });
+            }
+        }
+        if self.job_running() {
+            return Err(busy());
+        }
+        self.setup.update(|s| {
+            if let Some(d) = change.device {
+                s.device = d;
+            }
+            if let Some(p) = change.text_precision {
+                s.text_precision = p;
+            }
+        })?;
+        self.reload()?;
+        Ok(self.settings_view())
+    }
+
+    /// `choose_library_dialog`, after the dialog: moves the window to the library in `dir`
+    /// (created if missing) and remembers it. Refused while an import runs or when
+    /// `--library` / `$VCLIP_LIBRARY` fix the location.
+    pub fn change_library(&self, dir: &Path) -> Result<SettingsView, CommandError> {
+        if let Some(by) = &self.setup.overrides.library {
+            return Err(CommandError::Invalid {
+                message: format!("the library location is set by {by}"),
+            });
+        }
+        if self.job_running() {
+            return Err(busy());
+        }
+        let dir =
+            crate::resolve_library(Some(dir.to_path_buf())).map_err(|e| CommandError::File {
+                message: e.to_string(),
+            })?;
+        self.reopen_with(Some(dir.clone()), &ModelChoice::Default, REOPEN_WAIT)?;
+        self.setup.update(|s| s.library = Some(dir))?;
+        Ok(self.settings_view())
+    }
+
+    /// Makes the model in `dir` the active one (remembered) and reloads.
+    fn use_model(&self, dir: PathBuf) -> Result<bool, CommandError> {
+        self.setup.update(|s| s.model = Some(dir))?;
+        match self.reload() {
+            Ok(()) => Ok(true),
+            Err(CommandError::Busy { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `import_weights_dialog`, after the dialog: imports the released files (see
+    /// [`WeightFiles::recognise`]) into `videoclip` in the models folder, as `vclip models
+    /// import` does, then uses them. `preset`: `Full` for the released files (`Tiny` in tests).
+    pub fn import_weights(
+        &self,
+        files: &[PathBuf],
+        preset: Preset,
+    ) -> Result<SettingsView, CommandError> {
+        let files = WeightFiles::recognise(files)?;
+        if self.job_running() {
+            return Err(busy());
+        }
+        let out = self.setup.models_dir()?.join("videoclip");
+        vclip_engine::models::import(&files.videoclip, &files.s3d, &files.vocab, &out, preset)
+            .map_err(|e| CommandError::Invalid {
+                message: format!("the weights could not be imported: {e}"),
+            })?;
+        self.use_model(out)?;
+        Ok(self.settings_view())
+    }
+
+    /// `use_test_model`: writes a tiny random-weight model (`random-test` in the models folder)
+    /// and uses it. Its visual matches mean nothing (the window says so); it lets a user try
+    /// import and subtitle search without the weights.
+    pub fn use_test_model(&self) -> Result<SettingsView, CommandError> {
+        if self.job_running() {
+            return Err(busy());
+        }
+        let out = self.setup.models_dir()?.join("random-test");
+        vclip_model::init_random(Preset::Tiny, 7, &out, None).map_err(|e| CommandError::File {
+            message: format!("cannot write the test model in {}: {e}", out.display()),
+        })?;
+        self.use_model(out)?;
+        Ok(self.settings_view())
+    }
+
+    /// `download_weights`: downloads and imports the official weights on a thread, as `vclip
+    /// models pull` does (`mirrors` first, then `$VCLIP_MODEL_MIRROR`, then the official
+    /// addresses; resumable; checked), then uses them. Progress, the end and errors arrive as
+    /// [`DownloadEvent`]s; one download at a time.
+    pub fn download_weights(
+        self: &Arc<Self>,
+        mirrors: Vec<String>,
+        preset: Preset,
+        emit: EmitDownload,
+    ) -> Result<(), CommandError> {
+        let models = self.setup.models_dir()?;
+        let cancel = CancelToken::new();
+        {
+            let mut running = lock(&self.setup.download);
+            if running.is_some() {
+                return Err(CommandError::Busy {
+                    message: "the weights are already being downloaded".into(),
+                });
+            }
+            *running = Some(cancel.clone());
+        }
+        let opts = vclip_engine::models::PullOptions {
+            downloads: models.join("downloads"),
+            out_dir: models.join("videoclip"),
+            mirrors,
+            preset,
+        };
+        let core = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("vclip-download".into())
+            .spawn(move || {
+                let sink = |event: ProgressEvent| emit(DownloadEvent::Progress { event });
+                let pulled = vclip_engine::models::pull(&opts, &sink, &cancel);
+                *lock(&core.setup.download) = None;
+                let event = match pulled {
+                    Ok(_) => match core.use_model(opts.out_dir.clone()) {
+                        Ok(reopened) => DownloadEvent::Finished {
+                            dir: opts.out_dir.to_string_lossy().into_owned(),
+                            reopened,
+                        },
+                        Err(e) => DownloadEvent::Failed {
+                            message: e.to_string(),
+                        },
+                    },
+                    Err(vclip_engine::models::PullError::Download(
+                        vclip_engine::download::DownloadError::Cancelled,
+                    )) => DownloadEvent::Cancelled,
+                    Err(e) => DownloadEvent::Failed {
+                        message: e.to_string(),
+                    },
+                };
+                emit(event);
+            });
+        if let Err(e) = spawned {
+            *lock(&self.setup.download) = None;
+            return Err(CommandError::Internal {
+                message: format!("cannot start the download thread: {e}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// `cancel_download`: stops the download at its next checkpoint (the part file stays, so a
+    /// later download resumes). False when none runs.
+    pub fn cancel_download(&self) -> bool {
+        match &*lock(&self.setup.download) {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn busy() -> CommandError {
+    CommandError::Busy {
+        message: "an import is running: cancel it or wait for it, then try again".into(),
+    }
+}
