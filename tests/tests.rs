@@ -4,6 +4,7 @@
 #[path = "../crates/media/tests/support/mod.rs"]
 mod support;
 
+mod cli_finetune;
 mod cli_full_disk;
 mod cli_library;
 mod cli_media;

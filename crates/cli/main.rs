@@ -88,6 +88,16 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
+    /// Fine-tune the active model on this library's videos and subtitles (the paper's recipe:
+    /// overlapped pairs, symmetric InfoNCE), write it as a new model folder and re-embed the
+    /// library with it. Prints held-out text→video recall before and after each epoch.
+    #[cfg(feature = "media")]
+    Finetune {
+        #[command(flatten)]
+        args: commands::finetune::FinetuneArgs,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
     /// Rebuild the window vectors, the vector index and the text index from the feature cache
     /// with the active model (after a model change), without decoding any video.
     #[cfg(feature = "media")]

@@ -146,7 +146,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
 
 /// A token cancelled by Ctrl-C (the job stops cleanly at its next checkpoint).
 #[cfg(feature = "media")]
-fn ctrl_c_token() -> CancelToken {
+pub(crate) fn ctrl_c_token() -> CancelToken {
     let token = CancelToken::new();
     #[cfg(unix)]
     {

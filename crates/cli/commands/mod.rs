@@ -4,6 +4,8 @@
 pub mod bench;
 #[cfg(feature = "media")]
 mod bench_import;
+#[cfg(feature = "media")]
+pub mod finetune;
 pub mod library;
 #[cfg(feature = "media")]
 mod media;
@@ -66,6 +68,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => steps::eval_crosstask(&annotations, &videos, &lib, batch, json),
         #[cfg(feature = "media")]
         Command::Reindex { json, lib } => library::reindex(&lib, json),
+        #[cfg(feature = "media")]
+        Command::Finetune { args, lib } => finetune::finetune(&lib, &args),
         Command::Models { what } => match what {
             ModelsCommand::Import {
                 videoclip,

@@ -381,8 +381,6 @@ enum Init {
     Lecun(usize),
     /// N(0, std).
     Normal(f32),
-    /// U(lo, hi).
-    Uniform(f32, f32),
     Const(f32),
 }
 
@@ -390,11 +388,15 @@ type Specs = Vec<(String, Vec<usize>, Init)>;
 
 /// Every S3D tensor of the model directory with its shape and random init.
 fn s3d_specs(c: &S3dConfig) -> Specs {
+    // BatchNorm as PyTorch initializes it (identity: weight 1, bias 0, mean 0, var 1). Random
+    // statistics and biases made the deep random backbone map every video to nearly the same
+    // feature (cosine 0.999999 between a red and a blue video), which leaves a random model
+    // nothing to fine-tune on; with identity BN the cosine is about 0.99.
     fn bn(out: &mut Specs, p: &str, n: usize) {
-        out.push((format!("{p}.weight"), vec![n], Init::Uniform(0.5, 1.5)));
-        out.push((format!("{p}.bias"), vec![n], Init::Normal(0.1)));
-        out.push((format!("{p}.running_mean"), vec![n], Init::Normal(0.1)));
-        out.push((format!("{p}.running_var"), vec![n], Init::Uniform(0.5, 1.5)));
+        out.push((format!("{p}.weight"), vec![n], Init::Const(1.0)));
+        out.push((format!("{p}.bias"), vec![n], Init::Const(0.0)));
+        out.push((format!("{p}.running_mean"), vec![n], Init::Const(0.0)));
+        out.push((format!("{p}.running_var"), vec![n], Init::Const(1.0)));
     }
     fn conv(out: &mut Specs, p: &str, cin: usize, cout: usize, separable: bool) {
         if separable {
@@ -539,7 +541,6 @@ impl SplitMix {
                 Init::He(fan) => normal(self, (2.0 / fan.max(1) as f64).sqrt()),
                 Init::Lecun(fan) => normal(self, (1.0 / fan.max(1) as f64).sqrt()),
                 Init::Normal(std) => normal(self, f64::from(std)),
-                Init::Uniform(lo, hi) => lo + (hi - lo) * self.uniform() as f32,
                 Init::Const(v) => v,
             })
             .collect()

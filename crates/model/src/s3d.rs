@@ -803,6 +803,12 @@ pub fn clips_from_thwc(
 
 /// Divides each row of `(N, D)` by its L2 norm.
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+    // As PyTorch's F.normalize: the norm is clamped at 1e-12, so a zero vector stays zero
+    // instead of becoming NaN.
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12f64, f64::INFINITY)?;
     Ok(x.broadcast_div(&norm)?)
 }

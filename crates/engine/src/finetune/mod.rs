@@ -5,3 +5,6 @@
 pub mod captions;
 pub mod rng;
 pub mod sampler;
+pub mod train;
+
+pub use train::{EpochReport, FinetuneOptions, FinetuneReport, RecallMetrics};

@@ -1,0 +1,115 @@
+//! `vclip finetune` end to end on generated videos with subtitles and a tiny random-weight
+//! model: it trains from the feature cache, reports held-out recall before and after, writes a
+//! new model folder that loads, and re-embeds the library with it.
+
+use crate::cli_library::{json, tiny_model, vclip, video};
+
+#[test]
+fn finetune_writes_a_new_model_and_reembeds_the_library() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
+        .iter()
+        .enumerate()
+    {
+        let cues: String = (0..4)
+            .map(|k| {
+                format!(
+                    "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
+                    k + 1,
+                    2 * k,
+                    2 * k + 1
+                )
+            })
+            .collect();
+        video(
+            &videos,
+            &format!("{colour}.mp4"),
+            &format!("color=c={colour}:size=160x120:rate=10"),
+            8 + i as u32,
+            Some(&cues),
+        );
+    }
+    let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let out = tmp.path().join("tuned");
+    let args = [
+        "finetune",
+        "--epochs",
+        "2",
+        "--batch-videos",
+        "2",
+        "--pairs-per-video",
+        "3",
+        "--holdout",
+        "0.25",
+        "--lr",
+        "1e-3",
+        "--warmup-steps",
+        "1",
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--json",
+    ];
+    let o = vclip(&lib, &model, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    for m in [&r["before"], &r["after"]] {
+        for k in ["r1", "r5", "r10"] {
+            assert!(
+                m[k].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)),
+                "{r}"
+            );
+        }
+        assert!(
+            m["median_rank"]
+                .as_f64()
+                .is_some_and(|x| (1.0..=3.0).contains(&x)),
+            "{r}"
+        );
+    }
+    assert_eq!(r["videos"], 3, "{r}");
+    assert_eq!(
+        r["heldout_queries"], 3,
+        "one of four captions per video: {r}"
+    );
+    assert_eq!(r["epochs"].as_array().map(Vec::len), Some(2), "{r}");
+    assert_eq!(r["steps"], 4, "two batches per epoch: {r}");
+    assert!(
+        r["epochs"][0]["mean_loss"]
+            .as_f64()
+            .is_some_and(f64::is_finite),
+        "{r}"
+    );
+    // A new model version (the towers changed), re-embedded from the feature cache.
+    assert!(out.join("config.json").is_file());
+    let version = r["model_version"].as_str().expect("version");
+    let base = std::fs::read_to_string(model.join("config.json")).expect("config");
+    let towers = version.rsplit('/').next().expect("towers id");
+    assert!(
+        !base.contains(towers),
+        "the towers did not change: {version}"
+    );
+    assert_eq!(r["reindex"]["reembedded"], 3, "{r}");
+
+    // The new model searches the library.
+    let hits = json(&vclip(&lib, &out, &["search", "ocean", "--json"]));
+    assert!(
+        hits[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("blue.mp4")),
+        "{hits}"
+    );
+
+    // The same folder again: refused, nothing overwritten; bad options are clear errors.
+    let o = vclip(&lib, &model, &args);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a model"));
+    let o = vclip(&lib, &model, &["finetune", "--epochs", "0", "--out", "x"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least 1"));
+}
