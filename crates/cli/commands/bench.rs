@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::ExitCode;
 #[cfg(feature = "media")]
 use std::process::{Command, Stdio};
-#[cfg(feature = "media")]
 use std::time::Instant;
 
 use anyhow::Context;
