@@ -76,7 +76,8 @@ export DISPLAY=":$(head -n1 "$tmp/display")"
 # A private HOME; the app finds the tiny model through VCLIP_MODEL (tauri-driver's environment
 # reaches the app through WebKitWebDriver).
 port=$((4444 + RANDOM % 1000))
-HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" VCLIP_MODEL="$model" \
+HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" XDG_CONFIG_HOME="$tmp/home/.config" \
+  VCLIP_MODEL="$model" \
   "$driver" --port "$port" --native-port $((port + 1000)) \
   --native-driver "$(command -v WebKitWebDriver)" >"$tmp/driver.log" 2>&1 &
 pids+=($!)
@@ -86,6 +87,6 @@ for _ in $(seq 100); do
 done
 
 VCLIP_E2E_DRIVER="http://127.0.0.1:$port" VCLIP_E2E_APP="$bin" \
-  VCLIP_E2E_LIBRARY="$tmp/library" VCLIP_E2E_SHOTS="$shots" \
+  VCLIP_E2E_LIBRARY="$tmp/library" VCLIP_E2E_SHOTS="$shots" VCLIP_E2E_MODEL="$model" \
   VCLIP_E2E_VIDEOS="$tmp/videos/kitchen/kitchen.webm:$tmp/videos/forest/forest.webm" \
   timeout 300 node tests/app-e2e/run.mjs || { tail -${VCLIP_E2E_LOG_LINES:-30} "$tmp/driver.log" >&2; fail "see above"; }

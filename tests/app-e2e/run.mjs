@@ -7,6 +7,7 @@
 //   VCLIP_E2E_VIDEOS   the two videos, separated by ":" (the first one's subtitles say
 //                      "whisk the eggs" from 12 s to 14 s)
 //   VCLIP_E2E_SHOTS    where the screenshots go (docs/screenshots)
+//   VCLIP_E2E_MODEL    the model folder the app was given in VCLIP_MODEL
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -20,6 +21,7 @@ const APP = env("VCLIP_E2E_APP");
 const LIBRARY = env("VCLIP_E2E_LIBRARY");
 const VIDEOS = env("VCLIP_E2E_VIDEOS").split(":");
 const SHOTS = env("VCLIP_E2E_SHOTS");
+const MODEL = env("VCLIP_E2E_MODEL");
 const PHRASE = "whisk the eggs";
 const CUE_START = 12.0;
 const CUE_END = 14.0;
@@ -312,6 +314,25 @@ async function main() {
             });`),
     );
     ok(true, "the library header offers Add videos… and Add folder… (their pickers are native: not driven here)");
+
+    // Models and settings: the gear opens the screen, which names the model's folder (set by
+    // VCLIP_MODEL here, and said so) and the library; Esc closes it.
+    await wd("POST", s(`/element/${await find("#settings-open")}/click`), {});
+    const shown = await until("the settings screen with the model's folder", () =>
+      exec(`const d = document.querySelector('#settings');
+            const m = document.querySelector('#settings-model-dir');
+            return d && !d.hidden && m ? [m.textContent, document.querySelector('#settings-library').textContent, d.textContent] : null;`),
+    );
+    ok(shown[0] === MODEL, `the settings screen shows the model's folder (${shown[0]})`);
+    ok(shown[1].endsWith("/library"), `and the library folder (${shown[1]})`);
+    ok(shown[2].includes("Set by VCLIP_MODEL") && shown[2].includes("random weights"),
+       "it says VCLIP_MODEL sets the model and warns that its weights are random");
+    await shot("settings");
+    await wd("POST", s("/actions"), {
+      actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+    });
+    await until("the settings screen to close", () => exec("return document.querySelector('#settings').hidden"));
+    ok(true, "Esc closes the settings screen");
   } finally {
     await wd("DELETE", s("")).catch(() => undefined);
   }

@@ -247,7 +247,7 @@ function weightButtons(compact: boolean): HTMLElement {
   const dl = btn(
     "Download official weights",
     startDownload,
-    "Downloads the released VideoCLIP and S3D-G weights (about 1 GB; resumable) and installs them",
+    "Downloads the released VideoCLIP and S3D-G weights (several hundred MB; resumable) and installs them",
   );
   dl.disabled = downloading || busy !== null;
   const imp = btn(
@@ -315,7 +315,12 @@ function render(): void {
   model.append(row("Active", h("span", m.present ? "" : "settings-warn-text", state)));
   if (m.random) model.append(note(RANDOM_WARNING, "settings-warn"));
   if (v.official_model_dir)
-    model.append(note(`Official weights are installed in ${v.official_model_dir}.`));
+    model.append(
+      note(
+        `Downloaded or imported official weights go to ${v.official_model_dir}` +
+          (v.model_locked_by ? ` (used once ${v.model_locked_by.split("=")[0]} is unset).` : "."),
+      ),
+    );
   model.append(weightButtons(false));
   box.append(model);
 
@@ -405,7 +410,7 @@ function renderFirstRun(): void {
       "p",
       "first-run-text",
       "VClip finds moments by what is seen and said, with the VideoCLIP model. Its weights " +
-        "are not installed yet. Download them (about 1 GB, once), or import the files if you " +
+        "are not installed yet. Download them (several hundred MB, once; resumable), or import the files if you " +
         "already have them (checkpoint_best.pt, s3d_howto100m.pth and vocab.txt). Until then, " +
         "search finds subtitles and file names only.",
     ),
