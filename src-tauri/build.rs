@@ -14,6 +14,7 @@ fn main() {
         "open_video",
         "reveal_video",
         "locate_steps",
+        "steps_from_video",
         "export_chapters",
         "add_videos_dialog",
         "retry_failed",

@@ -614,12 +614,14 @@ impl AppCore {
         paths: Vec<PathBuf>,
         emit: EmitImport,
     ) -> Result<ImportStarted, CommandError> {
+        // The engine is taken under `running`'s lock, as `reopen_with` closes it: an import
+        // never starts on a library that a settings change is closing.
+        let mut running = lock(&self.running);
         let engine = self.engine()?;
         if engine.model().is_none() {
             return Err(CommandError::no_model());
         }
         let job = self.next_job.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut running = lock(&self.running);
         if let Some(r) = running.as_mut() {
             r.queue.push_back(Batch { job, paths });
             return Ok(ImportStarted { job, queued: true });
@@ -884,6 +886,17 @@ impl AppCore {
             ..Default::default()
         };
         Ok(engine.steps(&id.to_string(), &steps, opts)?)
+    }
+
+    /// `steps_from_video`: the steps video `id` lists itself (its `.description` file or tag,
+    /// or "Step 1 …" in its subtitles), and where they were found.
+    pub fn steps_from_video(
+        &self,
+        id: i64,
+    ) -> Result<vclip_engine::step_sources::FoundSteps, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        Ok(engine.steps_from_video(&video.id.to_string())?)
     }
 
     /// The chapters of video `id` for `steps` (the Steps panel's list, possibly corrected by

@@ -37,6 +37,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     RemovedVideo::export_all(&cfg)?;
     ProbeResult::export_all(&cfg)?;
     StepsReport::export_all(&cfg)?;
+    vclip_engine::step_sources::FoundSteps::export_all(&cfg)?;
     ExportedChapters::export_all(&cfg)?;
     // What the UI sends.
     ChapterStep::export_all(&cfg)?;

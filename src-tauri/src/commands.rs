@@ -221,6 +221,15 @@ pub async fn locate_steps(
     blocking(&core, move |c| c.locate_steps(id, &text, ordered)).await
 }
 
+/// The steps video `id` lists itself, and where they were found.
+#[tauri::command]
+pub async fn steps_from_video(
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+) -> Result<vclip_engine::step_sources::FoundSteps, CommandError> {
+    blocking(&core, move |c| c.steps_from_video(id)).await
+}
+
 /// Saves the Steps panel's steps of video `id` as chapters (`format`: `vtt` or `ffmetadata`)
 /// where the user says in a native save dialog. `None` when the dialog was cancelled.
 #[tauri::command]

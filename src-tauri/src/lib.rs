@@ -272,6 +272,7 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::open_video,
             commands::reveal_video,
             commands::locate_steps,
+            commands::steps_from_video,
             commands::export_chapters,
             commands::add_videos_dialog,
             commands::retry_failed,

@@ -847,6 +847,42 @@ fn pasted_steps_are_placed_in_order_on_a_ready_video() {
     ));
 }
 
+/// Issue #6: the Steps panel's "Use the video's steps".
+#[test]
+fn a_video_that_lists_its_steps_gives_them_to_the_steps_panel() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("a");
+    let cake = lavfi_video(
+        &dir,
+        "cake.mp4",
+        "smptebars=size=160x120:rate=25",
+        6,
+        Some("1\n00:00:01,000 --> 00:00:02,000\nStep 1: crack the eggs\n\n\
+              2\n00:00:03,000 --> 00:00:04,000\nStep 2: whisk them\n"),
+    );
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![cake.clone(), kitchen(&dir)]);
+    let rows = core.list_videos().expect("list");
+    let id_of = |name: &str| {
+        rows.iter()
+            .find(|r| r.path.ends_with(name))
+            .map(|r| r.id)
+            .expect("imported")
+    };
+    let found = core.steps_from_video(id_of("cake.mp4")).expect("found");
+    assert_eq!(found.steps, ["crack the eggs", "whisk them"]);
+    assert!(found.how.contains("subtitles"), "{}", found.how);
+    // The kitchen video's cues list no steps; an unknown id is not in the library.
+    assert!(matches!(
+        core.steps_from_video(id_of("kitchen.mp4")),
+        Err(CommandError::Engine { .. })
+    ));
+    assert!(matches!(
+        core.steps_from_video(999),
+        Err(CommandError::NotFound { .. })
+    ));
+}
+
 fn step(text: &str, start_s: f64, end_s: f64) -> vclip_engine::chapters::ChapterStep {
     vclip_engine::chapters::ChapterStep {
         text: text.into(),

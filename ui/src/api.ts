@@ -16,6 +16,7 @@ import type { ProbeResult } from "./bindings/ProbeResult";
 import type { RemovedVideo } from "./bindings/RemovedVideo";
 import type { RetryStarted } from "./bindings/RetryStarted";
 import type { StepsReport } from "./bindings/StepsReport";
+import type { FoundSteps } from "./bindings/FoundSteps";
 import type { VideoRow } from "./bindings/VideoRow";
 
 export type {
@@ -31,6 +32,7 @@ export type {
   RemovedVideo,
   RetryStarted,
   StepsReport,
+  FoundSteps,
   VideoRow,
 };
 export type { FileError } from "./bindings/FileError";
@@ -83,6 +85,11 @@ export function videoDetails(id: number): Promise<ProbeResult> {
 }
 
 /** Places pasted steps (one per line) on a ready library video. */
+/** The steps video `id` lists itself (description file or tag, or "Step 1 …" subtitles). */
+export function stepsFromVideo(id: number): Promise<FoundSteps> {
+  return invoke<FoundSteps>("steps_from_video", { id });
+}
+
 export function locateSteps(id: number, text: string, ordered: boolean): Promise<StepsReport> {
   return invoke<StepsReport>("locate_steps", { id, text, ordered });
 }

@@ -6,6 +6,7 @@ import {
   exportChapters,
   locateSteps,
   mediaUrl,
+  stepsFromVideo,
   openVideo,
   revealVideo,
   type ChapterFormat,
@@ -41,6 +42,7 @@ const p = {
   stepsInput: byId<HTMLTextAreaElement>("steps-input"),
   stepsOrdered: byId<HTMLInputElement>("steps-ordered"),
   stepsRun: byId<HTMLButtonElement>("steps-run"),
+  stepsFromVideo: byId<HTMLButtonElement>("steps-from-video"),
   stepsStatus: byId<HTMLElement>("steps-status"),
   stepsList: byId<HTMLOListElement>("steps-list"),
   exportVtt: byId<HTMLButtonElement>("steps-export-vtt"),
@@ -429,6 +431,26 @@ async function placeSteps(): Promise<void> {
   }
 }
 
+/** Fills the list with the steps the video lists itself, says where they came from, places them. */
+async function useVideoSteps(): Promise<void> {
+  const at = playing;
+  if (!at) return;
+  p.stepsFromVideo.disabled = true;
+  p.stepsStatus.textContent = "Looking for the video's steps…";
+  try {
+    const found = await stepsFromVideo(at.videoId);
+    if (playing !== at) return;
+    p.stepsInput.value = found.steps.map((s, i) => `${i + 1}. ${s}`).join("\n");
+    p.stepsOrdered.checked = true;
+    await placeSteps();
+    if (playing === at) p.stepsStatus.textContent = `${found.how}. ${p.stepsStatus.textContent}`;
+  } catch (e) {
+    if (playing === at) p.stepsStatus.textContent = errorMessage(e);
+  } finally {
+    p.stepsFromVideo.disabled = false;
+  }
+}
+
 function renderCursor(): void {
   const d = duration();
   p.cursor.style.left = d > 0 ? `${(100 * p.video.currentTime) / d}%` : "0";
@@ -458,6 +480,7 @@ export function initPlayer(): void {
   p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
   p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
   p.stepsRun.addEventListener("click", () => void placeSteps());
+  p.stepsFromVideo.addEventListener("click", () => void useVideoSteps());
   p.exportVtt.addEventListener("click", () => void saveChapters("vtt"));
   p.exportFfmeta.addEventListener("click", () => void saveChapters("ffmetadata"));
   p.video.addEventListener("loadedmetadata", () => {

@@ -19,6 +19,7 @@ use crate::store::{Engine, EngineError, Result};
 
 /// Where a video's own steps were found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepOrigin {
     /// A text file beside the video.
@@ -31,6 +32,7 @@ pub enum StepOrigin {
 
 /// How the items of a list were marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     Numbered,
@@ -50,6 +52,7 @@ impl ListKind {
 
 /// Steps found in a video's own description or subtitles.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FoundSteps {
     pub steps: Vec<String>,
     pub origin: StepOrigin,
