@@ -857,11 +857,13 @@ fn a_video_that_lists_its_steps_gives_them_to_the_steps_panel() {
         "cake.mp4",
         "smptebars=size=160x120:rate=25",
         6,
-        Some("1\n00:00:01,000 --> 00:00:02,000\nStep 1: crack the eggs\n\n\
-              2\n00:00:03,000 --> 00:00:04,000\nStep 2: whisk them\n"),
+        Some(
+            "1\n00:00:01,000 --> 00:00:02,000\nStep 1: crack the eggs\n\n\
+              2\n00:00:03,000 --> 00:00:04,000\nStep 2: whisk them\n",
+        ),
     );
     let core = ready_core(tmp.path());
-    import_and_wait(&core, vec![cake.clone(), kitchen(&dir)]);
+    import_and_wait(&core, vec![cake, kitchen(&dir)]);
     let rows = core.list_videos().expect("list");
     let id_of = |name: &str| {
         rows.iter()
