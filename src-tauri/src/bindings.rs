@@ -38,6 +38,9 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     ProbeResult::export_all(&cfg)?;
     StepsReport::export_all(&cfg)?;
     vclip_engine::step_sources::FoundSteps::export_all(&cfg)?;
+    crate::settings::SettingsView::export_all(&cfg)?;
+    crate::settings::SettingsChange::export_all(&cfg)?;
+    crate::settings::DownloadEvent::export_all(&cfg)?;
     ExportedChapters::export_all(&cfg)?;
     // What the UI sends.
     ChapterStep::export_all(&cfg)?;

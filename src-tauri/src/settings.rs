@@ -31,6 +31,7 @@ const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the model runs: the GPU when the build has one (`auto`), or as chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     #[default]
@@ -41,6 +42,7 @@ pub enum DeviceChoice {
 
 /// The text tower's precision for queries: `auto` is q8 on the CPU, f32 on a GPU.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum PrecisionChoice {
     #[default]
@@ -324,6 +326,7 @@ impl Setup {
 
 /// The settings screen's content (`get_settings`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SettingsView {
     /// The settings file (`None`: not saved anywhere).
     pub file: Option<String>,
@@ -339,6 +342,7 @@ pub struct SettingsView {
     pub official_model_dir: Option<String>,
     pub device: DeviceChoice,
     /// Where the model runs now: `cpu` or `gpu`.
+    #[cfg_attr(test, ts(type = r#""cpu" | "gpu""#))]
     pub device_in_use: &'static str,
     /// This build can use a GPU.
     pub gpu_available: bool,
@@ -353,13 +357,17 @@ pub struct SettingsView {
 
 /// What the UI may change directly (`update_settings`); `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SettingsChange {
+    #[cfg_attr(test, ts(optional))]
     pub device: Option<DeviceChoice>,
+    #[cfg_attr(test, ts(optional))]
     pub text_precision: Option<PrecisionChoice>,
 }
 
 /// What the model download tells the window (the Tauri event `model-download`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DownloadEvent {
     /// The engine's own progress event, as an import sends it (one file at a time, bytes).

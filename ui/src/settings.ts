@@ -4,48 +4,18 @@
 // files) is opened by the app in Rust: the UI never names a path.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import {
-  errorMessage,
-  inTauri,
-  type AppStatus,
-  type ModelStatus,
-  type ProgressEvent,
-} from "./api";
+import { errorMessage, inTauri, type AppStatus } from "./api";
 import "./settings.css";
 
-// ---- types (mirror `src-tauri/src/settings.rs` by hand) ----
+// ---- types (generated from `src-tauri/src/settings.rs` by ts-rs: see ui/src/bindings) ----
 
-export type DeviceChoice = "auto" | "cpu" | "gpu";
-export type PrecisionChoice = "auto" | "q8" | "f32";
+import type { DeviceChoice } from "./bindings/DeviceChoice";
+import type { DownloadEvent } from "./bindings/DownloadEvent";
+import type { PrecisionChoice } from "./bindings/PrecisionChoice";
+import type { SettingsChange } from "./bindings/SettingsChange";
+import type { SettingsView } from "./bindings/SettingsView";
 
-export interface SettingsView {
-  file: string | null;
-  warning: string | null;
-  library: string;
-  library_locked_by: string | null;
-  model: ModelStatus;
-  model_locked_by: string | null;
-  official_model_dir: string | null;
-  device: DeviceChoice;
-  device_in_use: "cpu" | "gpu";
-  gpu_available: boolean;
-  gpu_reason: string | null;
-  text_precision: PrecisionChoice;
-  precision_locked_by: string | null;
-  downloading: boolean;
-}
-
-export interface SettingsChange {
-  device?: DeviceChoice;
-  text_precision?: PrecisionChoice;
-}
-
-/** The `model-download` event. */
-export type DownloadEvent =
-  | { type: "progress"; event: ProgressEvent }
-  | { type: "finished"; dir: string; reopened: boolean }
-  | { type: "cancelled" }
-  | { type: "failed"; message: string };
+export type { DeviceChoice, DownloadEvent, PrecisionChoice, SettingsChange, SettingsView };
 
 // ---- commands ----
 
