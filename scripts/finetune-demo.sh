@@ -2,12 +2,13 @@
 # Fine-tuning on a generated library: 40 videos (8 colours x 5 patterns) whose subtitles
 # describe them, a tiny random-weight model, then `vclip finetune` with held-out recall before
 # and after. Usage: scripts/finetune-demo.sh [EPOCHS] [extra vclip finetune options…]
-# (e.g. `--shuffle-labels` for the ablation). Needs ffmpeg and a built vclip (cargo build).
+# (e.g. `--shuffle-labels` for the ablation). Needs ffmpeg and a built vclip: VCLIP names it
+# (default target/release/vclip, from `cargo build --release -p vclip`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-200}
+epochs=${1:-300}
 shift || true
-vclip=${VCLIP:-target/debug/vclip}
+vclip=${VCLIP:-target/release/vclip}
 work=${WORK:-target/finetune-demo}
 mkdir -p "$work/videos"
 cols=(red green blue yellow purple orange white black)
@@ -32,5 +33,5 @@ done
 "$vclip" import "$work/videos" --library "$work/lib" --model "$work/model"
 out="$work/tuned-$(date +%s)"
 time "$vclip" finetune --library "$work/lib" --model "$work/model" --epochs "$epochs" \
-  --batch-videos 8 --pairs-per-video 4 --holdout 0.25 --lr 1e-2 --warmup-steps 20 \
+  --batch-videos 10 --pairs-per-video 2 --holdout 0.25 --lr 1e-3 --warmup-steps 20 \
   --out "$out" --no-reindex "$@"
