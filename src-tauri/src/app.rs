@@ -105,9 +105,9 @@ pub fn load_model_with(
     // VCLIP_TEXT_PRECISION (or the settings) say `f32` (see `vclip bench search --preset full`).
     let loaded = vclip_model::device(options.gpu).and_then(|device| {
         let mut model = VClipModel::load(&dir, &device)?;
-        let precision = std::env::var("VCLIP_TEXT_PRECISION")
+        let precision = vclip_model::TextPrecision::from_env()
             .ok()
-            .and_then(|v| v.parse().ok())
+            .flatten()
             .or(options.precision)
             .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
         model.text.set_precision(precision)?;

@@ -84,10 +84,9 @@ impl LibraryArgs {
             })?;
             let precision = match self.text_precision {
                 Some(p) => p,
-                None => match std::env::var("VCLIP_TEXT_PRECISION") {
-                    Ok(v) if !v.is_empty() => v.parse().context("VCLIP_TEXT_PRECISION")?,
-                    _ => vclip_model::TextPrecision::default_for(&device),
-                },
+                None => vclip_model::TextPrecision::from_env()
+                    .context("VCLIP_TEXT_PRECISION")?
+                    .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device)),
             };
             let mut model = model;
             model.text.set_precision(precision)?;

@@ -113,24 +113,26 @@ impl Error {
 
     /// A tantivy failure on the text index in `dir` ([`Error::DiskFull`] when the disk is).
     pub fn text_index(dir: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
-        let path = dir.into();
-        let reason = reason.to_string();
-        if crate::disk::is_nearly_full(&path) {
-            let source = io::Error::new(io::ErrorKind::StorageFull, reason);
-            return Error::DiskFull { path, source };
-        }
-        Error::TextIndex { path, reason }
+        Self::store(dir.into(), reason.to_string(), |path, reason| {
+            Error::TextIndex { path, reason }
+        })
     }
 
     /// A usearch failure on the vector index `path` ([`Error::DiskFull`] when the disk is).
     pub fn vector_index(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
-        let path = path.into();
-        let reason = reason.to_string();
+        Self::store(path.into(), reason.to_string(), |path, reason| {
+            Error::VectorIndex { path, reason }
+        })
+    }
+
+    /// A store's error that only says what went wrong in words: [`Error::DiskFull`] when the
+    /// disk holding `path` is (nearly) full, else `other`.
+    fn store(path: PathBuf, reason: String, other: fn(PathBuf, String) -> Self) -> Self {
         if crate::disk::is_nearly_full(&path) {
             let source = io::Error::new(io::ErrorKind::StorageFull, reason);
             return Error::DiskFull { path, source };
         }
-        Error::VectorIndex { path, reason }
+        other(path, reason)
     }
 
     /// Wraps a catalogue (SQLite) error on the database `path`. SQLite reports a full disk as

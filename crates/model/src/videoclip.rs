@@ -200,6 +200,14 @@ impl TextPrecision {
         }
     }
 
+    /// The precision `VCLIP_TEXT_PRECISION` asks for (`None` when unset or empty).
+    pub fn from_env() -> Result<Option<Self>> {
+        match std::env::var("VCLIP_TEXT_PRECISION") {
+            Ok(v) if !v.trim().is_empty() => v.parse().map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// `f32` or `q8`.
     pub fn name(self) -> &'static str {
         match self {
