@@ -20,11 +20,18 @@
 //!   [`VClipModel::encode_clips`] (per-second 512-d features), [`VClipModel::embed_windows`];
 //!   queries with [`VClipModel::embed_texts`] and [`VClipModel::scores`];
 //! - `vclip bench encode`: [`bench::bench_s3d`] and [`bench::bench_text`].
+//!
+//! The second model family, CLIP ViT-B/32 ([`Family::Clip`], module [`clip`]): [`import_clip`]
+//! of HF's files, [`init_random_clip`], [`ClipModel::load`], [`ClipModel::embed_rgb`] on one
+//! frame per second, [`ClipModel::embed_windows`], [`ClipModel::embed_texts`]. [`Family::of_dir`]
+//! tells which family a model directory holds.
 
 pub mod bench;
 mod bert;
+pub mod clip;
 pub mod config;
 mod error;
+pub mod family;
 pub mod minilm;
 pub mod model_dir;
 pub mod pth;
@@ -35,8 +42,13 @@ pub mod videoclip;
 mod weights;
 
 pub use candle_core::{DType, Device, Tensor};
+pub use clip::{
+    import_clip, init_random_clip, mean_pool_windows, ClipConfig, ClipImportSummary, ClipModel,
+    ClipModelConfig, ClipTokenizer,
+};
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
+pub use family::{Family, FamilySpec, FrameSampling, TokenizerKind, WindowPooling};
 pub use minilm::SentenceEncoder;
 pub use model_dir::{
     import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,
