@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod clip_parity;
 mod full_size;
 mod minilm;
 mod model_dir;
