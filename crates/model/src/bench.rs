@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::clip::ClipModel;
 use crate::error::{Error, Result};
 use crate::s3d::{Kind, Profile, S3d};
 use crate::tokenizer::Tokenizer;
@@ -237,6 +238,31 @@ pub fn bench_text(
         dtype: DType::F32,
         batch,
         runs,
+        median_s,
+        items_per_s: batch as f64 / median_s,
+    })
+}
+
+/// CLIP image-tower frames per second: `batch` synthetic uint8 frames of the model's image size
+/// per call, through [`ClipModel::embed_rgb`] (normalisation, ViT, projection, L2 norm): the
+/// per-second cost of the CLIP family ([`crate::Family::Clip`], one frame per second).
+pub fn bench_clip_image(model: &ClipModel, batch: usize, runs: BenchRuns) -> Result<BenchReport> {
+    let device = model.device().clone();
+    let s = model.image_size();
+    let bytes: Vec<u8> = (0..(batch * s * s * 3) as u64)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+        .collect();
+    let frames = Tensor::from_vec(bytes, (batch, s, s, 3), &device)?;
+    let (median_s, timed) = time_median(&device, runs, || {
+        model.embed_rgb(&frames)?;
+        Ok(())
+    })?;
+    Ok(BenchReport {
+        what: format!("clip image {s}x{s}"),
+        device: device_name(&device),
+        dtype: DType::F32,
+        batch,
+        runs: timed,
         median_s,
         items_per_s: batch as f64 / median_s,
     })

@@ -330,3 +330,27 @@ fn random_tiny_model_embeds_and_pools() -> Result<()> {
     assert!(matches!(model.embed_rgb(&wrong), Err(Error::Input(_))));
     Ok(())
 }
+
+/// CPU frames/s of the full-size ViT-B/32 image tower (random weights, f32), batches 8 and 16:
+/// `cargo test -p vclip-model --test tests clip_parity::bench_full_clip_image -- --ignored
+/// --nocapture` (writes a ~600 MB model to a temporary folder).
+#[test]
+#[ignore = "benchmark: writes and runs the full-size model"]
+fn bench_full_clip_image() -> Result<()> {
+    use vclip_model::bench::{bench_clip_image, BenchRuns};
+    let dir = tempfile::tempdir()?;
+    init_random_clip(Preset::Full, 1, dir.path(), None)?;
+    let model = ClipModel::load(dir.path(), &Device::Cpu)?;
+    for batch in [8, 16] {
+        let r = bench_clip_image(&model, batch, BenchRuns { warmup: 1, runs: 5 })?;
+        eprintln!(
+            "{} {} batch {}: {:.1} frames/s ({:.0} ms per batch)",
+            r.what,
+            r.device,
+            r.batch,
+            r.items_per_s,
+            1e3 * r.median_s
+        );
+    }
+    Ok(())
+}
