@@ -10,3 +10,4 @@ mod cli_library;
 mod cli_media;
 mod cli_models;
 mod cli_steps;
+mod cli_versions;

@@ -238,6 +238,28 @@ enum ModelsCommand {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// The library's model versions (the base model and those fine-tuned from it), the active
+    /// one marked, each with its parent and held-out recall before and after fine-tuning.
+    Versions {
+        #[command(flatten)]
+        args: commands::versions::VersionArgs,
+    },
+    /// Make a model version (`vclip models versions`: its name, or a unique start of its last
+    /// part) or a model folder the library's active model. Re-embeds the library from the
+    /// feature cache (no decoding) only when that version's windows are missing.
+    #[cfg(feature = "media")]
+    Use {
+        #[arg(value_name = "VERSION|DIR")]
+        target: String,
+        #[command(flatten)]
+        args: commands::versions::VersionArgs,
+    },
+    /// Go back to the model version that was active before (else the active one's parent).
+    #[cfg(feature = "media")]
+    Rollback {
+        #[command(flatten)]
+        args: commands::versions::VersionArgs,
+    },
     /// Write a random-weight model (marked as random) for tests and benchmarks.
     InitRandom {
         #[arg(long, default_value = "tiny")]

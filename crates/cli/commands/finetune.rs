@@ -101,6 +101,10 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         let engine = with_new.open(true)?;
         Some(engine.reindex(&Bar::new(), &cancel)?)
     };
+    // A new model version of this library (its parent the base), active once the library is
+    // embedded with it; `vclip models rollback` goes back.
+    let (root, metrics) = (args.library_dir()?, Some((&report).into()));
+    vclip_engine::versions::record_finetune(&root, &base, &out, metrics, reindex.is_some())?;
     if a.json {
         let mut value = serde_json::to_value(&report)?;
         if let (Some(r), Some(obj)) = (&reindex, value.as_object_mut()) {

@@ -22,7 +22,8 @@ pub struct LibraryArgs {
     /// Library folder (default: `$VCLIP_LIBRARY`, else the per-user data folder).
     #[arg(long, value_name = "DIR")]
     pub library: Option<PathBuf>,
-    /// Model directory (default: `$VCLIP_MODEL`, else `videoclip` in the models folder).
+    /// Model directory (default: `$VCLIP_MODEL`, else the library's active model version —
+    /// `vclip models versions` —, else `videoclip` in the models folder).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Run the model on the GPU (a build with `--features cuda` or `metal`).
@@ -41,21 +42,42 @@ pub struct LibraryArgs {
 }
 
 impl LibraryArgs {
-    fn library_dir(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn library_dir(&self) -> anyhow::Result<PathBuf> {
         match &self.library {
             Some(d) => Ok(d.clone()),
             None => Ok(default_library_dir()?),
         }
     }
 
-    fn model_dir(&self) -> anyhow::Result<PathBuf> {
+    /// The model folder: `--model`, else `$VCLIP_MODEL`, else the library's active model
+    /// version (`models.json`, see `vclip models versions`), else `videoclip` in the models
+    /// folder.
+    pub(crate) fn model_dir(&self) -> anyhow::Result<PathBuf> {
+        Ok(self.model_source()?.0)
+    }
+
+    /// [`Self::model_dir`] and what chose it (`--model`, `VCLIP_MODEL`, `models.json`, or the
+    /// default).
+    pub(crate) fn model_source(&self) -> anyhow::Result<(PathBuf, &'static str)> {
         if let Some(m) = &self.model {
-            return Ok(m.clone());
+            return Ok((m.clone(), "--model"));
         }
-        match std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
-            Some(m) => Ok(PathBuf::from(m)),
-            None => default_model_dir(),
+        if let Some(m) = std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
+            return Ok((PathBuf::from(m), "VCLIP_MODEL"));
         }
+        let root = self.library_dir()?;
+        if let Some(active) = vclip_engine::versions::active(&root)? {
+            if !active.dir.join("config.json").is_file() {
+                anyhow::bail!(
+                    "the library's active model version {} is in {}, which holds no model: \
+                     `vclip models rollback`, `vclip models use VERSION|DIR`, or pass --model",
+                    active.version,
+                    active.dir.display()
+                );
+            }
+            return Ok((active.dir, "models.json"));
+        }
+        Ok((default_model_dir()?, "default"))
     }
 
     /// The sentence encoder folder: given, from the environment, or the default one if present.

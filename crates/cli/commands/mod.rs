@@ -11,6 +11,7 @@ pub mod library;
 mod media;
 mod models;
 pub mod steps;
+pub mod versions;
 
 use std::process::ExitCode;
 
@@ -90,6 +91,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 dir,
             } => models::init_random(&preset, seed, vocab.as_deref(), &dir),
             ModelsCommand::PullSentence { mirror, out } => models::pull_sentence(mirror, out),
+            ModelsCommand::Versions { args } => versions::list(&args),
+            #[cfg(feature = "media")]
+            ModelsCommand::Use { target, args } => versions::use_version(&args, &target),
+            #[cfg(feature = "media")]
+            ModelsCommand::Rollback { args } => versions::rollback(&args),
         },
         #[cfg(feature = "media")]
         Command::Encode {

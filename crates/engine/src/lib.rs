@@ -25,6 +25,7 @@ pub mod sentences;
 pub mod step_sources;
 pub mod steps;
 pub mod store;
+pub mod versions;
 
 #[cfg(feature = "media")]
 pub use import::{ImportFailure, ImportOptions, ImportReport, ReindexReport};

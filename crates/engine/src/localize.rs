@@ -175,7 +175,16 @@ impl Engine {
                 video.status.as_str()
             )));
         }
-        if video.model_version.as_deref() != Some(active.key.as_str()) {
+        // `model_version` is the version it was embedded with last; after a switch back to a
+        // version it was embedded with before (`vclip models use`), that version's windows
+        // and token states are still there.
+        if video.model_version.as_deref() != Some(active.key.as_str())
+            && self
+                .library()
+                .catalogue()
+                .windows_of(video.id, &active.key)?
+                .is_empty()
+        {
             return Err(not_ready(format!(
                 "it was imported with model {}, not the active {}: run `vclip import` on it again \
                  (or `vclip reindex`)",

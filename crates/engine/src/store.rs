@@ -52,6 +52,9 @@ pub enum EngineError {
     /// A dataset file that cannot be read as what it should be.
     #[error("{}: {reason}", path.display())]
     Dataset { path: PathBuf, reason: String },
+    /// The library's model versions (`models.json`) cannot be read as what they should be.
+    #[error("{}: {reason}", path.display())]
+    Registry { path: PathBuf, reason: String },
     #[error("cancelled")]
     Cancelled,
 }

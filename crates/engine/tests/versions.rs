@@ -1,0 +1,143 @@
+//! Model versions through the engine's API: a library embedded with two tower versions on the
+//! same backbone keeps both versions' windows, so switching back needs no re-embedding, and
+//! steps use the active version's token states (tiny random-weight models: plumbing only).
+#![cfg(feature = "media")]
+
+#[path = "../../media/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use vclip_engine::localize::StepOptions;
+use vclip_engine::search::SearchOptions;
+use vclip_engine::{versions, CancelToken, Engine, ImportOptions, NoProgress};
+use vclip_model::{init_random, Device, Preset, VClipModel};
+
+use support::ffmpeg;
+
+fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
+    let path = dir.join(name);
+    let t = seconds.to_string();
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        &t,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        path.to_str().expect("utf-8"),
+    ]);
+    std::fs::write(path.with_extension("srt"), srt).expect("write srt");
+    path
+}
+
+/// A base model and a second one with the same S3D-G (same family) but other towers.
+fn models(dir: &Path) -> (PathBuf, PathBuf) {
+    let base = dir.join("base");
+    init_random(Preset::Tiny, 7, &base, None).expect("init");
+    let other = dir.join("other");
+    init_random(Preset::Tiny, 8, &other, None).expect("init");
+    std::fs::copy(base.join("s3d.safetensors"), other.join("s3d.safetensors")).expect("copy");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("config.json")).expect("read"))
+            .expect("json");
+    let towers: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(other.join("config.json")).expect("read"))
+            .expect("json");
+    config["towers_id"] = towers["towers_id"].clone();
+    std::fs::write(other.join("config.json"), config.to_string()).expect("write");
+    (base, other)
+}
+
+fn open(lib: &Path, model: &Path) -> Engine {
+    let m = VClipModel::load(model, &Device::Cpu).expect("load");
+    Engine::open(lib, Some(m)).expect("open").0
+}
+
+#[test]
+fn switching_back_to_an_embedded_version_needs_no_reembedding() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (base, other) = models(tmp.path());
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video(
+        &videos,
+        "kitchen.mp4",
+        "testsrc2=size=160x120:rate=25",
+        12,
+        "1\n00:00:02,000 --> 00:00:04,000\nwhisk the eggs\n\n\
+         2\n00:00:07,000 --> 00:00:09,000\nserve on a warm plate\n",
+    );
+    let lib = tmp.path().join("library");
+
+    let engine = open(&lib, &base);
+    let r = engine
+        .import(
+            std::slice::from_ref(&videos),
+            ImportOptions::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .expect("import");
+    assert_eq!(r.imported.len(), 1, "{r:?}");
+    assert!(engine.embedding_gaps().expect("gaps").is_empty());
+    assert_eq!(
+        engine
+            .ensure_embedded(&NoProgress, &CancelToken::new())
+            .expect("ensure"),
+        None
+    );
+    drop(engine);
+
+    // The other towers: nothing embedded yet, so the switch re-embeds from the cache.
+    let engine = open(&lib, &other);
+    assert_eq!(engine.embedding_gaps().expect("gaps").len(), 1);
+    let reindexed = engine
+        .ensure_embedded(&NoProgress, &CancelToken::new())
+        .expect("ensure")
+        .expect("re-embedded");
+    assert_eq!(reindexed.reembedded, 1, "{reindexed:?}");
+    assert!(engine.embedding_gaps().expect("gaps").is_empty());
+    versions::register_and_activate(&lib, &other).expect("activate");
+    drop(engine);
+
+    // Back to the base: its windows and token states are still there.
+    let engine = open(&lib, &base);
+    assert!(engine.embedding_gaps().expect("gaps").is_empty());
+    let hits = engine
+        .search("whisk the eggs", &SearchOptions::default())
+        .expect("search");
+    assert!(hits[0].path.ends_with("kitchen.mp4"));
+    // The video was embedded last with the other version; its base token states still serve.
+    let id = engine.list().expect("list")[0].id;
+    let steps = engine
+        .steps(
+            &id.to_string(),
+            &["whisk the eggs".to_owned(), "serve".to_owned()],
+            StepOptions::default(),
+        )
+        .expect("steps with the base's token states");
+    assert_eq!(steps.steps.len(), 2);
+    let other_key = versions::load(&lib).expect("load").active.expect("active");
+    let s = versions::register_and_activate(&lib, &base).expect("activate");
+    assert_eq!(s.from.as_deref(), Some(other_key.as_str()));
+    assert_eq!(Some(s.to.version.as_str()), engine.model_key());
+
+    // A token file that disappeared is a gap.
+    let version =
+        vclip_engine::model_version(&engine.model().expect("model").config).expect("version");
+    let tokens = lib
+        .join("families")
+        .join(version.family())
+        .join("models")
+        .join(version.version())
+        .join("tokens");
+    std::fs::remove_dir_all(&tokens).expect("rm tokens");
+    assert_eq!(engine.embedding_gaps().expect("gaps").len(), 1);
+}
