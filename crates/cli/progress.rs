@@ -61,6 +61,21 @@ impl ProgressSink for Bar {
                     None => eprintln!("{line}"),
                 }
             }
+            ProgressEvent::Epoch {
+                epoch,
+                mean_loss,
+                heldout,
+            } => {
+                let loss = mean_loss.map_or_else(String::new, |l| format!("loss {l:.4}  "));
+                let line = format!(
+                    "epoch {epoch:>3}  {loss}held-out R@1 {:.3}  R@5 {:.3}  median rank {}",
+                    heldout.r1, heldout.r5, heldout.median_rank
+                );
+                match slot.as_ref() {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
             ProgressEvent::Finished(_) | ProgressEvent::Cancelled(_) => {
                 if let Some(bar) = slot.take() {
                     bar.finish_and_clear();

@@ -725,6 +725,7 @@ fn events_and_errors_serialize_to_the_shapes_the_ui_reads() {
         eta_s: Some(4.6),
         items_done: Some(0),
         items_total: Some(2),
+        train: None,
     };
     let json = serde_json::to_value(ImportEvent::Progress {
         job: 4,
@@ -1627,5 +1628,343 @@ mod settings {
         let json = serde_json::to_value(&events[0]).expect("JSON");
         assert_eq!(json["type"], "progress");
         assert!(json["event"]["kind"].is_string(), "{json}");
+    }
+}
+
+// ---- fine-tuning and model versions (`finetune.rs`) ----
+
+mod finetune {
+    use std::path::Path;
+    use std::sync::{mpsc, Arc};
+    use std::time::{Duration, Instant};
+
+    use vclip_engine::ProgressEvent;
+
+    use super::{import_and_wait, lavfi_video, ready_core};
+    use crate::finetune::{EmitFinetune, FinetuneEvent, FinetuneSettings};
+    use crate::{AppCore, CommandError, ModelChoice};
+
+    /// Four subtitle lines per video: one is held out at a 0.25 fraction.
+    fn cues(word: &str, colour: &str) -> String {
+        (0..4)
+            .map(|k| {
+                format!(
+                    "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
+                    k + 1,
+                    2 * k,
+                    2 * k + 1
+                )
+            })
+            .collect()
+    }
+
+    /// A ready app on a library of three coloured videos with subtitles.
+    fn library(tmp: &Path) -> Arc<AppCore> {
+        let videos = tmp.join("videos");
+        for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
+            .iter()
+            .enumerate()
+        {
+            lavfi_video(
+                &videos,
+                &format!("{colour}.mp4"),
+                &format!("color=c={colour}:size=160x120:rate=10"),
+                8 + i as u32,
+                Some(&cues(word, colour)),
+            );
+        }
+        let core = ready_core(tmp);
+        import_and_wait(&core, vec![videos]);
+        core
+    }
+
+    fn small() -> FinetuneSettings {
+        FinetuneSettings {
+            epochs: 2,
+            lr: 1e-3,
+            batch_videos: 2,
+            pairs_per_video: 3,
+            holdout: 0.25,
+            freeze_text: false,
+        }
+    }
+
+    fn channel() -> (EmitFinetune, mpsc::Receiver<FinetuneEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let emit: EmitFinetune = Arc::new(move |e| {
+            let _ = tx.send(e);
+        });
+        (emit, rx)
+    }
+
+    /// The events until the fine-tune's end (inclusive).
+    fn until_end(rx: &mpsc::Receiver<FinetuneEvent>) -> Vec<FinetuneEvent> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut events = Vec::new();
+        loop {
+            let e = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|e| panic!("no end of the fine-tune ({e}); got {events:#?}"));
+            let end = matches!(
+                e,
+                FinetuneEvent::Finished { .. }
+                    | FinetuneEvent::Cancelled { .. }
+                    | FinetuneEvent::Failed { .. }
+            );
+            events.push(e);
+            if end {
+                return events;
+            }
+        }
+    }
+
+    /// The fine-tune thread has let go of the library.
+    fn wait_idle(core: &AppCore) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while core.training_running() {
+            assert!(
+                Instant::now() < deadline,
+                "the fine-tune thread did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn suggested_settings_fit_a_small_library() {
+        let s = FinetuneSettings::suggested(3);
+        assert_eq!(s.batch_videos, 3);
+        assert_eq!(FinetuneSettings::suggested(1000).batch_videos, 32);
+        assert_eq!(FinetuneSettings::suggested(0).batch_videos, 2);
+        let o = s.options(3);
+        assert_eq!((o.epochs, o.batch_videos), (5, 3));
+        assert_eq!(o.warmup_steps, 1, "a tenth of 5 steps, at least one");
+        assert_eq!(
+            FinetuneSettings::suggested(320).options(320).warmup_steps,
+            5
+        );
+        // What the UI sends.
+        let json = serde_json::to_value(s).expect("JSON");
+        let back: FinetuneSettings = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn the_dialog_plans_trains_then_uses_and_rolls_back_the_new_version() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let core = library(tmp.path());
+        let base = core.status().model.version.expect("base version");
+
+        // The dialog's summary: three videos, their captions, one held-out line each, CPU.
+        let info = core.finetune_info(Some(small())).expect("plan");
+        assert_eq!(info.problem, None, "{info:?}");
+        let plan = info.plan.as_ref().expect("a plan");
+        assert_eq!(
+            (plan.videos, plan.heldout_queries, plan.train_captions),
+            (3, 3, 9)
+        );
+        assert_eq!(plan.steps, 4, "two batches per epoch");
+        assert!(plan.seconds_estimate > 0.0, "{plan:?}");
+        assert_eq!(info.device, "CPU");
+        assert!(info.device_note.contains("GPU training is not supported"));
+        assert_eq!(info.library_videos, 3);
+        assert_eq!(info.base_version.as_deref(), Some(base.as_str()));
+        assert!(info.random_weights && !info.running);
+        let suggested = core.finetune_info(None).expect("plan");
+        assert_eq!(suggested.settings, FinetuneSettings::suggested(3));
+
+        // Nothing recorded yet.
+        let v = core.versions_view();
+        assert!(v.versions.is_empty() && v.active.is_none() && v.rollback_to.is_none());
+        assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
+
+        // Train: live steps with the loss, recall per epoch (0 = before), then the result.
+        let (emit, rx) = channel();
+        core.start_finetune(small(), emit).expect("starts");
+        let (emit2, _rx2) = channel();
+        assert!(matches!(
+            core.start_finetune(small(), emit2),
+            Err(CommandError::Busy { .. })
+        ));
+        assert!(
+            matches!(
+                core.update_settings(Default::default()),
+                Err(CommandError::Busy { .. })
+            ),
+            "the library is not reopened under a fine-tune"
+        );
+        let events = until_end(&rx);
+        wait_idle(&core);
+        let steps: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                FinetuneEvent::Progress {
+                    event: ProgressEvent::Progress(p),
+                } => p.train.map(|t| (p.done, p.total, t)),
+                _ => None,
+            })
+            .collect();
+        assert!(!steps.is_empty(), "{events:#?}");
+        assert!(steps
+            .iter()
+            .all(|(_, total, t)| *total == Some(4) && t.epochs == 2 && t.loss.is_finite()));
+        let epochs: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                FinetuneEvent::Progress {
+                    event: ProgressEvent::Epoch { epoch, .. },
+                } => Some(*epoch),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(epochs, [0, 1, 2], "{events:#?}");
+        let Some(FinetuneEvent::Finished { result }) = events.last() else {
+            panic!("not finished: {events:#?}");
+        };
+        assert_ne!(result.model_version, base);
+        assert_eq!((result.epochs, result.steps), (2, 4));
+        assert!(Path::new(&result.model_dir).join("config.json").is_file());
+        // The event reaches the UI as `{type, ...}`.
+        let json = serde_json::to_value(events.last().expect("end")).expect("JSON");
+        assert_eq!(json["type"], "finished");
+        assert!(json["result"]["after"]["r1"].is_number(), "{json}");
+
+        // Recorded, not in use yet.
+        let v = core.versions_view();
+        assert_eq!(v.versions.len(), 2, "{v:?}");
+        let new = v
+            .versions
+            .iter()
+            .find(|e| e.version == result.model_version)
+            .expect("the new version");
+        assert_eq!(new.parent.as_deref(), Some(base.as_str()));
+        assert!(new.finetune.is_some());
+        assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
+
+        // "Use the new model": the library is re-embedded with it (switching events).
+        let (emit, rx) = channel();
+        let v = core
+            .use_version(&result.model_version, emit)
+            .expect("use the new model");
+        assert_eq!(v.active.as_deref(), Some(result.model_version.as_str()));
+        assert_eq!(v.in_use.as_deref(), Some(result.model_version.as_str()));
+        assert_eq!(v.rollback_to.as_deref(), Some(base.as_str()));
+        let switching: Vec<FinetuneEvent> = rx.try_iter().collect();
+        assert!(
+            switching
+                .iter()
+                .any(|e| matches!(e, FinetuneEvent::Switching { .. })),
+            "{switching:#?}"
+        );
+        let hits = core.search("ocean", Some(5)).expect("search");
+        assert!(hits[0].path.ends_with("blue.mp4"), "{hits:#?}");
+        assert!(
+            hits.iter()
+                .any(|h| h.signals.contains(&vclip_engine::search::Signal::Visual)),
+            "{hits:#?}"
+        );
+
+        // "Roll back": the base's windows are there, nothing is re-embedded.
+        let (emit, rx) = channel();
+        let v = core.rollback_version(emit).expect("roll back");
+        assert_eq!(v.active.as_deref(), Some(base.as_str()));
+        assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
+        assert_eq!(
+            v.rollback_to.as_deref(),
+            Some(result.model_version.as_str())
+        );
+        assert_eq!(rx.try_iter().count(), 0, "re-embedded for nothing");
+        let hits = core.search("apples", Some(5)).expect("search");
+        assert!(hits[0].path.ends_with("red.mp4"), "{hits:#?}");
+
+        // A new app on this library opens it with its active version (the registry's), not
+        // a default model.
+        let library = core.library();
+        super::close(core);
+        let again = AppCore::new(library.clone());
+        again.open(&ModelChoice::Default);
+        assert_eq!(again.status().model.version.as_deref(), Some(base.as_str()));
+        drop(again);
+
+        // A damaged models.json: no model rather than a wrong one, and the file is named.
+        let registry = library.join("models.json");
+        std::fs::write(&registry, "{\"format\": 1, \"versions\": [").expect("write");
+        let broken = AppCore::new(library);
+        broken.open(&ModelChoice::Default);
+        let status = broken.status();
+        assert!(!status.model.present, "{status:?}");
+        assert!(
+            status
+                .model
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("models.json")),
+            "{status:?}"
+        );
+        assert!(broken.versions_view().error.is_some());
+        assert_eq!(
+            std::fs::read_to_string(&registry).expect("read"),
+            "{\"format\": 1, \"versions\": ["
+        );
+    }
+
+    #[test]
+    fn a_cancelled_fine_tune_changes_nothing_and_too_little_data_is_said() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let core = library(tmp.path());
+        let (emit, rx) = channel();
+        let many = FinetuneSettings {
+            epochs: 500,
+            ..small()
+        };
+        core.start_finetune(many, emit).expect("starts");
+        // Cancel once the first step is reported.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let e = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("a step");
+            if matches!(
+                e,
+                FinetuneEvent::Progress {
+                    event: ProgressEvent::Progress(_)
+                }
+            ) {
+                break;
+            }
+        }
+        assert!(core.cancel_finetune());
+        let events = until_end(&rx);
+        wait_idle(&core);
+        assert!(
+            matches!(events.last(), Some(FinetuneEvent::Cancelled { .. })),
+            "{events:#?}"
+        );
+        assert!(!core.cancel_finetune(), "nothing runs any more");
+        assert!(core.versions_view().versions.is_empty(), "nothing recorded");
+        assert!(core.update_settings(Default::default()).is_ok());
+
+        // One video with subtitles is not enough to train on.
+        let one = tempfile::tempdir().expect("tempdir");
+        let videos = one.path().join("videos");
+        lavfi_video(
+            &videos,
+            "red.mp4",
+            "color=c=red:size=160x120:rate=10",
+            8,
+            Some(&cues("apples", "red")),
+        );
+        let core = ready_core(one.path());
+        import_and_wait(&core, vec![videos]);
+        let info = core.finetune_info(None).expect("plan");
+        assert!(
+            info.problem
+                .as_deref()
+                .is_some_and(|p| p.contains("at least two")),
+            "{info:?}"
+        );
+        let (emit, _rx) = channel();
+        let err = core.use_version("nope", emit).expect_err("unknown version");
+        assert!(err.to_string().contains("no model version"), "{err}");
     }
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use vclip_engine::finetune::{FinetuneOptions, RecallMetrics};
+use vclip_engine::finetune::sampler::{Overlap, SamplerConfig};
+use vclip_engine::finetune::{Batching, FinetuneOptions, RecallMetrics};
 
 use super::library::{ctrl_c_token, LibraryArgs};
 use super::print_json;
@@ -13,9 +14,29 @@ use crate::progress::Bar;
 /// `vclip finetune`'s options (defaults: the paper's recipe, `VIDEOCLIP.md` §4).
 #[derive(Debug, Clone, clap::Args)]
 pub struct FinetuneArgs {
-    /// Folder for the new model (default: `<model>-ft-<unix time>` beside the active model).
+    /// Folder for the new model (default: `<model>-ft-<unix time>` beside the active model;
+    /// with --resume, the newest such folder holding an unfinished run).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Continue an unfinished (cancelled or crashed) run from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write a checkpoint every N steps (0: only when cancelled).
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    pub checkpoint_every: usize,
+    /// Batches of similar videos found by retrieval each epoch (the paper's §3.4), or random
+    /// ones (the ablation).
+    #[arg(long, default_value = "retrieval", value_name = "retrieval|random")]
+    pub batching: Batching,
+    /// Aligned clips per video for the retrieval vectors.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub retrieval_clips: usize,
+    /// Video clips overlapping their text (the paper) or exactly aligned to it (the ablation).
+    #[arg(long, default_value = "overlapped", value_name = "overlapped|aligned")]
+    pub pairs: Overlap,
+    /// Evaluate held-out recall every N epochs (and after the last).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub eval_every: usize,
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// Videos per batch (the paper's k).
@@ -50,6 +71,35 @@ pub struct FinetuneArgs {
     pub json: bool,
 }
 
+/// The newest `<base>-ft-*` folder beside `base` that holds an unfinished run.
+fn unfinished_beside(base: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let name = base
+        .file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!("{name}-ft-");
+    let parent = base.parent().unwrap_or(std::path::Path::new("."));
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(parent)
+        .with_context(|| format!("reading {}", parent.display()))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .filter(|p| vclip_engine::finetune::checkpoint::exists(p))
+        .map(|p| {
+            let t = std::fs::metadata(vclip_engine::finetune::checkpoint::dir_of(&p))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, p)
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p).with_context(|| {
+        format!(
+            "no unfinished fine-tune beside {} to resume: name it with --out",
+            base.display()
+        )
+    })
+}
+
 fn metrics_line(m: &RecallMetrics) -> String {
     format!(
         "R@1 {:.3}  R@5 {:.3}  R@10 {:.3}  median rank {}",
@@ -65,6 +115,7 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         .context("no model is active")?;
     let out = match &a.out {
         Some(d) => d.clone(),
+        None if a.resume => unfinished_beside(&base)?,
         None => {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -86,10 +137,30 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         tau: a.tau,
         freeze_text: a.freeze_text,
         shuffle_labels: a.shuffle_labels,
+        batching: a.batching,
+        retrieval_clips: a.retrieval_clips,
+        eval_every: a.eval_every,
+        checkpoint_every: a.checkpoint_every,
+        resume: a.resume,
+        sampler: SamplerConfig {
+            overlap: a.pairs,
+            ..SamplerConfig::default()
+        },
         ..FinetuneOptions::default()
     };
     let cancel = ctrl_c_token();
-    let report = engine.finetune(&out, &opts, &Bar::new(), &cancel)?;
+    let report = match engine.finetune(&out, &opts, &Bar::new(), &cancel) {
+        Err(vclip_engine::EngineError::Cancelled) => {
+            eprintln!(
+                "cancelled; the run is saved in {}: continue it with \
+                 `vclip finetune --resume --out {}` and the same options",
+                out.display(),
+                out.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+        r => r?,
+    };
 
     // Re-embed the library's windows with the new towers (from the feature cache).
     let reindex = if a.no_reindex {
@@ -114,13 +185,13 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
     } else {
         println!("before   {}", metrics_line(&report.before));
         for e in &report.epochs {
-            println!(
-                "epoch {:>2} loss {:.4}  {}",
-                e.epoch,
-                e.mean_loss,
-                metrics_line(&e.heldout)
-            );
+            let heldout = e.heldout.as_ref().map_or_else(String::new, metrics_line);
+            println!("epoch {:>2} loss {:.4}  {heldout}", e.epoch, e.mean_loss);
         }
+        println!(
+            "trained {} steps ({} pairs) at {:.2} steps/s, {:.1} pairs/s",
+            report.steps, report.pairs, report.steps_per_s, report.pairs_per_s
+        );
         println!(
             "after    {}  (epoch {}, {} held-out captions over {} videos)",
             metrics_line(&report.after),

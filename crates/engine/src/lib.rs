@@ -32,6 +32,6 @@ pub use import::{ImportFailure, ImportOptions, ImportReport, ReindexReport};
 pub use library::{default_library_dir, default_models_dir, LibraryDirError};
 pub use localize::{StepEmbedder, StepOptions, StepSpan, StepsReport};
 pub use progress::{
-    CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker,
+    CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker, TrainStatus,
 };
 pub use store::{model_version, Engine, EngineError, Reconciled, VideoSummary};

@@ -35,6 +35,25 @@ pub struct Progress {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub items_total: Option<u64>,
+    /// For training jobs (`vclip finetune`): the epoch, the last step's loss and learning rate,
+    /// and the throughput in training pairs per second. The step is `done` of `total`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub train: Option<TrainStatus>,
+}
+
+/// Where a training job stands (see [`Progress::train`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TrainStatus {
+    /// The epoch being run, from 1, of `epochs`.
+    pub epoch: u64,
+    pub epochs: u64,
+    /// The last step's loss and learning rate.
+    pub loss: f64,
+    pub lr: f64,
+    /// Training pairs (video clip + text) per second since the job started.
+    pub pairs_per_s: f64,
 }
 
 /// Everything a job can tell its face.
@@ -51,6 +70,13 @@ pub enum ProgressEvent {
     },
     Finished(Progress),
     Cancelled(Progress),
+    /// A training job evaluated its model on the held-out captions: epoch 0 is the model before
+    /// training (no loss yet), then one event after every epoch.
+    Epoch {
+        epoch: u64,
+        mean_loss: Option<f64>,
+        heldout: crate::finetune::RecallMetrics,
+    },
 }
 
 /// Where a job sends its events. Implemented for any `Fn(ProgressEvent) + Send + Sync`.
@@ -114,6 +140,7 @@ pub struct Tracker {
     done: u64,
     current: Option<String>,
     items: Option<(u64, Option<u64>)>,
+    train: Option<TrainStatus>,
     started: Instant,
     last_emit: Option<Instant>,
     interval: Duration,
@@ -128,6 +155,7 @@ impl Tracker {
             done: 0,
             current: None,
             items: None,
+            train: None,
             started: Instant::now(),
             last_emit: None,
             interval: Duration::from_millis(100),
@@ -145,6 +173,16 @@ impl Tracker {
     /// Items (files) finished and expected, shown beside the main count.
     pub fn set_items(&mut self, done: u64, total: Option<u64>) {
         self.items = Some((done, total));
+    }
+
+    /// A training job's epoch, loss, learning rate and throughput, carried by later events.
+    pub fn set_train(&mut self, train: Option<TrainStatus>) {
+        self.train = train;
+    }
+
+    /// Seconds since [`Tracker::start`] (or creation).
+    pub fn elapsed_s(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
     }
 
     pub fn snapshot(&self) -> Progress {
@@ -168,6 +206,7 @@ impl Tracker {
             eta_s,
             items_done: self.items.map(|i| i.0),
             items_total: self.items.and_then(|i| i.1),
+            train: self.train,
         }
     }
 

@@ -2,9 +2,14 @@
 //! training text from subtitle cues with rolling captions merged ([`captions`]), and the
 //! overlapped video–text pair sampler ([`sampler`]). Deterministic under a seed ([`rng`]).
 
+pub mod adam;
 pub mod captions;
+pub mod checkpoint;
+pub mod retrieval;
 pub mod rng;
 pub mod sampler;
 pub mod train;
 
-pub use train::{EpochReport, FinetuneOptions, FinetuneReport, RecallMetrics};
+pub use train::{
+    Batching, EpochReport, FinetuneOptions, FinetunePlan, FinetuneReport, RecallMetrics,
+};

@@ -53,6 +53,17 @@ pub enum Overlap {
     Aligned,
 }
 
+impl std::str::FromStr for Overlap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "overlapped" => Ok(Self::Overlapped),
+            "aligned" => Ok(Self::Aligned),
+            _ => Err(format!("pairs are `overlapped` or `aligned`, not `{s}`")),
+        }
+    }
+}
+
 /// One caption as the sampler sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Span {

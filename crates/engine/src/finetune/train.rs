@@ -7,8 +7,8 @@
 //!    one when the video has two or more) as text→video queries for evaluation.
 //! 2. Each step takes `batch_videos` videos and draws `pairs_per_video` overlapped pairs from
 //!    each ([`super::sampler`]): video features `[start, end)` (≤ 32 s) and the captions' tokens
-//!    (≤ 61). Batches are random clusters of videos (retrieval-augmented clusters are not built
-//!    yet).
+//!    (≤ 61). The batches of an epoch are retrieval-augmented clusters of similar videos
+//!    ([`super::retrieval`], §4.4), or random ones ([`Batching::Random`], the ablation).
 //! 3. Loss: symmetric InfoNCE (τ configurable, 1.0 in the paper) on the pooled outputs of the
 //!    video tower (retrieval mode) and the text tower. AdamW with betas (0.9, 0.98), no weight
 //!    decay, linear warm-up then linear decay, gradients clipped to a global norm of 2.0. The
@@ -16,21 +16,27 @@
 //! 4. Evaluation before training and after every epoch on the held-out captions: each caption
 //!    ranks every video by its best 32-second window (windows every 16 s, as search does);
 //!    R@1/5/10 and the median rank. The best epoch (R@1, then median rank) is written.
+//! 5. Checkpoints every `checkpoint_every` steps and when cancelled ([`super::checkpoint`]);
+//!    [`FinetuneOptions::resume`] continues an unfinished run exactly.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use std::time::Instant;
+
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vclip_index::{read_features, Features, Status};
 use vclip_model::train::{retrieval_metrics, symmetric_info_nce, TrainableTowers};
 use vclip_model::{text_batch, VClipModel, VideoMode};
 
+use super::adam::{Adam, AdamConfig};
 use super::captions::dedup;
+use super::checkpoint::{self, State};
+use super::retrieval;
 use super::rng::SplitMix64;
-use super::sampler::{sample, SamplerConfig, Span};
-use crate::progress::{CancelToken, ProgressSink, Tracker};
+use super::sampler::{sample, Pair, SamplerConfig, Span};
+use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker, TrainStatus};
 use crate::store::{model_version, Engine, EngineError, Result};
 
 /// What to train and how.
@@ -58,6 +64,37 @@ pub struct FinetuneOptions {
     /// Ablation: give each video another video's captions for training (evaluation keeps the
     /// true ones), so nothing true can be learnt.
     pub shuffle_labels: bool,
+    /// How an epoch's batches are formed.
+    pub batching: Batching,
+    /// Aligned clips per video for the retrieval vectors (the paper: 16).
+    pub retrieval_clips: usize,
+    /// Evaluate on the held-out captions after every `eval_every` epochs (and after the last).
+    pub eval_every: usize,
+    /// Write a checkpoint every this many steps (0: only when cancelled).
+    pub checkpoint_every: usize,
+    /// Continue the unfinished run whose checkpoint is in the output folder.
+    pub resume: bool,
+}
+
+/// How the videos of an epoch are grouped into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Batching {
+    /// Clusters of similar videos, re-found at the start of every epoch (§4.4).
+    Retrieval,
+    /// A random partition (the ablation "w/o retrieval").
+    Random,
+}
+
+impl std::str::FromStr for Batching {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "retrieval" => Ok(Self::Retrieval),
+            "random" => Ok(Self::Random),
+            _ => Err(format!("batching is `retrieval` or `random`, not `{s}`")),
+        }
+    }
 }
 
 impl Default for FinetuneOptions {
@@ -75,12 +112,18 @@ impl Default for FinetuneOptions {
             freeze_text: false,
             sampler: SamplerConfig::default(),
             shuffle_labels: false,
+            batching: Batching::Retrieval,
+            retrieval_clips: 16,
+            eval_every: 1,
+            checkpoint_every: 500,
+            resume: false,
         }
     }
 }
 
 /// Text→video retrieval on the held-out captions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecallMetrics {
     pub r1: f64,
     pub r5: f64,
@@ -89,11 +132,12 @@ pub struct RecallMetrics {
 }
 
 /// One epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     pub epoch: usize,
     pub mean_loss: f64,
-    pub heldout: RecallMetrics,
+    /// `None` for an epoch that was not evaluated (see [`FinetuneOptions::eval_every`]).
+    pub heldout: Option<RecallMetrics>,
 }
 
 /// What [`Engine::finetune`] did.
@@ -111,17 +155,76 @@ pub struct FinetuneReport {
     pub train_captions: usize,
     pub heldout_queries: usize,
     pub steps: usize,
+    /// Training pairs seen, and the training throughput (pairs and steps per second of the
+    /// training loop, evaluation excluded).
+    pub pairs: u64,
+    pub pairs_per_s: f64,
+    pub steps_per_s: f64,
     pub shuffled_labels: bool,
+    pub batching: Batching,
+    /// The step this run resumed from (0 for a fresh run).
+    pub resumed_from_step: usize,
+}
+
+/// What a fine-tune would train on, and how long it should take here (see
+/// [`Engine::finetune_plan`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FinetunePlan {
+    /// Videos with subtitles and cached features, their training captions and the held-out
+    /// queries.
+    pub videos: usize,
+    pub train_captions: usize,
+    pub heldout_queries: usize,
+    /// Steps in all (batches per epoch × epochs).
+    pub steps: usize,
+    /// Measured on this machine: seconds per training step, per evaluation and per epoch's
+    /// retrieval clustering, and the whole run's estimate.
+    pub step_s: f64,
+    pub eval_s: f64,
+    pub cluster_s: f64,
+    pub seconds_estimate: f64,
+    /// Where training runs (`cpu`).
+    pub device: String,
 }
 
 /// One video's training material.
-struct VideoData {
-    path: String,
-    feats: Features,
+pub(super) struct VideoData {
+    pub(super) path: String,
+    pub(super) feats: Features,
     /// Training captions in time order, with their tokens.
-    train: Vec<(Span, Vec<u32>)>,
+    pub(super) train: Vec<(Span, Vec<u32>)>,
     /// Held-out captions' tokens.
-    heldout: Vec<Vec<u32>>,
+    pub(super) heldout: Vec<Vec<u32>>,
+}
+
+/// One sampled pair: video `video`'s seconds `[start, end)` and the text's tokens.
+pub(super) struct PairRef {
+    video: usize,
+    start: usize,
+    end: usize,
+    text: Vec<u32>,
+}
+
+impl PairRef {
+    pub(super) fn new(
+        vi: usize,
+        v: &VideoData,
+        pair: &Pair,
+        config: &vclip_model::VideoClipConfig,
+    ) -> Self {
+        let (s, e) = pair.video;
+        let end = e.min(s + config.max_video_len).max(s + 1).min(v.feats.rows);
+        Self {
+            video: vi,
+            start: s.min(end.saturating_sub(1)),
+            end,
+            text: v.train[pair.text.clone()]
+                .iter()
+                .flat_map(|(_, ids)| ids.iter().copied())
+                .collect(),
+        }
+    }
 }
 
 fn model_err(context: &str) -> impl Fn(vclip_model::Error) -> EngineError + '_ {
@@ -141,6 +244,11 @@ fn candle_err(context: &str) -> impl Fn(candle_core::Error) -> EngineError + '_ 
 impl Engine {
     /// Fine-tunes the active model on this library and writes the best epoch's towers (with
     /// the same S3D-G weights and vocabulary) to `out_dir` as a new model directory.
+    ///
+    /// Progress events carry the step, loss, learning rate and throughput
+    /// ([`crate::Progress::train`]), and a [`ProgressEvent::Epoch`] after each evaluation.
+    /// When `cancel` is set the run stops after its current step, writes a checkpoint and
+    /// returns [`EngineError::Cancelled`]; `opts.resume` continues it.
     pub fn finetune(
         &self,
         out_dir: &Path,
@@ -148,139 +256,65 @@ impl Engine {
         sink: &dyn ProgressSink,
         cancel: &CancelToken,
     ) -> Result<FinetuneReport> {
-        let model = self.model().ok_or(EngineError::NoModel)?;
-        if opts.epochs == 0 || opts.batch_videos == 0 || opts.pairs_per_video == 0 {
-            return Err(EngineError::Invalid(
-                "epochs, videos per batch and pairs per video must be at least 1".into(),
-            ));
-        }
-        if !(0.0..1.0).contains(&opts.holdout) {
-            return Err(EngineError::Invalid(format!(
-                "the held-out fraction must be in [0, 1), not {}",
-                opts.holdout
-            )));
-        }
-        let mut rng = SplitMix64::new(opts.seed);
-        let videos = self.training_data(model, opts, &mut rng, sink)?;
-        if videos.len() < 2 {
-            return Err(EngineError::Invalid(format!(
-                "fine-tuning needs at least 2 ready videos with subtitles and cached features; \
-                 this library has {}",
-                videos.len()
-            )));
-        }
-        let heldout_queries: usize = videos.iter().map(|v| v.heldout.len()).sum();
-        let train_captions: usize = videos.iter().map(|v| v.train.len()).sum();
+        let mut run = Run::prepare(self, out_dir, opts, sink)?;
+        run.train(out_dir, sink, cancel)?;
+        run.finish(out_dir)
+    }
 
+    /// What [`Engine::finetune`] would train on with `opts`, and a time estimate measured by
+    /// running a few real training steps, one evaluation and one retrieval clustering here
+    /// (the weights are not changed).
+    pub fn finetune_plan(&self, opts: &FinetuneOptions) -> Result<FinetunePlan> {
+        let model = self.model().ok_or(EngineError::NoModel)?;
+        check_options(opts)?;
+        let mut rng = SplitMix64::new(opts.seed);
+        let videos = self.training_data(model, opts, &mut rng, &crate::NoProgress)?;
         let device = Device::Cpu;
         let config = &model.config.videoclip;
+        let steps_per_epoch = videos.len().div_ceil(opts.batch_videos);
+        let mut plan = FinetunePlan {
+            videos: videos.len(),
+            train_captions: videos.iter().map(|v| v.train.len()).sum(),
+            heldout_queries: videos.iter().map(|v| v.heldout.len()).sum(),
+            steps: steps_per_epoch * opts.epochs,
+            step_s: 0.0,
+            eval_s: 0.0,
+            cluster_s: 0.0,
+            seconds_estimate: 0.0,
+            device: "cpu".into(),
+        };
+        if videos.len() < 2 {
+            return Ok(plan);
+        }
         let weights = model.dir().join(vclip_model::model_dir::VIDEOCLIP_FILE);
         let towers = TrainableTowers::load(&weights, config, &device, DType::F32)
             .map_err(model_err("loading the towers to train"))?;
-        let trained: Vec<Var> = towers
-            .vars
-            .iter()
-            .filter(|(name, _)| !(opts.freeze_text && name.starts_with("text_encoder.")))
-            .map(|(_, v)| v.clone())
-            .collect();
-        let mut optimizer = AdamW::new(
-            trained.clone(),
-            ParamsAdamW {
-                lr: opts.lr,
-                beta1: 0.9,
-                beta2: 0.98,
-                eps: 1e-8,
-                weight_decay: 0.0,
-            },
-        )
-        .map_err(candle_err("creating the optimizer"))?;
-
-        let before = evaluate(&towers, &videos, config, &device)?;
-        let steps_per_epoch = videos.len().div_ceil(opts.batch_videos);
-        let total_steps = steps_per_epoch * opts.epochs;
-        let mut tracker = Tracker::new("finetune", "steps", Some(total_steps as u64));
-        tracker.start(sink);
-        let mut epochs = Vec::with_capacity(opts.epochs);
-        let mut best: Option<(usize, RecallMetrics, HashMap<String, Tensor>)> = None;
-        let mut step = 0;
-        for epoch in 1..=opts.epochs {
-            let mut order: Vec<usize> = (0..videos.len()).collect();
-            shuffle(&mut order, &mut rng);
-            let mut losses = Vec::with_capacity(steps_per_epoch);
-            for chunk in order.chunks(opts.batch_videos) {
-                if cancel.is_cancelled() {
-                    tracker.cancelled(sink);
-                    return Err(EngineError::Cancelled);
-                }
-                let lr = schedule(opts.lr, step, opts.warmup_steps, total_steps);
-                optimizer.set_learning_rate(lr);
-                let batch = make_batch(&videos, chunk, opts, config, &device, &mut rng)?;
-                let v = towers
-                    .video
-                    .forward(&batch.feats, &batch.vmask, VideoMode::Retrieval)
-                    .map_err(model_err("video tower"))?
-                    .pooled;
-                let t = towers
-                    .text
-                    .forward(&batch.ids, &batch.tmask)
-                    .map_err(model_err("text tower"))?
-                    .pooled;
-                let loss = symmetric_info_nce(&v, &t, opts.tau).map_err(model_err("loss"))?;
-                let value = f64::from(
-                    loss.to_scalar::<f32>()
-                        .map_err(candle_err("reading the loss"))?,
-                );
-                if !value.is_finite() {
-                    return Err(EngineError::Invalid(format!(
-                        "the loss diverged ({value}) at step {step}: lower the learning rate"
-                    )));
-                }
-                let mut grads = loss.backward().map_err(candle_err("backward pass"))?;
-                clip_gradients(&mut grads, &trained, opts.clip_norm)?;
-                optimizer
-                    .step(&grads)
-                    .map_err(candle_err("optimizer step"))?;
-                losses.push(value);
-                step += 1;
-                tracker.set_current(Some(format!(
-                    "epoch {epoch}/{}, loss {value:.4}, lr {lr:.2e}",
-                    opts.epochs
-                )));
-                tracker.advance(1, sink);
-            }
-            let heldout = evaluate(&towers, &videos, config, &device)?;
-            let mean_loss = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
-            epochs.push(EpochReport {
-                epoch,
-                mean_loss,
-                heldout,
-            });
-            let better = best.as_ref().is_none_or(|(_, m, _)| {
-                heldout.r1 > m.r1 || (heldout.r1 == m.r1 && heldout.median_rank < m.median_rank)
-            });
-            if better {
-                best = Some((epoch, heldout, snapshot(&towers)?));
-            }
+        let t = Instant::now();
+        if plan.heldout_queries > 0 {
+            evaluate(&towers, &videos, config, &device)?;
         }
-        tracker.finish(sink);
-        let Some((best_epoch, after, tensors)) = best else {
-            return Err(EngineError::Invalid("no epoch ran".into()));
+        plan.eval_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let batches = epoch_batches(&towers, &videos, opts, config, &device, &mut rng)?;
+        plan.cluster_s = t.elapsed().as_secs_f64();
+        // A forward and backward pass of full batches (the update itself is cheap).
+        let trials = batches.len().min(3);
+        let t = Instant::now();
+        for chunk in batches.iter().take(trials) {
+            let batch = make_batch(&videos, chunk, opts, config, &device, &mut rng)?;
+            let (loss, _) = forward_loss(&towers, &batch, opts.tau)?;
+            loss.backward().map_err(candle_err("backward pass"))?;
+        }
+        plan.step_s = t.elapsed().as_secs_f64() / trials.max(1) as f64;
+        let evals = opts.epochs.div_ceil(opts.eval_every.max(1)) + 1;
+        let clusters = match opts.batching {
+            Batching::Retrieval => opts.epochs,
+            Batching::Random => 0,
         };
-        let written = write_finetuned(model, out_dir, &tensors, best_epoch)?;
-        let version = model_version(&written)?;
-        Ok(FinetuneReport {
-            before,
-            after,
-            best_epoch,
-            epochs,
-            model_dir: out_dir.to_path_buf(),
-            model_version: version.key(),
-            videos: videos.len(),
-            train_captions,
-            heldout_queries,
-            steps: step,
-            shuffled_labels: opts.shuffle_labels,
-        })
+        plan.seconds_estimate = plan.step_s * plan.steps as f64
+            + plan.eval_s * evals as f64
+            + plan.cluster_s * clusters as f64;
+        Ok(plan)
     }
 
     /// Ready videos with cached features and subtitle cues, captions deduplicated and split.
@@ -379,8 +413,368 @@ impl Engine {
     }
 }
 
+fn check_options(opts: &FinetuneOptions) -> Result<()> {
+    if opts.epochs == 0 || opts.batch_videos == 0 || opts.pairs_per_video == 0 {
+        return Err(EngineError::Invalid(
+            "epochs, videos per batch and pairs per video must be at least 1".into(),
+        ));
+    }
+    if !(0.0..1.0).contains(&opts.holdout) {
+        return Err(EngineError::Invalid(format!(
+            "the held-out fraction must be in [0, 1), not {}",
+            opts.holdout
+        )));
+    }
+    Ok(())
+}
+
+/// A fine-tuning run: its data, towers, optimizer and where it stands.
+struct Run<'a> {
+    model: &'a VClipModel,
+    opts: FinetuneOptions,
+    videos: Vec<VideoData>,
+    towers: TrainableTowers,
+    adam: Adam,
+    rng: SplitMix64,
+    state: State,
+    /// The best epoch's weights so far.
+    best: Option<HashMap<String, Tensor>>,
+    total_steps: usize,
+    /// Time spent in training steps (evaluation and clustering excluded) in this process.
+    train_s: f64,
+    pairs_here: u64,
+    steps_here: usize,
+}
+
+impl<'a> Run<'a> {
+    /// Loads the data and the towers, and the checkpoint when resuming.
+    fn prepare(
+        engine: &'a Engine,
+        out_dir: &Path,
+        opts: &FinetuneOptions,
+        sink: &dyn ProgressSink,
+    ) -> Result<Self> {
+        let model = engine.model().ok_or(EngineError::NoModel)?;
+        check_options(opts)?;
+        if out_dir.join(vclip_model::model_dir::CONFIG_FILE).exists() {
+            return Err(EngineError::Invalid(format!(
+                "{} already holds a model; choose a new folder",
+                out_dir.display()
+            )));
+        }
+        let unfinished = checkpoint::exists(out_dir);
+        if unfinished && !opts.resume {
+            return Err(EngineError::Invalid(format!(
+                "{} holds an unfinished fine-tune: resume it (--resume) or choose a new folder",
+                out_dir.display()
+            )));
+        }
+        if opts.resume && !unfinished {
+            return Err(EngineError::Invalid(format!(
+                "{} holds no unfinished fine-tune to resume",
+                out_dir.display()
+            )));
+        }
+        let mut rng = SplitMix64::new(opts.seed);
+        let videos = engine.training_data(model, opts, &mut rng, sink)?;
+        if videos.len() < 2 {
+            return Err(EngineError::Invalid(format!(
+                "fine-tuning needs at least 2 ready videos with subtitles and cached features; \
+                 this library has {}",
+                videos.len()
+            )));
+        }
+        let device = Device::Cpu;
+        let config = &model.config.videoclip;
+        let weights = model.dir().join(vclip_model::model_dir::VIDEOCLIP_FILE);
+        let towers = TrainableTowers::load(&weights, config, &device, DType::F32)
+            .map_err(model_err("loading the towers to train"))?;
+        let trained: Vec<(String, Var)> = towers
+            .vars
+            .iter()
+            .filter(|(name, _)| !(opts.freeze_text && name.starts_with("text_encoder.")))
+            .cloned()
+            .collect();
+        let adam = Adam::new(trained, AdamConfig::default())
+            .map_err(candle_err("creating the optimizer"))?;
+        let total_steps = videos.len().div_ceil(opts.batch_videos) * opts.epochs;
+        let fingerprint = FinetuneOptions {
+            resume: false,
+            checkpoint_every: 0,
+            ..opts.clone()
+        };
+        let data = format!(
+            "{} videos, {} training captions, {} held out: {:016x}",
+            videos.len(),
+            videos.iter().map(|v| v.train.len()).sum::<usize>(),
+            videos.iter().map(|v| v.heldout.len()).sum::<usize>(),
+            fnv1a(videos.iter().flat_map(|v| {
+                v.path.bytes().chain(
+                    v.train
+                        .iter()
+                        .flat_map(|(_, ids)| ids.iter().flat_map(|i| i.to_le_bytes())),
+                )
+            }))
+        );
+        let mut run = Self {
+            model,
+            opts: opts.clone(),
+            videos,
+            towers,
+            adam,
+            rng,
+            state: State {
+                format: 1,
+                base_version: model_version(&model.config)?.key(),
+                options: format!("{fingerprint:?}"),
+                data,
+                step: 0,
+                epoch: 1,
+                batch_in_epoch: 0,
+                batches: Vec::new(),
+                losses: Vec::new(),
+                rng: 0,
+                adam_t: 0,
+                pairs: 0,
+                before: RecallMetrics {
+                    r1: 0.0,
+                    r5: 0.0,
+                    r10: 0.0,
+                    median_rank: 0.0,
+                },
+                epochs: Vec::new(),
+                best: None,
+                tensors: String::new(),
+            },
+            best: None,
+            total_steps,
+            train_s: 0.0,
+            pairs_here: 0,
+            steps_here: 0,
+        };
+        if opts.resume {
+            run.restore(out_dir)?;
+        } else {
+            run.state.before = evaluate(&run.towers, &run.videos, config, &device)?;
+        }
+        sink.emit(ProgressEvent::Epoch {
+            epoch: 0,
+            mean_loss: None,
+            heldout: run.state.before,
+        });
+        Ok(run)
+    }
+
+    /// Loads the checkpoint of `out_dir` into this run, after checking that it is the same run.
+    fn restore(&mut self, out_dir: &Path) -> Result<()> {
+        let (saved, tensors) = checkpoint::load(out_dir)?;
+        let dir = checkpoint::dir_of(out_dir);
+        for (what, theirs, ours) in [
+            ("base model", &saved.base_version, &self.state.base_version),
+            ("options", &saved.options, &self.state.options),
+            ("training data", &saved.data, &self.state.data),
+        ] {
+            if theirs != ours {
+                return Err(EngineError::Invalid(format!(
+                    "the unfinished fine-tune in {} was started with other {what} \
+                     ({theirs}; now {ours}): it cannot be resumed, choose a new folder",
+                    dir.display()
+                )));
+            }
+        }
+        let get = |name: String| {
+            tensors.get(&name).cloned().ok_or_else(|| {
+                EngineError::Invalid(format!(
+                    "fine-tune checkpoint {}: {name} is missing",
+                    dir.display()
+                ))
+            })
+        };
+        for (name, var) in &self.towers.vars {
+            var.set(&get(format!("w.{name}"))?)
+                .map_err(candle_err("restoring the checkpoint"))?;
+        }
+        for slot in &mut self.adam.slots {
+            slot.m = get(format!("m.{}", slot.name))?;
+            slot.v = get(format!("v.{}", slot.name))?;
+        }
+        self.adam.t = saved.adam_t;
+        if saved.best.is_some() {
+            let mut best = HashMap::new();
+            for (name, _) in &self.towers.vars {
+                best.insert(name.clone(), get(format!("best.{name}"))?);
+            }
+            self.best = Some(best);
+        }
+        self.rng = SplitMix64::new(saved.rng);
+        self.state = saved;
+        Ok(())
+    }
+
+    fn save_checkpoint(&mut self, out_dir: &Path) -> Result<()> {
+        let mut tensors = HashMap::new();
+        for (name, var) in &self.towers.vars {
+            tensors.insert(format!("w.{name}"), var.as_tensor().clone());
+        }
+        for slot in &self.adam.slots {
+            tensors.insert(format!("m.{}", slot.name), slot.m.clone());
+            tensors.insert(format!("v.{}", slot.name), slot.v.clone());
+        }
+        if let Some(best) = &self.best {
+            for (name, t) in best {
+                tensors.insert(format!("best.{name}"), t.clone());
+            }
+        }
+        self.state.rng = self.rng.state();
+        self.state.adam_t = self.adam.t;
+        checkpoint::save(out_dir, self.state.clone(), &tensors)
+    }
+
+    /// Runs the remaining steps and evaluations.
+    fn train(
+        &mut self,
+        out_dir: &Path,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<()> {
+        let config = self.model.config.videoclip.clone();
+        let device = Device::Cpu;
+        let opts = self.opts.clone();
+        let mut tracker = Tracker::new(
+            "finetune",
+            "steps",
+            Some(self.total_steps.saturating_sub(self.state.step) as u64),
+        );
+        tracker.start(sink);
+        while self.state.epoch <= opts.epochs {
+            let epoch = self.state.epoch;
+            if self.state.batches.is_empty() {
+                self.state.batches = epoch_batches(
+                    &self.towers,
+                    &self.videos,
+                    &opts,
+                    &config,
+                    &device,
+                    &mut self.rng,
+                )?;
+                self.state.batch_in_epoch = 0;
+            }
+            while self.state.batch_in_epoch < self.state.batches.len() {
+                if cancel.is_cancelled() {
+                    self.save_checkpoint(out_dir)?;
+                    tracker.cancelled(sink);
+                    return Err(EngineError::Cancelled);
+                }
+                let started = Instant::now();
+                let step = self.state.step;
+                let lr = schedule(opts.lr, step, opts.warmup_steps, self.total_steps);
+                let chunk = self.state.batches[self.state.batch_in_epoch].clone();
+                let batch =
+                    make_batch(&self.videos, &chunk, &opts, &config, &device, &mut self.rng)?;
+                let (loss, value) = forward_loss(&self.towers, &batch, opts.tau)?;
+                if !value.is_finite() {
+                    return Err(EngineError::Invalid(format!(
+                        "the loss diverged ({value}) at step {step}: lower the learning rate"
+                    )));
+                }
+                let mut grads = loss.backward().map_err(candle_err("backward pass"))?;
+                let vars: Vec<Var> = self.adam.slots.iter().map(|s| s.var.clone()).collect();
+                clip_gradients(&mut grads, &vars, opts.clip_norm)?;
+                self.adam
+                    .step(&grads, lr)
+                    .map_err(candle_err("optimizer step"))?;
+                self.train_s += started.elapsed().as_secs_f64();
+                self.pairs_here += batch.pairs as u64;
+                self.steps_here += 1;
+                self.state.pairs += batch.pairs as u64;
+                self.state.losses.push(value);
+                self.state.step += 1;
+                self.state.batch_in_epoch += 1;
+                tracker.set_current(Some(format!(
+                    "epoch {epoch}/{}, loss {value:.4}, lr {lr:.2e}",
+                    opts.epochs
+                )));
+                tracker.set_train(Some(TrainStatus {
+                    epoch: epoch as u64,
+                    epochs: opts.epochs as u64,
+                    loss: value,
+                    lr,
+                    pairs_per_s: self.pairs_here as f64 / tracker.elapsed_s().max(1e-9),
+                }));
+                tracker.advance(1, sink);
+                if opts.checkpoint_every > 0
+                    && self.state.step.is_multiple_of(opts.checkpoint_every)
+                {
+                    self.save_checkpoint(out_dir)?;
+                }
+            }
+            let losses = std::mem::take(&mut self.state.losses);
+            let mean_loss = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
+            let evaluate_now = epoch.is_multiple_of(opts.eval_every.max(1)) || epoch == opts.epochs;
+            let heldout = if evaluate_now {
+                Some(evaluate(&self.towers, &self.videos, &config, &device)?)
+            } else {
+                None
+            };
+            self.state.epochs.push(EpochReport {
+                epoch,
+                mean_loss,
+                heldout,
+            });
+            if let Some(m) = heldout {
+                sink.emit(ProgressEvent::Epoch {
+                    epoch: epoch as u64,
+                    mean_loss: Some(mean_loss),
+                    heldout: m,
+                });
+                let better = self.state.best.as_ref().is_none_or(|(_, b)| {
+                    m.r1 > b.r1 || (m.r1 == b.r1 && m.median_rank < b.median_rank)
+                });
+                if better {
+                    self.state.best = Some((epoch, m));
+                    self.best = Some(snapshot(&self.towers)?);
+                }
+            }
+            self.state.epoch += 1;
+            self.state.batches.clear();
+            self.state.batch_in_epoch = 0;
+        }
+        tracker.finish(sink);
+        Ok(())
+    }
+
+    /// Writes the best epoch as a new model and removes the checkpoint.
+    fn finish(self, out_dir: &Path) -> Result<FinetuneReport> {
+        let (Some((best_epoch, after)), Some(tensors)) = (self.state.best, &self.best) else {
+            return Err(EngineError::Invalid("no epoch was evaluated".into()));
+        };
+        let written = write_finetuned(self.model, out_dir, tensors, best_epoch)?;
+        checkpoint::remove(out_dir)?;
+        let version = model_version(&written)?;
+        let resumed_from_step = self.state.step - self.steps_here;
+        Ok(FinetuneReport {
+            before: self.state.before,
+            after,
+            best_epoch,
+            model_dir: out_dir.to_path_buf(),
+            model_version: version.key(),
+            videos: self.videos.len(),
+            train_captions: self.videos.iter().map(|v| v.train.len()).sum(),
+            heldout_queries: self.videos.iter().map(|v| v.heldout.len()).sum(),
+            steps: self.state.step,
+            pairs: self.state.pairs,
+            pairs_per_s: self.pairs_here as f64 / self.train_s.max(1e-9),
+            steps_per_s: self.steps_here as f64 / self.train_s.max(1e-9),
+            shuffled_labels: self.opts.shuffle_labels,
+            batching: self.opts.batching,
+            resumed_from_step,
+            epochs: self.state.epochs,
+        })
+    }
+}
+
 /// Fisher–Yates.
-fn shuffle<T>(v: &mut [T], rng: &mut SplitMix64) {
+pub(super) fn shuffle<T>(v: &mut [T], rng: &mut SplitMix64) {
     for i in (1..v.len()).rev() {
         v.swap(i, rng.range(0, i));
     }
@@ -427,11 +821,72 @@ fn clip_gradients(
     Ok(())
 }
 
-struct Batch {
-    feats: Tensor,
-    vmask: Tensor,
-    ids: Tensor,
-    tmask: Tensor,
+/// Hashes bytes (FNV-1a, 64-bit): a fingerprint of the training data for resuming.
+fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// An epoch's batches of video indices.
+fn epoch_batches(
+    towers: &TrainableTowers,
+    videos: &[VideoData],
+    opts: &FinetuneOptions,
+    config: &vclip_model::VideoClipConfig,
+    device: &Device,
+    rng: &mut SplitMix64,
+) -> Result<Vec<Vec<usize>>> {
+    match opts.batching {
+        Batching::Retrieval if videos.len() > opts.batch_videos => {
+            let vectors = retrieval::video_vectors(
+                towers,
+                videos,
+                opts.retrieval_clips,
+                &opts.sampler,
+                config,
+                device,
+                rng,
+            )?;
+            retrieval::clusters(&vectors, opts.batch_videos, rng)
+        }
+        _ => {
+            let mut order: Vec<usize> = (0..videos.len()).collect();
+            shuffle(&mut order, rng);
+            Ok(order
+                .chunks(opts.batch_videos)
+                .map(<[usize]>::to_vec)
+                .collect())
+        }
+    }
+}
+
+/// The symmetric InfoNCE loss of a batch, and its value.
+fn forward_loss(towers: &TrainableTowers, batch: &Batch, tau: f64) -> Result<(Tensor, f64)> {
+    let v = towers
+        .video
+        .forward(&batch.feats, &batch.vmask, VideoMode::Retrieval)
+        .map_err(model_err("video tower"))?
+        .pooled;
+    let t = towers
+        .text
+        .forward(&batch.ids, &batch.tmask)
+        .map_err(model_err("text tower"))?
+        .pooled;
+    let loss = symmetric_info_nce(&v, &t, tau).map_err(model_err("loss"))?;
+    let value = f64::from(
+        loss.to_scalar::<f32>()
+            .map_err(candle_err("reading the loss"))?,
+    );
+    Ok((loss, value))
+}
+
+pub(super) struct Batch {
+    pub(super) feats: Tensor,
+    pub(super) vmask: Tensor,
+    pub(super) ids: Tensor,
+    pub(super) tmask: Tensor,
+    pub(super) pairs: usize,
 }
 
 /// `pairs_per_video` overlapped pairs from each of `chosen`.
@@ -443,40 +898,68 @@ fn make_batch(
     device: &Device,
     rng: &mut SplitMix64,
 ) -> Result<Batch> {
-    let err = candle_err("building a batch");
-    let dim = config.video_feature_dim;
-    let max_len = config.max_video_len;
-    let mut clips: Vec<(&VideoData, (usize, usize))> = Vec::new();
-    let mut texts: Vec<Vec<u32>> = Vec::new();
+    let mut pairs = Vec::new();
     for &i in chosen {
         let v = &videos[i];
         let spans: Vec<Span> = v.train.iter().map(|(s, _)| *s).collect();
         for _ in 0..opts.pairs_per_video {
-            let Some(pair) = sample(&spans, v.feats.rows, &opts.sampler, rng) else {
-                continue;
-            };
-            let (s, e) = pair.video;
-            let e = e.min(s + max_len).max(s + 1).min(v.feats.rows);
-            clips.push((v, (s, e)));
-            texts.push(
-                v.train[pair.text]
-                    .iter()
-                    .flat_map(|(_, ids)| ids.iter().copied())
-                    .collect(),
-            );
+            if let Some(pair) = sample(&spans, v.feats.rows, &opts.sampler, rng) {
+                pairs.push(PairRef::new(i, v, &pair, config));
+            }
         }
     }
-    if clips.len() < 2 {
+    if pairs.len() < 2 {
         return Err(EngineError::Invalid(
             "a batch needs at least two pairs: the videos have too few captions".into(),
         ));
     }
-    let l = clips.iter().map(|(_, (s, e))| e - s).max().unwrap_or(1);
-    let b = clips.len();
+    let refs: Vec<&PairRef> = pairs.iter().collect();
+    pairs_batch(videos, &refs, config, device)
+}
+
+/// Lays out pairs as the towers' inputs: features padded to the longest clip, with masks.
+pub(super) fn pairs_batch(
+    videos: &[VideoData],
+    pairs: &[&PairRef],
+    config: &vclip_model::VideoClipConfig,
+    device: &Device,
+) -> Result<Batch> {
+    let spans: Vec<(usize, usize, usize)> =
+        pairs.iter().map(|p| (p.video, p.start, p.end)).collect();
+    let (feats, vmask) = video_batch(videos, &spans, config, device)?;
+    let texts: Vec<Vec<u32>> = pairs.iter().map(|p| p.text.clone()).collect();
+    let (ids, tmask) = text_batch(&texts, config.max_text_len, false, device)
+        .map_err(model_err("laying out the texts"))?;
+    Ok(Batch {
+        feats,
+        vmask,
+        ids,
+        tmask,
+        pairs: pairs.len(),
+    })
+}
+
+/// Feature rows `[start, end)` of videos, padded to the longest, and the mask.
+fn video_batch(
+    videos: &[VideoData],
+    spans: &[(usize, usize, usize)],
+    config: &vclip_model::VideoClipConfig,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
+    let err = candle_err("building a batch");
+    let dim = config.video_feature_dim;
+    let l = spans
+        .iter()
+        .map(|(_, s, e)| e - s)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let b = spans.len();
     let mut feats = vec![0f32; b * l * dim];
     let mut mask = vec![0u8; b * l];
-    for (k, (v, (s, e))) in clips.iter().enumerate() {
-        for (j, row) in (*s..*e).enumerate() {
+    for (k, &(vi, s, e)) in spans.iter().enumerate() {
+        let v = &videos[vi];
+        for (j, row) in (s..e).enumerate() {
             let src = v.feats.row(row);
             if src.len() != dim {
                 return Err(EngineError::Invalid(format!(
@@ -489,17 +972,14 @@ fn make_batch(
             mask[k * l + j] = 1;
         }
     }
-    let (ids, tmask) = text_batch(&texts, config.max_text_len, false, device)
-        .map_err(model_err("laying out the texts"))?;
-    Ok(Batch {
-        feats: Tensor::from_vec(feats, (b, l, dim), device).map_err(&err)?,
-        vmask: Tensor::from_vec(mask, (b, l), device).map_err(&err)?,
-        ids,
-        tmask,
-    })
+    Ok((
+        Tensor::from_vec(feats, (b, l, dim), device).map_err(&err)?,
+        Tensor::from_vec(mask, (b, l), device).map_err(&err)?,
+    ))
 }
 
-/// Held-out captions against every video's best window.
+/// Held-out captions against every video's best window (32-second windows every 16 s, as
+/// search sees them).
 fn evaluate(
     towers: &TrainableTowers,
     videos: &[VideoData],
@@ -507,25 +987,24 @@ fn evaluate(
     device: &Device,
 ) -> Result<RecallMetrics> {
     let err = candle_err("evaluating");
-    let dim = config.video_feature_dim;
-    // Window vectors of every video, as search sees them.
-    let mut windows: Vec<(usize, Vec<f32>)> = Vec::new();
+    let mut spans = Vec::new();
     for (vi, v) in videos.iter().enumerate() {
         for (s, e) in vclip_model::window_spans(v.feats.rows, 32.min(config.max_video_len), 16) {
-            let data = v.feats.data[s * dim..e * dim].to_vec();
-            let feats = Tensor::from_vec(data, (1, e - s, dim), device).map_err(&err)?;
-            let mask = Tensor::ones((1, e - s), DType::U8, device).map_err(&err)?;
-            let pooled = towers
-                .video
-                .forward(&feats, &mask, VideoMode::Retrieval)
-                .map_err(model_err("video tower"))?
-                .pooled
-                .detach()
-                .squeeze(0)
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(&err)?;
-            windows.push((vi, pooled));
+            spans.push((vi, s, e));
         }
+    }
+    let mut windows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(spans.len());
+    for chunk in spans.chunks(64) {
+        let (feats, mask) = video_batch(videos, chunk, config, device)?;
+        let pooled = towers
+            .video
+            .forward(&feats, &mask, VideoMode::Retrieval)
+            .map_err(model_err("video tower"))?
+            .pooled
+            .detach()
+            .to_vec2::<f32>()
+            .map_err(&err)?;
+        windows.extend(chunk.iter().map(|(vi, _, _)| *vi).zip(pooled));
     }
     let mut queries: Vec<&Vec<u32>> = Vec::new();
     let mut truth = Vec::new();
