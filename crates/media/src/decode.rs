@@ -33,7 +33,7 @@ pub const CLIP_FRAMES: usize = 30;
 pub const CLIP_SIZE: u32 = 224;
 
 /// Give up on a file after this many unreadable packets in a row.
-const MAX_CONSECUTIVE_READ_ERRORS: usize = 64;
+pub(crate) const MAX_CONSECUTIVE_READ_ERRORS: usize = 64;
 
 /// How [`ClipDecoder`] samples and shapes frames. The defaults are VideoCLIP's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,16 @@ impl Clip {
         &self.frames[t * n..(t + 1) * n]
     }
 
+    /// The one frame of this second that the per-second sampler ([`crate::FrameSampler`]) takes:
+    /// the middle frame (`frame_count() / 2`: frame 15, the frame on screen at `start + 0.5 s`),
+    /// or the last decoded frame when the video ends before the middle. For 1-second clips at the
+    /// sampler's `fps` and `size`, these are the sampler's exact frames (the same filters on the
+    /// same decoded frame), so one decoding pass can feed a per-clip model and a per-frame one.
+    pub fn sample_frame(&self) -> &[u8] {
+        let middle = self.frame_count() / 2;
+        self.frame(middle.min(self.valid_frames.max(1) - 1))
+    }
+
     /// Start of the clip in seconds.
     pub fn start_s(&self) -> f64 {
         (self.index * self.frame_count()) as f64 / f64::from(self.fps)
@@ -126,6 +136,117 @@ pub struct DecodeReport {
     /// The file ended (or broke off) well before the duration its container declares.
     pub truncated: bool,
     pub warnings: Vec<String>,
+}
+
+/// A demuxer and an opened decoder for a file's best video stream, with the timing facts both
+/// the clip decoder and the per-second sampler need.
+pub(crate) struct VideoInput {
+    pub input: Input,
+    pub info: VideoInfo,
+    /// The container's duration, unless ffmpeg only estimated it from the bit rate.
+    pub container_duration_s: Option<f64>,
+    pub stream_index: usize,
+    pub time_base: Rational,
+    /// Timestamp of the container's start in the stream's time base (the CLI shifts it to 0).
+    pub ts_offset: i64,
+    /// Fallback frame duration in stream time base, for frames without one.
+    pub default_duration: i64,
+    pub decoder: ffmpeg::decoder::Video,
+}
+
+impl VideoInput {
+    /// Opens `path`'s best video stream (not a cover picture) with `threads` decoder threads of
+    /// `kind` (0: one per core); `fallback_fps` is the frame rate assumed when the stream says none.
+    pub(crate) fn open(
+        path: &Path,
+        kind: threading::Type,
+        threads: usize,
+        fallback_fps: u32,
+    ) -> Result<Self, MediaError> {
+        let input = open_input(path)?;
+        let err = |kind| MediaError::new(path, kind);
+        let container = input.format().name().to_owned();
+        let has_audio = input
+            .streams()
+            .any(|s| s.parameters().medium() == ffmpeg::media::Type::Audio);
+        let stream = input
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .filter(|s| {
+                !s.disposition()
+                    .contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC)
+            })
+            .ok_or_else(|| {
+                err(if has_audio {
+                    MediaErrorKind::AudioOnly
+                } else {
+                    MediaErrorKind::NoVideo
+                })
+            })?;
+        let info = video_info(&stream, &container);
+        if info.still_image {
+            return Err(err(MediaErrorKind::StillImage));
+        }
+        let stream_index = stream.index();
+        let time_base = stream.time_base();
+
+        let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(ff(path, "reading the codec parameters"))?;
+        // SAFETY: setting a plain field of a codec context we own, before it is opened; the CLI
+        // does the same so that decoders see packet timestamps in the stream's time base.
+        unsafe {
+            (*ctx.as_mut_ptr()).pkt_timebase = time_base.into();
+        }
+        ctx.set_threading(threading::Config {
+            kind,
+            count: threads,
+            ..Default::default()
+        });
+        let decoder = ctx.decoder().video().map_err(|e| match e {
+            ffmpeg::Error::DecoderNotFound => {
+                err(MediaErrorKind::UnsupportedCodec(info.codec.clone()))
+            }
+            e => err(MediaErrorKind::Ffmpeg {
+                op: "opening the video decoder",
+                source: e,
+            }),
+        })?;
+
+        let start_time = start_time(&input);
+        let ts_offset = if start_time == ffmpeg::ffi::AV_NOPTS_VALUE {
+            0
+        } else {
+            rescale(
+                start_time,
+                Rational::new(1, ffmpeg::ffi::AV_TIME_BASE),
+                time_base,
+            )
+        };
+        let frame_rate = rate(stream.avg_frame_rate())
+            .or_else(|| rate(stream.rate()))
+            .unwrap_or(f64::from(fallback_fps));
+        let default_duration = ((f64::from(time_base.denominator())
+            / (f64::from(time_base.numerator()) * frame_rate))
+            .round() as i64)
+            .max(1);
+        // SAFETY: reading a plain enum field of the live format context.
+        let estimated = unsafe {
+            (*input.as_ptr()).duration_estimation_method
+                == ffmpeg::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE
+        };
+        let container_duration_s = (input.duration() > 0 && !estimated)
+            .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+        Ok(Self {
+            input,
+            info,
+            container_duration_s,
+            stream_index,
+            time_base,
+            ts_offset,
+            default_duration,
+            decoder,
+        })
+    }
 }
 
 enum State {
@@ -178,79 +299,16 @@ impl std::fmt::Debug for ClipDecoder {
 impl ClipDecoder {
     /// Opens `path` and prepares its best video stream for decoding.
     pub fn open(path: &Path, opts: DecodeOptions) -> Result<Self, MediaError> {
-        let input = open_input(path)?;
-        let err = |kind| MediaError::new(path, kind);
-        let container = input.format().name().to_owned();
-        let has_audio = input
-            .streams()
-            .any(|s| s.parameters().medium() == ffmpeg::media::Type::Audio);
-        let stream = input
-            .streams()
-            .best(ffmpeg::media::Type::Video)
-            .filter(|s| {
-                !s.disposition()
-                    .contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC)
-            })
-            .ok_or_else(|| {
-                err(if has_audio {
-                    MediaErrorKind::AudioOnly
-                } else {
-                    MediaErrorKind::NoVideo
-                })
-            })?;
-        let info = video_info(&stream, &container);
-        if info.still_image {
-            return Err(err(MediaErrorKind::StillImage));
-        }
-        let stream_index = stream.index();
-        let time_base = stream.time_base();
-
-        let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(ff(path, "reading the codec parameters"))?;
-        // SAFETY: setting a plain field of a codec context we own, before it is opened; the CLI
-        // does the same so that decoders see packet timestamps in the stream's time base.
-        unsafe {
-            (*ctx.as_mut_ptr()).pkt_timebase = time_base.into();
-        }
-        ctx.set_threading(threading::Config {
-            kind: threading::Type::Frame,
-            count: opts.threads,
-            ..Default::default()
-        });
-        let decoder = ctx.decoder().video().map_err(|e| match e {
-            ffmpeg::Error::DecoderNotFound => {
-                err(MediaErrorKind::UnsupportedCodec(info.codec.clone()))
-            }
-            e => err(MediaErrorKind::Ffmpeg {
-                op: "opening the video decoder",
-                source: e,
-            }),
-        })?;
-
-        let start_time = start_time(&input);
-        let ts_offset = if start_time == ffmpeg::ffi::AV_NOPTS_VALUE {
-            0
-        } else {
-            rescale(
-                start_time,
-                Rational::new(1, ffmpeg::ffi::AV_TIME_BASE),
-                time_base,
-            )
-        };
-        let frame_rate = rate(stream.avg_frame_rate())
-            .or_else(|| rate(stream.rate()))
-            .unwrap_or(f64::from(opts.fps));
-        let default_duration = ((f64::from(time_base.denominator())
-            / (f64::from(time_base.numerator()) * frame_rate))
-            .round() as i64)
-            .max(1);
-        // SAFETY: reading a plain enum field of the live format context.
-        let estimated = unsafe {
-            (*input.as_ptr()).duration_estimation_method
-                == ffmpeg::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE
-        };
-        let container_duration_s = (input.duration() > 0 && !estimated)
-            .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+        let VideoInput {
+            input,
+            info,
+            container_duration_s,
+            stream_index,
+            time_base,
+            ts_offset,
+            default_duration,
+            decoder,
+        } = VideoInput::open(path, threading::Type::Frame, opts.threads, opts.fps)?;
 
         let clip_bytes = opts.clip_frames * opts.size as usize * opts.size as usize * 3;
         Ok(Self {
@@ -356,43 +414,16 @@ impl ClipDecoder {
             self.current.resize(self.current.capacity(), 0);
             self.emit_clip(valid);
         }
-        if let Some(last) = self.last_pts {
-            self.report.decoded_s = seconds(last + self.last_duration, self.time_base);
-        }
-        if let Some(declared) = self.container_duration_s {
-            let tolerance = 0.5f64.max(2.0 * seconds(self.default_duration, self.time_base));
-            if self.report.decoded_s + tolerance < declared {
-                self.report.truncated = true;
-            }
-        }
-        if self.report.truncated {
-            let msg = match self.container_duration_s {
-                Some(d) => format!(
-                    "the file is truncated: decoded {:.1} s of {:.1} s",
-                    self.report.decoded_s, d
-                ),
-                None => format!(
-                    "the file is truncated: decoded {:.1} s",
-                    self.report.decoded_s
-                ),
-            };
-            self.report.warnings.push(msg);
-        }
-        if self.report.corrupt_packets > 0 {
-            self.report.warnings.push(format!(
-                "skipped {} damaged packet(s)",
-                self.report.corrupt_packets
-            ));
-        }
+        let end = self.last_pts.map(|last| last + self.last_duration);
+        close_report(
+            &mut self.report,
+            end,
+            self.time_base,
+            self.container_duration_s,
+            self.default_duration,
+        );
         if self.report.decoded_frames == 0 {
-            return Err(self.err(if self.report.truncated {
-                MediaErrorKind::Damaged {
-                    container: self.input.format().name().to_owned(),
-                    detail: "no frame could be decoded".into(),
-                }
-            } else {
-                MediaErrorKind::NoFrames
-            }));
+            return Err(self.err(no_frames_kind(&self.report, &self.input)));
         }
         Ok(())
     }
@@ -547,6 +578,55 @@ pub fn filter_spec(rotation: i32, w: u32, h: u32, opts: &DecodeOptions) -> Strin
         s.crop_y,
         size = opts.size
     )
+}
+
+/// Completes a report at the end of the file: the decoded length (`end`: the last frame's time
+/// plus its duration, in `time_base`), truncation against the container's declared duration, and
+/// the warnings a user sees.
+pub(crate) fn close_report(
+    report: &mut DecodeReport,
+    end: Option<i64>,
+    time_base: Rational,
+    container_duration_s: Option<f64>,
+    default_duration: i64,
+) {
+    if let Some(end) = end {
+        report.decoded_s = seconds(end, time_base);
+    }
+    if let Some(declared) = container_duration_s {
+        let tolerance = 0.5f64.max(2.0 * seconds(default_duration, time_base));
+        if report.decoded_s + tolerance < declared {
+            report.truncated = true;
+        }
+    }
+    if report.truncated {
+        let msg = match container_duration_s {
+            Some(d) => format!(
+                "the file is truncated: decoded {:.1} s of {:.1} s",
+                report.decoded_s, d
+            ),
+            None => format!("the file is truncated: decoded {:.1} s", report.decoded_s),
+        };
+        report.warnings.push(msg);
+    }
+    if report.corrupt_packets > 0 {
+        report.warnings.push(format!(
+            "skipped {} damaged packet(s)",
+            report.corrupt_packets
+        ));
+    }
+}
+
+/// The error for a file that gave no frame at all.
+pub(crate) fn no_frames_kind(report: &DecodeReport, input: &Input) -> MediaErrorKind {
+    if report.truncated {
+        MediaErrorKind::Damaged {
+            container: input.format().name().to_owned(),
+            detail: "no frame could be decoded".into(),
+        }
+    } else {
+        MediaErrorKind::NoFrames
+    }
 }
 
 fn rescale(ts: i64, from: Rational, to: Rational) -> i64 {

@@ -4,6 +4,9 @@
 //! - [`ClipDecoder`]: a streaming decoder that yields 1-second clips of 30 RGB frames, 224×224,
 //!   exactly as the VideoCLIP feature extractor prepares them (fps=30 → short side 224 → centre crop;
 //!   see `VIDEOCLIP.md` §2). Memory stays bounded whatever the video's length.
+//! - [`FrameSampler`] ([`decode_per_second`]): one 224×224 RGB frame per second for per-frame
+//!   models (CLIP), the frame on screen at each second's middle (frame 15 of the matching clip),
+//!   decoding only what that frame needs.
 //! - [`subtitles`]: cues from embedded text streams and sidecar `.srt`/`.vtt` files.
 //! - [`thumbnail`]: a JPEG of one moment, for the UI.
 //!
@@ -17,6 +20,7 @@ mod image;
 mod probe;
 
 pub mod decode;
+pub mod sample;
 pub mod subtitles;
 pub mod thumbnail;
 
@@ -25,6 +29,9 @@ pub use error::{MediaError, MediaErrorKind};
 pub use geometry::{scaled_size, ScaledSize};
 pub use image::write_png_rgb;
 pub use probe::{probe, MediaInfo, StreamInfo, StreamKind, VideoInfo};
+pub use sample::{
+    decode_per_second, FrameSampler, SampleOptions, SampleReport, SampledFrame, Threading,
+};
 pub use subtitles::{Cue, SubtitleTrack};
 pub use thumbnail::thumbnail_jpeg;
 
