@@ -25,6 +25,12 @@ fn main() {
         "download_weights",
         "cancel_download",
         "use_test_model",
+        "finetune_plan",
+        "start_finetune",
+        "cancel_finetune",
+        "model_versions",
+        "use_model_version",
+        "rollback_model",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

@@ -449,6 +449,8 @@ pub struct AppCore {
     media_base: std::sync::OnceLock<String>,
     /// The settings file, the overrides and the model download (`settings.rs`).
     pub(crate) setup: crate::settings::Setup,
+    /// The fine-tune thread and model version switches (`finetune.rs`).
+    pub(crate) training: crate::finetune::Training,
 }
 
 impl std::fmt::Debug for AppCore {
@@ -482,6 +484,7 @@ impl AppCore {
             running: Mutex::new(None),
             next_job: AtomicU64::new(0),
             media_base: std::sync::OnceLock::new(),
+            training: crate::finetune::Training::default(),
         })
     }
 
@@ -494,8 +497,22 @@ impl AppCore {
             return;
         }
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Opened::Opening;
-        let model = self.setup.model_choice(model);
-        let (loaded, status) = load_model_with(&model, &self.setup.load_options());
+        let (loaded, status) = match self.setup.model_choice(model, &self.library()) {
+            Ok(model) => load_model_with(&model, &self.setup.load_options()),
+            // The library's model versions cannot be read: no model rather than a wrong one.
+            Err(message) => (
+                None,
+                ModelStatus {
+                    dir: Some(
+                        vclip_engine::versions::registry_path(&self.library())
+                            .to_string_lossy()
+                            .into_owned(),
+                    ),
+                    error: Some(message),
+                    ..ModelStatus::default()
+                },
+            ),
+        };
         let opened = match Engine::open(&self.library(), loaded) {
             Ok((engine, _reconciled)) => Opened::Ready(Arc::new(engine)),
             Err(e) => Opened::Unavailable {
@@ -536,6 +553,13 @@ impl AppCore {
             if running.is_some() {
                 return Err(CommandError::Busy {
                     message: "an import is running: cancel it or wait for it, then try again"
+                        .into(),
+                });
+            }
+            if self.training.busy() {
+                return Err(CommandError::Busy {
+                    message: "a fine-tune or a model switch is running: cancel it or wait for \
+                              it, then try again"
                         .into(),
                 });
             }
@@ -620,6 +644,13 @@ impl AppCore {
         let engine = self.engine()?;
         if engine.model().is_none() {
             return Err(CommandError::no_model());
+        }
+        if self.training.switching() {
+            return Err(CommandError::Busy {
+                message: "the library is being re-embedded for another model version: import \
+                          again when it is done"
+                    .into(),
+            });
         }
         let job = self.next_job.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(r) = running.as_mut() {
@@ -757,8 +788,9 @@ impl AppCore {
     /// when the window closes, so the library is left at a checkpoint). True when it stopped.
     pub fn shutdown(&self, wait: Duration) -> bool {
         self.cancel_import();
+        self.cancel_finetune();
         let until = Instant::now() + wait;
-        while self.job_running() {
+        while self.job_running() || self.training_running() {
             if Instant::now() >= until {
                 return false;
             }

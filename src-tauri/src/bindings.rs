@@ -42,12 +42,16 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     crate::settings::SettingsChange::export_all(&cfg)?;
     crate::settings::DownloadEvent::export_all(&cfg)?;
     ExportedChapters::export_all(&cfg)?;
+    crate::finetune::FinetuneInfo::export_all(&cfg)?;
+    crate::finetune::VersionsView::export_all(&cfg)?;
     // What the UI sends.
+    crate::finetune::FinetuneSettings::export_all(&cfg)?;
     ChapterStep::export_all(&cfg)?;
     ChapterFormat::export_all(&cfg)?;
     // Every command's error, and the `import` event (`app-status` carries `AppStatus`).
     CommandError::export_all(&cfg)?;
     ImportEvent::export_all(&cfg)?;
+    crate::finetune::FinetuneEvent::export_all(&cfg)?;
     Ok(())
 }
 

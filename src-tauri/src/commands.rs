@@ -16,6 +16,7 @@ use tauri::{AppHandle, Emitter as _, Manager as _, State};
 use tauri_plugin_dialog::{DialogExt as _, FileDialogBuilder, FilePath};
 use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
+use crate::finetune::{EmitFinetune, FinetuneEvent, FinetuneInfo, FinetuneSettings, VersionsView};
 use crate::settings::{DownloadEvent, EmitDownload, SettingsChange, SettingsView};
 use crate::{
     AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
@@ -379,4 +380,82 @@ pub async fn use_test_model(
     core: State<'_, Arc<AppCore>>,
 ) -> Result<SettingsView, CommandError> {
     reconfigure(app, &core, AppCore::use_test_model).await
+}
+
+// ---- fine-tuning and model versions (`finetune.rs`) ----
+
+/// Event carrying every [`FinetuneEvent`] of the fine-tune and of a version switch.
+pub const FINETUNE_EVENT: &str = "finetune";
+
+/// The fine-tune's and the switch's events go to the window; the end of either also sends
+/// the app's status (the model may have changed).
+fn emit_finetune(app: AppHandle, core: Arc<AppCore>) -> EmitFinetune {
+    Arc::new(move |event: FinetuneEvent| {
+        let done = !matches!(
+            event,
+            FinetuneEvent::Progress { .. } | FinetuneEvent::Switching { .. }
+        );
+        let _ = app.emit(FINETUNE_EVENT, event);
+        if done {
+            let _ = app.emit(STATUS_EVENT, core.status());
+        }
+    })
+}
+
+/// What a fine-tune would train on, how long it should take here and where it runs
+/// (`settings`: `null` for the suggested ones). Times a few real steps: takes a moment.
+#[tauri::command]
+pub async fn finetune_plan(
+    core: State<'_, Arc<AppCore>>,
+    settings: Option<FinetuneSettings>,
+) -> Result<FinetuneInfo, CommandError> {
+    blocking(&core, move |c| c.finetune_info(settings)).await
+}
+
+/// Starts a fine-tune of the active model on this library (events on `finetune`).
+#[tauri::command]
+pub async fn start_finetune(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    settings: FinetuneSettings,
+) -> Result<(), CommandError> {
+    let core = Arc::clone(core.inner());
+    let emit = emit_finetune(app, Arc::clone(&core));
+    tauri::async_runtime::spawn_blocking(move || core.start_finetune(settings, emit))
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the command stopped: {e}"),
+        })?
+}
+
+#[tauri::command]
+pub async fn cancel_finetune(core: State<'_, Arc<AppCore>>) -> Result<bool, CommandError> {
+    Ok(core.cancel_finetune())
+}
+
+#[tauri::command]
+pub async fn model_versions(core: State<'_, Arc<AppCore>>) -> Result<VersionsView, CommandError> {
+    blocking(&core, |c| Ok(c.versions_view())).await
+}
+
+/// Switches the library to a model version (re-embedding it from the feature cache when that
+/// version's windows are missing; progress on `finetune` as `switching`).
+#[tauri::command]
+pub async fn use_model_version(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    version: String,
+) -> Result<VersionsView, CommandError> {
+    let emit = emit_finetune(app.clone(), Arc::clone(core.inner()));
+    reconfigure(app, &core, move |c| c.use_version(&version, emit)).await
+}
+
+/// Back to the model version active before.
+#[tauri::command]
+pub async fn rollback_model(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<VersionsView, CommandError> {
+    let emit = emit_finetune(app.clone(), Arc::clone(core.inner()));
+    reconfigure(app, &core, move |c| c.rollback_version(emit)).await
 }

@@ -148,6 +148,7 @@ impl CommandError {
 mod app;
 mod commands;
 pub mod desktop;
+pub mod finetune;
 pub mod media;
 pub mod media_server;
 mod retry;
@@ -283,6 +284,12 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::download_weights,
             commands::cancel_download,
             commands::use_test_model,
+            commands::finetune_plan,
+            commands::start_finetune,
+            commands::cancel_finetune,
+            commands::model_versions,
+            commands::use_model_version,
+            commands::rollback_model,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

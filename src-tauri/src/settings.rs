@@ -27,7 +27,7 @@ use crate::{AppCore, CommandError, ModelChoice, ModelStatus};
 pub const SETTINGS_ENV: &str = "VCLIP_SETTINGS";
 
 /// How long a reopen waits for searches still holding the old library.
-const REOPEN_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const REOPEN_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the model runs: the GPU when the build has one (`auto`), or as chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,7 +206,7 @@ pub struct Setup {
     /// Where weights are written (`videoclip`, `random-test`, `downloads` inside it); `None`:
     /// [`vclip_engine::default_models_dir`].
     models_dir: Option<PathBuf>,
-    overrides: Overrides,
+    pub(crate) overrides: Overrides,
     state: Mutex<State>,
     download: Mutex<Option<CancelToken>>,
 }
@@ -274,13 +274,27 @@ impl Setup {
         lock(&self.state).warning = Some(warning);
     }
 
-    /// The model `choice` stands for: [`ModelChoice::Default`] is the settings' model unless
-    /// `$VCLIP_MODEL` is set.
-    pub(crate) fn model_choice(&self, choice: &ModelChoice) -> ModelChoice {
-        match (choice, &self.overrides.model, &self.settings().model) {
-            (ModelChoice::Default, None, Some(dir)) => ModelChoice::Dir(dir.clone()),
-            _ => choice.clone(),
+    /// The model `choice` stands for in `library`: [`ModelChoice::Default`] is, unless
+    /// `$VCLIP_MODEL` is set, the library's active model version (`models.json`, see
+    /// `vclip_engine::versions`), else the settings' model, else the default folder. An error
+    /// (in words) when the library's `models.json` cannot be read.
+    pub(crate) fn model_choice(
+        &self,
+        choice: &ModelChoice,
+        library: &Path,
+    ) -> Result<ModelChoice, String> {
+        if !matches!(choice, ModelChoice::Default) || self.overrides.model.is_some() {
+            return Ok(choice.clone());
         }
+        match vclip_engine::versions::active(library) {
+            Ok(Some(active)) => return Ok(ModelChoice::Dir(active.dir)),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        Ok(match self.settings().model {
+            Some(dir) => ModelChoice::Dir(dir),
+            None => ModelChoice::Default,
+        })
     }
 
     /// How the model loads under these settings.
@@ -530,8 +544,14 @@ impl AppCore {
         Ok(self.settings_view())
     }
 
-    /// Makes the model in `dir` the active one (remembered) and reloads.
+    /// Makes the model in `dir` the active one (remembered; in a library that records model
+    /// versions, recorded there as its active version too) and reloads.
     fn use_model(&self, dir: PathBuf) -> Result<bool, CommandError> {
+        let library = self.library();
+        let versions = vclip_engine::versions::load(&library)?;
+        if versions.active.is_some() {
+            vclip_engine::versions::register_and_activate(&library, &dir)?;
+        }
         self.setup.update(|s| s.model = Some(dir))?;
         match self.reload() {
             Ok(()) => Ok(true),

@@ -333,6 +333,42 @@ async function main() {
     });
     await until("the settings screen to close", () => exec("return document.querySelector('#settings').hidden"));
     ok(true, "Esc closes the settings screen");
+
+    // Fine-tune…: the dialog says what there is to train on (both videos have subtitles; the
+    // kitchen's three lines give one held-out query), the device and a measured estimate; a
+    // short run on the tiny model draws the loss curve and the recall table; Esc closes it.
+    await wd("POST", s(`/element/${await find("#finetune-open")}/click`), {});
+    const plan = await until("the fine-tune dialog with its data summary", () =>
+      exec(`const d = document.querySelector('#finetune');
+            const sum = document.querySelector('#finetune-summary');
+            const est = document.querySelector('#finetune-estimate');
+            return d && !d.hidden && sum && est && est.textContent ? [sum.textContent, document.querySelector('#finetune-device').textContent, est.textContent] : null;`),
+    );
+    ok(plan[0].startsWith("2 videos with subtitles"), `the dialog says how much data there is (${plan[0]})`);
+    ok(plan[0].includes("1 held-out query"), "and how many held-out queries");
+    ok(plan[1].includes("CPU") && plan[1].includes("GPU training is not supported yet"),
+       `it names the device (${plan[1]})`);
+    ok(/Estimated time: about/.test(plan[2]), `it gives a time estimate (${plan[2]})`);
+    await shot("finetune");
+    const t0 = Date.now();
+    await exec("document.querySelector('#finetune-epochs-input').value = '3'; document.querySelector('#finetune-epochs-input').dispatchEvent(new Event('change'));");
+    await wd("POST", s(`/element/${await find("#finetune-start")}/click`), {});
+    const done = await until("the fine-tune to finish", () =>
+      exec(`const st = document.querySelector('#finetune-status');
+            return st && st.textContent.startsWith('Done:') ? [st.textContent,
+              document.querySelectorAll('#finetune-epochs tbody tr').length,
+              (document.querySelector('#finetune-loss polyline')?.getAttribute('points') ?? '').split(' ').length] : null;`),
+      60_000,
+    );
+    ok(done[1] === 4, `held-out recall before training and after each of 3 epochs (${done[1]} rows)`);
+    ok(done[2] >= 1, `the loss curve has points (${done[2]})`);
+    ok(done[0].includes("held-out R@1"), `it ends with the held-out recall before and after (${done[0]}, ${Date.now() - t0} ms)`);
+    await shot("finetune-done");
+    await wd("POST", s("/actions"), {
+      actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+    });
+    await until("the fine-tune dialog to close", () => exec("return document.querySelector('#finetune').hidden"));
+    ok(true, "Esc closes the fine-tune dialog");
   } finally {
     await wd("DELETE", s("")).catch(() => undefined);
   }

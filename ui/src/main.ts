@@ -29,6 +29,7 @@ import {
   type VideoRow,
 } from "./api";
 import { initPlayer, momentsOfVideo, openPlayer, playerOpen, setMediaBase } from "./player";
+import { finetuneOpen, initFinetune } from "./finetune";
 import { initSettings, openSettings, settingsOpen, updateSettingsStatus } from "./settings";
 import {
   formatBytes,
@@ -439,7 +440,8 @@ function onImportEvent(ev: ImportEvent): void {
     if (e.kind === "warning") {
       view.warnings.push({ path: e.item, message: e.message });
       scheduleRefresh();
-    } else {
+    } else if (e.kind !== "epoch") {
+      // (`epoch` is a training job's event; an import never sends it.)
       const before = view.progress;
       view.progress = e;
       if (view.phase === "starting") view.phase = "running";
@@ -1047,6 +1049,8 @@ function setDragging(on: boolean): void {
 async function start(): Promise<void> {
   initPlayer();
   initToolbar();
+  // Before the settings screen: its Esc is handled first when it is opened from there.
+  initFinetune(() => void refreshStatus());
   initSettings(() => void refreshStatus());
   renderLibrary();
   ui.search.addEventListener("input", () => {
@@ -1065,7 +1069,7 @@ async function start(): Promise<void> {
       active instanceof HTMLSelectElement;
     const slash = e.key === "/" && !inField;
     const find = (e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "f" && active !== ui.search;
-    if (!playerOpen() && !settingsOpen() && (slash || find)) {
+    if (!playerOpen() && !settingsOpen() && !finetuneOpen() && (slash || find)) {
       e.preventDefault();
       ui.search.focus();
       ui.search.select();

@@ -5,6 +5,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { errorMessage, inTauri, type AppStatus } from "./api";
+import { updateVersions, versionsSection } from "./finetune";
 import "./settings.css";
 
 // ---- types (generated from `src-tauri/src/settings.rs` by ts-rs: see ui/src/bindings) ----
@@ -110,6 +111,7 @@ export async function openSettings(): Promise<void> {
   if (!settingsOpen()) lastFocus = document.activeElement;
   dialog.hidden = false;
   render();
+  updateVersions();
   try {
     view = await getSettings();
   } catch (e) {
@@ -128,7 +130,10 @@ export function closeSettings(): void {
 export function updateSettingsStatus(s: AppStatus): void {
   status = s;
   renderFirstRun();
-  if (settingsOpen()) void getSettings().then((v) => ((view = v), render()), () => {});
+  if (settingsOpen()) {
+    void getSettings().then((v) => ((view = v), render()), () => {});
+    updateVersions();
+  }
 }
 
 /** Runs a command that changes the settings, showing `what` meanwhile. */
@@ -169,7 +174,7 @@ function startDownload(): void {
 function onDownloadEvent(ev: DownloadEvent): void {
   if (ev.type === "progress") {
     const e = ev.event;
-    if (e.kind === "warning") return;
+    if (e.kind === "warning" || e.kind === "epoch") return;
     const mb = (n: number) => (n / 1e6).toFixed(1);
     const of = e.total !== null ? ` of ${mb(e.total)} MB` : "";
     download = {
@@ -292,6 +297,7 @@ function render(): void {
       ),
     );
   model.append(weightButtons(false));
+  model.append(versionsSection());
   box.append(model);
 
   // Device and precision
