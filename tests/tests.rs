@@ -5,6 +5,7 @@
 mod support;
 
 mod cli_finetune;
+mod cli_finetune_learns;
 mod cli_full_disk;
 mod cli_library;
 mod cli_media;

@@ -34,6 +34,13 @@ pub struct FinetuneArgs {
     /// Video clips overlapping their text (the paper) or exactly aligned to it (the ablation).
     #[arg(long, default_value = "overlapped", value_name = "overlapped|aligned")]
     pub pairs: Overlap,
+    /// The sampler's text budget in tokens, `MIN-MAX` (the paper: 8-64): captions are joined
+    /// around a random one until the budget is reached.
+    #[arg(long, default_value = "8-64", value_parser = range, value_name = "MIN-MAX")]
+    pub text_tokens: (usize, usize),
+    /// The sampler's video clip length in seconds, `MIN-MAX` (the paper: 3-32).
+    #[arg(long, default_value = "3-32", value_parser = range, value_name = "MIN-MAX")]
+    pub video_seconds: (usize, usize),
     /// Evaluate held-out recall every N epochs (and after the last).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub eval_every: usize,
@@ -69,6 +76,23 @@ pub struct FinetuneArgs {
     pub no_reindex: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// `MIN-MAX` with 1 <= MIN <= MAX.
+fn range(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX, not `{s}`"))?;
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|e| format!("`{x}` in `{s}`: {e}"))
+    };
+    let (lo, hi) = (parse(a)?, parse(b)?);
+    if lo == 0 || lo > hi {
+        return Err(format!("expected 1 <= MIN <= MAX, not `{s}`"));
+    }
+    Ok((lo, hi))
 }
 
 /// The newest `<base>-ft-*` folder beside `base` that holds an unfinished run.
@@ -144,6 +168,8 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         resume: a.resume,
         sampler: SamplerConfig {
             overlap: a.pairs,
+            text_tokens: a.text_tokens,
+            video_seconds: a.video_seconds,
             ..SamplerConfig::default()
         },
         ..FinetuneOptions::default()
