@@ -278,6 +278,9 @@ enum BenchCommand {
     /// HNSW search over synthetic vectors: recall@k against exact search (same data), build
     /// time, query latency with and without the text tower, exact-search baseline.
     Search(commands::bench::SearchArgs),
+    /// Fine-tuning steps and pairs per second (both towers, loss, backward, Adam) on a fixed
+    /// random batch; `tools/train_step_bench.py` times PyTorch on the same shapes.
+    Finetune(commands::bench::FinetuneBenchArgs),
     /// S3D-G clips per second and text queries per second on CPU or GPU.
     Encode {
         /// Model directory; without it a random-weight model of `--preset` is made in a

@@ -822,3 +822,79 @@ pub fn search(a: SearchArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `vclip bench finetune`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FinetuneBenchArgs {
+    /// Model directory; without it a random-weight model of `--preset` is made in a temporary
+    /// folder (speed does not depend on the weights).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "full")]
+    pub preset: String,
+    /// Pairs per step (the paper: 512 = 32 videos x 16 pairs).
+    #[arg(long, default_value_t = 32)]
+    pub pairs: usize,
+    /// Seconds of features per video clip (the sampler draws 3-32).
+    #[arg(long, default_value_t = 16)]
+    pub video_seconds: usize,
+    /// Tokens per text (the sampler draws 8-64, cut to 61).
+    #[arg(long, default_value_t = 32)]
+    pub text_tokens: usize,
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    #[arg(long)]
+    pub freeze_text: bool,
+    /// Train on the GPU (a CUDA build).
+    #[arg(long)]
+    pub gpu: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Training steps/s and pairs/s of the fine-tuning step (`vclip bench finetune`).
+pub fn finetune(a: FinetuneBenchArgs) -> anyhow::Result<ExitCode> {
+    use vclip_engine::finetune::bench::{bench_train_step, TrainBenchOptions};
+    let device = vclip_model::device(a.gpu)?;
+    let tmp;
+    let dir = match a.model {
+        Some(d) => d,
+        None => {
+            tmp = tempfile::tempdir().context("temporary folder for the random model")?;
+            let preset: vclip_model::Preset = a.preset.parse()?;
+            vclip_model::init_random(preset, 0, tmp.path(), None)?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let opts = TrainBenchOptions {
+        pairs: a.pairs,
+        video_seconds: a.video_seconds,
+        text_tokens: a.text_tokens,
+        warmup: a.warmup,
+        steps: a.steps,
+        freeze_text: a.freeze_text,
+    };
+    let r = bench_train_step(&dir, &opts, &device)?;
+    if a.json {
+        super::print_json(&r)?;
+    } else {
+        println!(
+            "fine-tune step on {}: {} pairs ({} s of video, {} tokens), {} trained parameters",
+            r.device, r.pairs, r.video_seconds, r.text_tokens, r.trained_parameters
+        );
+        println!(
+            "median {:.3} s/step: {:.3} steps/s, {:.1} pairs/s (mean {:.3} s over {} steps; \
+             loss {:.4} -> {:.4})",
+            r.median_step_s,
+            r.steps_per_s,
+            r.pairs_per_s,
+            r.mean_step_s,
+            r.steps,
+            r.first_loss,
+            r.last_loss
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

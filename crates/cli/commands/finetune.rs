@@ -225,11 +225,15 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
             report.heldout_queries,
             report.videos
         );
+        let state = if reindex.is_some() {
+            "now the library's active model (`vclip models rollback` goes back)"
+        } else {
+            "not re-embedded yet: `vclip models use` switches to it"
+        };
         println!(
-            "new model {} in {}; use it with --model {}",
+            "new model {} in {}: {state}",
             report.model_version,
             report.model_dir.display(),
-            report.model_dir.display()
         );
     }
     Ok(ExitCode::SUCCESS)

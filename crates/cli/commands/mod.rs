@@ -107,6 +107,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => models::encode(&video, model, gpu, batch, json),
         Command::Bench { what } => match what {
             BenchCommand::Search(args) => bench::search(args),
+            BenchCommand::Finetune(args) => bench::finetune(args),
             #[cfg(feature = "media")]
             BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
             #[cfg(feature = "media")]

@@ -255,6 +255,11 @@ fn plan_progress_and_batching() {
         _ => None,
     });
     let t = trained.expect("the last event carries the training status");
+    let finished = events.iter().find_map(|e| match e {
+        ProgressEvent::Finished(p) => Some((p.done, p.total)),
+        _ => None,
+    });
+    assert_eq!(finished, Some((9, Some(9))), "the bar ends full");
     assert_eq!((t.epoch, t.epochs), (3, 3));
     assert!(
         t.loss.is_finite() && t.lr >= 0.0 && t.pairs_per_s > 0.0,

@@ -3,6 +3,7 @@
 //! overlapped video–text pair sampler ([`sampler`]). Deterministic under a seed ([`rng`]).
 
 pub mod adam;
+pub mod bench;
 pub mod captions;
 pub mod checkpoint;
 pub mod retrieval;

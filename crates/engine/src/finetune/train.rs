@@ -271,7 +271,7 @@ impl Engine {
         let videos = self.training_data(model, opts, &mut rng, &crate::NoProgress)?;
         let device = Device::Cpu;
         let config = &model.config.videoclip;
-        let steps_per_epoch = videos.len().div_ceil(opts.batch_videos);
+        let steps_per_epoch = batches_per_epoch(videos.len(), opts);
         let mut plan = FinetunePlan {
             videos: videos.len(),
             train_captions: videos.iter().map(|v| v.train.len()).sum(),
@@ -497,7 +497,7 @@ impl<'a> Run<'a> {
             .collect();
         let adam = Adam::new(trained, AdamConfig::default())
             .map_err(candle_err("creating the optimizer"))?;
-        let total_steps = videos.len().div_ceil(opts.batch_videos) * opts.epochs;
+        let total_steps = batches_per_epoch(videos.len(), opts) * opts.epochs;
         let fingerprint = FinetuneOptions {
             resume: false,
             checkpoint_every: 0,
@@ -792,7 +792,7 @@ fn schedule(peak: f64, step: usize, warmup: usize, total: usize) -> f64 {
 }
 
 /// Scales every gradient so that their global L2 norm is at most `max_norm`.
-fn clip_gradients(
+pub(super) fn clip_gradients(
     grads: &mut candle_core::backprop::GradStore,
     vars: &[Var],
     max_norm: f64,
@@ -826,6 +826,15 @@ fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
     bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// How many batches an epoch of `n` videos has: `n / k` retrieval clusters (the paper draws
+/// `n / k` query videos), else `ceil(n / k)` random ones ([`epoch_batches`]).
+fn batches_per_epoch(n: usize, opts: &FinetuneOptions) -> usize {
+    match opts.batching {
+        Batching::Retrieval if n > opts.batch_videos => n / opts.batch_videos,
+        _ => n.div_ceil(opts.batch_videos),
+    }
 }
 
 /// An epoch's batches of video indices.
