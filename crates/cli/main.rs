@@ -344,6 +344,10 @@ enum BenchCommand {
         runs: usize,
         #[arg(long)]
         json: bool,
+        /// Instead: the one-frame-per-second sampler (CLIP) with each speed option, in
+        /// video-seconds per second and as a ratio to decoding every frame, in the same run.
+        #[arg(long)]
+        per_second: bool,
     },
 }
 

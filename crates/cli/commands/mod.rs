@@ -3,6 +3,8 @@
 
 pub mod bench;
 #[cfg(feature = "media")]
+mod bench_decode;
+#[cfg(feature = "media")]
 mod bench_import;
 #[cfg(feature = "media")]
 pub mod finetune;
@@ -109,7 +111,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             BenchCommand::Search(args) => bench::search(args),
             BenchCommand::Finetune(args) => bench::finetune(args),
             #[cfg(feature = "media")]
-            BenchCommand::Decode { file, runs, json } => bench::decode(&file, runs, json),
+            BenchCommand::Decode {
+                file,
+                runs,
+                json,
+                per_second,
+            } => {
+                if per_second {
+                    bench_decode::per_second(&file, runs, json)
+                } else {
+                    bench::decode(&file, runs, json)
+                }
+            }
             #[cfg(feature = "media")]
             BenchCommand::Import {
                 file,

@@ -173,6 +173,8 @@ pub struct SampleReport {
     pub decode: DecodeReport,
     /// Video packets read from the file.
     pub packets: u64,
+    /// Of which keyframes (random-access points), for the GOP length.
+    pub keyframes: u64,
     /// Packets sent with `skip_frame = nonref` (the codec still decodes the reference ones).
     pub nonref_skippable: u64,
     /// Packets never sent to the codec (GOP tails, packets passed over by a seek).
@@ -518,6 +520,7 @@ impl FrameSampler {
                         }
                     }
                     self.report.packets += 1;
+                    self.report.keyframes += u64::from(packet.is_key());
                     self.read_pos = self.read_pos.max(pos);
                     let closed_key = packet.is_key() && self.is_closed_key(&packet);
                     let pts = packet.pts().map(|p| p - self.ts_offset);
