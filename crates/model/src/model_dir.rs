@@ -39,6 +39,7 @@ pub struct VClipModel {
     pub text: TextTower,
     pub tokenizer: Tokenizer,
     dir: PathBuf,
+    device: Device,
 }
 
 impl VClipModel {
@@ -72,12 +73,18 @@ impl VClipModel {
             text,
             tokenizer,
             dir: dir.to_owned(),
+            device: device.clone(),
         })
     }
 
     /// The directory this model was loaded from.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The device the model was loaded onto.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// True when the weights are random (`init-random`, fixtures): results mean nothing.

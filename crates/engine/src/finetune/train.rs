@@ -184,7 +184,7 @@ pub struct FinetunePlan {
     pub eval_s: f64,
     pub cluster_s: f64,
     pub seconds_estimate: f64,
-    /// Where training runs (`cpu`).
+    /// Where training runs (`cpu` or `gpu`: the model's device).
     pub device: String,
 }
 
@@ -269,7 +269,7 @@ impl Engine {
         check_options(opts)?;
         let mut rng = SplitMix64::new(opts.seed);
         let videos = self.training_data(model, opts, &mut rng, &crate::NoProgress)?;
-        let device = Device::Cpu;
+        let device = model.device().clone();
         let config = &model.config.videoclip;
         let steps_per_epoch = batches_per_epoch(videos.len(), opts);
         let mut plan = FinetunePlan {
@@ -281,7 +281,7 @@ impl Engine {
             eval_s: 0.0,
             cluster_s: 0.0,
             seconds_estimate: 0.0,
-            device: "cpu".into(),
+            device: if device.is_cpu() { "cpu" } else { "gpu" }.into(),
         };
         if videos.len() < 2 {
             return Ok(plan);
@@ -484,7 +484,7 @@ impl<'a> Run<'a> {
                 videos.len()
             )));
         }
-        let device = Device::Cpu;
+        let device = model.device().clone();
         let config = &model.config.videoclip;
         let weights = model.dir().join(vclip_model::model_dir::VIDEOCLIP_FILE);
         let towers = TrainableTowers::load(&weights, config, &device, DType::F32)
@@ -582,13 +582,16 @@ impl<'a> Run<'a> {
                 )));
             }
         }
+        let device = self.model.device().clone();
         let get = |name: String| {
-            tensors.get(&name).cloned().ok_or_else(|| {
+            let t = tensors.get(&name).ok_or_else(|| {
                 EngineError::Invalid(format!(
                     "fine-tune checkpoint {}: {name} is missing",
                     dir.display()
                 ))
-            })
+            })?;
+            t.to_device(&device)
+                .map_err(candle_err("moving the checkpoint to the device"))
         };
         for (name, var) in &self.towers.vars {
             var.set(&get(format!("w.{name}"))?)
@@ -638,7 +641,7 @@ impl<'a> Run<'a> {
         cancel: &CancelToken,
     ) -> Result<()> {
         let config = self.model.config.videoclip.clone();
-        let device = Device::Cpu;
+        let device = self.model.device().clone();
         let opts = self.opts.clone();
         let mut tracker = Tracker::new(
             "finetune",
@@ -1103,7 +1106,10 @@ fn write_finetuned(
     let mut videoclip = candle_core::safetensors::load(&towers_path, &Device::Cpu)
         .map_err(|e| EngineError::Invalid(format!("{}: {e}", towers_path.display())))?;
     for (name, t) in towers {
-        videoclip.insert(name.clone(), t.clone());
+        let t = t
+            .to_device(&Device::Cpu)
+            .map_err(candle_err("copying the trained weights"))?;
+        videoclip.insert(name.clone(), t);
     }
     let vocab_path = base.join(VOCAB_FILE);
     let vocab = std::fs::read_to_string(&vocab_path)
