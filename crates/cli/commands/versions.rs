@@ -1,7 +1,7 @@
 //! `vclip models versions | use | rollback`: the library's model versions (`models.json`, see
 //! `vclip_engine::versions`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use vclip_engine::versions::{self, VersionEntry};
@@ -184,7 +184,11 @@ pub fn rollback(a: &VersionArgs) -> anyhow::Result<ExitCode> {
 /// Opens the library with the model in `dir`, re-embeds it from the feature cache if that
 /// version's windows are missing, then records `dir` as the active version.
 #[cfg(feature = "media")]
-fn switch(a: &VersionArgs, root: &Path, dir: &Path) -> anyhow::Result<ExitCode> {
+fn switch(
+    a: &VersionArgs,
+    root: &std::path::Path,
+    dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     use crate::progress::Bar;
 
     let engine = a.lib(Some(dir.to_path_buf())).open(true)?;
