@@ -23,7 +23,9 @@
 //! Exact savings, on by default:
 //! - *non-reference frames*: a frame no other frame references (most B-frames) is decoded only when
 //!   it is the one taken; the others are sent with `skip_frame = nonref`. Which packet will be taken
-//!   is known from packet timestamps before decoding, with a lookahead of ~2 s of packets.
+//!   is known from packet timestamps before decoding, with a lookahead of ~2 s of packets. H.264
+//!   and MPEG-1/2/4 part 2 only: HEVC's "non-reference" pictures can be referenced across
+//!   temporal sub-layers.
 //! - *GOP tails*: after the last frame taken before the next closed keyframe (H.264/HEVC IDR,
 //!   VP8/VP9/AV1 keyframes, every frame of intra-only codecs), the rest of the GOP is not decoded at
 //!   all. This needs the keyframe inside the lookahead, so it helps GOPs up to ~2 s long (phones,
@@ -86,7 +88,8 @@ pub struct SampleOptions {
     /// Decoder threads; 0 lets ffmpeg pick (one per core, plus one for frame threads).
     pub threads: usize,
     pub threading: Threading,
-    /// Decode a non-reference frame only when it is the one taken (exact).
+    /// Decode a non-reference frame only when it is the one taken (exact; H.264 and MPEG-1/2/4
+    /// part 2 only, ignored for other codecs).
     pub skip_nonref: bool,
     /// Do not decode the rest of a GOP after its last frame taken (exact; closed GOPs only).
     pub skip_gop_tails: bool,
@@ -327,6 +330,13 @@ impl FrameSampler {
             decoder.skip_loop_filter(Discard::All);
         }
         let key_rule = key_rule(&decoder);
+        // `skip_frame = nonref` drops exactly the unreferenced frames only where "non-reference"
+        // means it: H.264 (nal_ref_idc 0) and the MPEG B-frames. HEVC's "sub-layer non-reference"
+        // pictures may still be referenced from a higher temporal sub-layer, so not there.
+        let opts = SampleOptions {
+            skip_nonref: opts.skip_nonref && nonref_is_unreferenced(decoder.id()),
+            ..opts
+        };
         // About two seconds of packets (bounded memory: a few MB at camera bit rates).
         let frame_s = seconds(default_duration, time_base).max(1e-3);
         let lookahead = if opts.skip_nonref || opts.skip_gop_tails {
@@ -1053,6 +1063,11 @@ pub fn frame_filter_spec(rotation: i32, w: u32, h: u32, size: u32) -> String {
         s.crop_x,
         s.crop_y
     )
+}
+
+fn nonref_is_unreferenced(id: ffmpeg::codec::Id) -> bool {
+    use ffmpeg::codec::Id;
+    matches!(id, Id::H264 | Id::MPEG1VIDEO | Id::MPEG2VIDEO | Id::MPEG4)
 }
 
 fn key_rule(decoder: &ffmpeg::decoder::Video) -> KeyRule {

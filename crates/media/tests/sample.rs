@@ -381,3 +381,79 @@ fn keyframe_tolerance_takes_keyframes_within_the_bound() {
     let (near, _) = sample(&path, opts);
     assert!(near == exact);
 }
+
+#[test]
+fn other_codecs_give_the_clip_decoders_frames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = |name: &str, codec_args: &[&str]| -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-t",
+            "3",
+            "-pix_fmt",
+            "yuv420p",
+        ];
+        args.extend_from_slice(codec_args);
+        args.push(path.to_str().expect("utf-8"));
+        ffmpeg(&args);
+        path
+    };
+    let half_second_gops = [
+        // HEVC with closed GOPs (IDR keyframes: tails dropped) and x265's default open GOPs
+        // (CRA keyframes: nothing dropped, since leading pictures may reference the GOP before).
+        v(
+            "closed.mkv",
+            &[
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-x265-params",
+                "log-level=error:keyint=15:min-keyint=15:bframes=3:open-gop=0:scenecut=0",
+            ],
+        ),
+        v(
+            "open.mp4",
+            &[
+                "-c:v",
+                "libx265",
+                "-preset",
+                "fast",
+                "-x265-params",
+                "log-level=error:keyint=15:min-keyint=15:bframes=3:scenecut=0",
+            ],
+        ),
+        v(
+            "vp9.webm",
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-g",
+                "15",
+            ],
+        ),
+        v("mpeg4.mkv", &["-c:v", "mpeg4", "-bf", "2", "-g", "15"]),
+        v("mpeg2.ts", &["-c:v", "mpeg2video", "-bf", "2", "-g", "15"]),
+    ];
+    for path in &half_second_gops {
+        let report = assert_matches_clips(path);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name != "open.mp4" {
+            assert!(
+                report.decode.decoded_frames < 90,
+                "{name}: nothing skipped: {report:?}"
+            );
+        }
+    }
+}
