@@ -2,8 +2,8 @@
 //!
 //! The dialog asks [`AppCore::finetune_info`] what there is to train on (videos with subtitles
 //! and cached features, training captions, held-out queries), how long it should take here
-//! (the engine times a few real steps: `Engine::finetune_plan`) and where it runs (the CPU:
-//! GPU training is not supported yet). [`AppCore::start_finetune`] runs `Engine::finetune` on a
+//! (the engine times a few real steps: `Engine::finetune_plan`) and where it runs (the model's
+//! device). [`AppCore::start_finetune`] runs `Engine::finetune` on a
 //! thread; its progress (step, loss, learning rate, pairs/s, and held-out recall after each
 //! epoch) arrives as [`FinetuneEvent::Progress`] with the engine's own event, then one
 //! `Finished`, `Cancelled` or `Failed`. The new model is written beside the active one
@@ -65,17 +65,18 @@ impl FinetuneSettings {
     /// The engine's options for a library of `videos` videos: warm-up over a tenth of the
     /// steps (the engine's 100 steps would be the whole run of a small library).
     pub fn options(&self, videos: usize) -> FinetuneOptions {
-        let steps = videos.div_ceil(self.batch_videos.max(1)).max(1) * self.epochs.max(1);
-        FinetuneOptions {
+        let mut o = FinetuneOptions {
             epochs: self.epochs,
             lr: self.lr,
             batch_videos: self.batch_videos,
             pairs_per_video: self.pairs_per_video,
             holdout: self.holdout,
             freeze_text: self.freeze_text,
-            warmup_steps: (steps / 10).max(1),
             ..FinetuneOptions::default()
-        }
+        };
+        let steps = o.batches_per_epoch(videos).max(1) * self.epochs.max(1);
+        o.warmup_steps = (steps / 10).max(1);
+        o
     }
 }
 
@@ -290,9 +291,12 @@ impl AppCore {
             problem: None,
             settings,
             library_videos,
-            device: "CPU".into(),
-            device_note: "GPU training is not supported yet (search and import still use the \
-                          GPU when one is chosen)."
+            device: match engine.model().map(|m| m.device().is_cpu()) {
+                Some(false) => "GPU".into(),
+                _ => "CPU".into(),
+            },
+            device_note: "Training runs where the model runs (Models and settings: device), \
+                          in full precision."
                 .into(),
             base_version: engine.model_key().map(str::to_owned),
             base_dir: engine

@@ -1769,10 +1769,13 @@ mod finetune {
             (plan.videos, plan.heldout_queries, plan.train_captions),
             (3, 3, 9)
         );
-        assert_eq!(plan.steps, 4, "two batches per epoch");
+        assert_eq!(
+            plan.steps, 2,
+            "one retrieval cluster (3 videos / 2) per epoch"
+        );
         assert!(plan.seconds_estimate > 0.0, "{plan:?}");
         assert_eq!(info.device, "CPU");
-        assert!(info.device_note.contains("GPU training is not supported"));
+        assert!(info.device_note.contains("where the model runs"));
         assert_eq!(info.library_videos, 3);
         assert_eq!(info.base_version.as_deref(), Some(base.as_str()));
         assert!(info.random_weights && !info.running);

@@ -76,6 +76,19 @@ pub struct FinetuneOptions {
     pub resume: bool,
 }
 
+impl FinetuneOptions {
+    /// The batches (steps) of an epoch over `videos` videos: `videos / k` retrieval clusters
+    /// (the paper draws `n / k` query videos), else `ceil(videos / k)` random ones; a library
+    /// of at most `k` videos is one batch.
+    pub fn batches_per_epoch(&self, videos: usize) -> usize {
+        let k = self.batch_videos.max(1);
+        match self.batching {
+            Batching::Retrieval if videos > k => videos / k,
+            _ => videos.div_ceil(k),
+        }
+    }
+}
+
 /// How the videos of an epoch are grouped into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -831,13 +844,9 @@ fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
     })
 }
 
-/// How many batches an epoch of `n` videos has: `n / k` retrieval clusters (the paper draws
-/// `n / k` query videos), else `ceil(n / k)` random ones ([`epoch_batches`]).
+/// How many batches an epoch of `n` videos has (see [`FinetuneOptions::batches_per_epoch`]).
 fn batches_per_epoch(n: usize, opts: &FinetuneOptions) -> usize {
-    match opts.batching {
-        Batching::Retrieval if n > opts.batch_videos => n / opts.batch_videos,
-        _ => n.div_ceil(opts.batch_videos),
-    }
+    opts.batches_per_epoch(n)
 }
 
 /// An epoch's batches of video indices.
