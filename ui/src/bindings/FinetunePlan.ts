@@ -20,6 +20,6 @@ steps: number,
  */
 step_s: number, eval_s: number, cluster_s: number, seconds_estimate: number, 
 /**
- * Where training runs (`cpu`).
+ * Where training runs (`cpu` or `gpu`: the model's device).
  */
 device: string, };
