@@ -346,7 +346,7 @@ async function main() {
     );
     ok(plan[0].startsWith("2 videos with subtitles"), `the dialog says how much data there is (${plan[0]})`);
     ok(plan[0].includes("1 held-out query"), "and how many held-out queries");
-    ok(plan[1].includes("CPU") && plan[1].includes("GPU training is not supported yet"),
+    ok(plan[1].includes("CPU") && plan[1].includes("where the model runs"),
        `it names the device (${plan[1]})`);
     ok(/Estimated time: about/.test(plan[2]), `it gives a time estimate (${plan[2]})`);
     await shot("finetune");
