@@ -37,7 +37,7 @@ use serde_json::json;
 use crate::config::{Preset, FORMAT, FORMAT_VERSION};
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::model_dir::fingerprint;
+use crate::model_dir::{fingerprint, Init, SplitMix};
 use crate::s3d::l2_normalize;
 use crate::weights::Weights;
 
@@ -1213,44 +1213,6 @@ pub fn init_random_clip(
         format!("random weights (init-random, seed {seed}): for tests and benchmarks only"),
     );
     write_clip_dir(out_dir, &config, &tensors, &tok_text)
-}
-
-/// How a random tensor is drawn.
-#[derive(Debug, Clone, Copy)]
-enum Init {
-    Normal(f32),
-    Const(f32),
-}
-
-/// SplitMix64 (as the VideoCLIP model directory's): weights must not depend on a crate's RNG.
-#[derive(Debug)]
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn fill(&mut self, n: usize, init: Init) -> Vec<f32> {
-        (0..n)
-            .map(|_| match init {
-                Init::Normal(std) => {
-                    let (u1, u2) = (self.uniform(), self.uniform());
-                    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * f64::from(std))
-                        as f32
-                }
-                Init::Const(v) => v,
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

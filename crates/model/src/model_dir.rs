@@ -381,7 +381,7 @@ pub(crate) fn fingerprint(tensors: &HashMap<String, Tensor>) -> Result<u64> {
 
 /// How a random tensor is drawn.
 #[derive(Debug, Clone, Copy)]
-enum Init {
+pub(crate) enum Init {
     /// N(0, 2/fan_in) (He).
     He(usize),
     /// N(0, 1/fan_in).
@@ -522,7 +522,7 @@ fn videoclip_specs(c: &VideoClipConfig) -> Specs {
 
 /// SplitMix64: a tiny deterministic generator (weights must not depend on a crate's RNG).
 #[derive(Debug)]
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
     fn next_u64(&mut self) -> u64 {
@@ -538,7 +538,7 @@ impl SplitMix {
         ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
-    fn fill(&mut self, n: usize, init: Init) -> Vec<f32> {
+    pub(crate) fn fill(&mut self, n: usize, init: Init) -> Vec<f32> {
         let normal = |g: &mut Self, std: f64| -> f32 {
             let (u1, u2) = (g.uniform(), g.uniform());
             ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
