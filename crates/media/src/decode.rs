@@ -154,6 +154,39 @@ pub(crate) struct VideoInput {
     pub decoder: ffmpeg::decoder::Video,
 }
 
+/// Puts `frame` on the decoder's axis (container start = 0; `axis` = (offset, fallback frame
+/// duration)) and returns its timestamp: a frame without one follows the last, and timestamps
+/// are kept strictly increasing so no frame is lost to a backwards jump. Updates the last
+/// frame's timestamp and duration, and counts missing timestamps.
+pub(crate) fn stamp_frame(
+    frame: &mut VideoFrame,
+    (ts_offset, default_duration): (i64, i64),
+    last_pts: &mut Option<i64>,
+    last_duration: &mut i64,
+    missing: &mut u64,
+) -> i64 {
+    let pts = match frame.timestamp() {
+        Some(ts) => ts - ts_offset,
+        None => {
+            *missing += 1;
+            last_pts.map_or(0, |p| p + *last_duration)
+        }
+    };
+    let pts = match *last_pts {
+        Some(last) if pts <= last => last + 1,
+        _ => pts,
+    };
+    let duration = frame.packet().duration;
+    *last_duration = if duration > 0 {
+        duration
+    } else {
+        default_duration
+    };
+    *last_pts = Some(pts);
+    frame.set_pts(Some(pts));
+    pts
+}
+
 impl VideoInput {
     /// Opens `path`'s best video stream (not a cover picture) with `threads` decoder threads of
     /// `kind` (0: one per core); `fallback_fps` is the frame rate assumed when the stream says none.
@@ -450,26 +483,13 @@ impl ClipDecoder {
     /// Timestamps the decoded frame (CLI semantics: best-effort timestamp, shifted so the file
     /// starts at 0) and sends it through the filter graph.
     fn push_frame(&mut self) -> Result<(), MediaError> {
-        let pts = match self.frame.timestamp() {
-            Some(ts) => ts - self.ts_offset,
-            None => {
-                self.report.missing_timestamps += 1;
-                self.last_pts.map_or(0, |p| p + self.last_duration)
-            }
-        };
-        // Keep timestamps strictly increasing so no frame is lost to a backwards jump.
-        let pts = match self.last_pts {
-            Some(last) if pts <= last => last + 1,
-            _ => pts,
-        };
-        let duration = self.frame.packet().duration;
-        self.last_duration = if duration > 0 {
-            duration
-        } else {
-            self.default_duration
-        };
-        self.last_pts = Some(pts);
-        self.frame.set_pts(Some(pts));
+        stamp_frame(
+            &mut self.frame,
+            (self.ts_offset, self.default_duration),
+            &mut self.last_pts,
+            &mut self.last_duration,
+            &mut self.report.missing_timestamps,
+        );
         if self.graph.is_none() {
             self.graph = Some(self.build_graph()?);
         }

@@ -883,25 +883,13 @@ impl FrameSampler {
     /// Timestamps a decoded frame as the clip decoder does, emits the held frame for every second
     /// whose middle lies before the new frame, and holds the new frame instead.
     fn on_frame(&mut self) -> Result<(), MediaError> {
-        let pts = match self.cur.timestamp() {
-            Some(ts) => ts - self.ts_offset,
-            None => {
-                self.report.decode.missing_timestamps += 1;
-                self.last_pts.map_or(0, |p| p + self.last_duration)
-            }
-        };
-        let pts = match self.last_pts {
-            Some(last) if pts <= last => last + 1,
-            _ => pts,
-        };
-        let duration = self.cur.packet().duration;
-        self.last_duration = if duration > 0 {
-            duration
-        } else {
-            self.default_duration
-        };
-        self.last_pts = Some(pts);
-        self.cur.set_pts(Some(pts));
+        let pts = crate::decode::stamp_frame(
+            &mut self.cur,
+            (self.ts_offset, self.default_duration),
+            &mut self.last_pts,
+            &mut self.last_duration,
+            &mut self.report.decode.missing_timestamps,
+        );
         let slot = self.slot(pts);
         let origin = *self.origin.get_or_insert(slot);
         if self.cand.slot.is_some() {
