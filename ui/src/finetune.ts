@@ -19,6 +19,7 @@ import type { Progress } from "./bindings/Progress";
 import type { RecallMetrics } from "./bindings/RecallMetrics";
 import type { VersionEntry } from "./bindings/VersionEntry";
 import type { VersionsView } from "./bindings/VersionsView";
+import { btn, h } from "./dom";
 
 export type {
   FinetuneEvent,
@@ -146,24 +147,6 @@ let notice: { text: string; error: boolean } | null = null;
 let changed: () => void = () => {};
 let lastFocus: Element | null = null;
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function btn(label: string, onClick: () => void, title?: string): HTMLButtonElement {
-  const b = h("button", "button", label);
-  b.type = "button";
-  if (title) b.title = title;
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 const SVG = "http://www.w3.org/2000/svg";
 

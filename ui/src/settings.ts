@@ -15,6 +15,7 @@ import type { DownloadEvent } from "./bindings/DownloadEvent";
 import type { PrecisionChoice } from "./bindings/PrecisionChoice";
 import type { SettingsChange } from "./bindings/SettingsChange";
 import type { SettingsView } from "./bindings/SettingsView";
+import { btn, h } from "./dom";
 
 export type { DeviceChoice, DownloadEvent, PrecisionChoice, SettingsChange, SettingsView };
 
@@ -56,24 +57,6 @@ export function onDownload(handler: (event: DownloadEvent) => void): Promise<Unl
 
 // ---- the screen ----
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  cls?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function btn(label: string, onClick: () => void, title?: string): HTMLButtonElement {
-  const b = h("button", "button", label);
-  b.type = "button";
-  if (title) b.title = title;
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 const RANDOM_WARNING =
   "This model has random weights (a test model): visual matches mean nothing. " +
