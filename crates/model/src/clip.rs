@@ -34,6 +34,7 @@ use candle_transformers::models::clip::vision_model::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::clip_temporal::{TemporalConfig, TemporalTower, TEMPORAL_FILE};
 use crate::config::{Preset, FORMAT, FORMAT_VERSION};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -362,7 +363,16 @@ pub struct ClipModelConfig {
     /// Fingerprint of the weights (`clip-<16 hex>`): the model version an index is built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
+    /// Fingerprint of the image tower alone (`vision_model.*`, `visual_projection.*`;
+    /// `clipv-<16 hex>`): what the per-second features depend on, so a fine-tuned model (same
+    /// image tower, another `model_id`) reuses cached features. Absent in older directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision_id: Option<String>,
     pub clip: ClipConfig,
+    /// The temporal tower over the per-second embeddings (`temporal.safetensors`), when the
+    /// model was fine-tuned; without one, windows are meanP ([`crate::clip_temporal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temporal: Option<TemporalConfig>,
 }
 
 impl ClipModelConfig {
@@ -375,7 +385,9 @@ impl ClipModelConfig {
             random_weights,
             description: description.into(),
             model_id: None,
+            vision_id: None,
             clip,
+            temporal: None,
         }
     }
 
@@ -424,7 +436,11 @@ impl ClipModelConfig {
                 format!("family is `{}`, expected `{}`", self.family, Family::Clip),
             ));
         }
-        self.clip.validate(path)
+        self.clip.validate(path)?;
+        if let Some(t) = &self.temporal {
+            t.validate(path, self.clip.projection_dim)?;
+        }
+        Ok(())
     }
 
     /// Writes `config.json` (pretty-printed).
@@ -847,6 +863,8 @@ pub struct ClipModel {
     visual_projection: Linear,
     text_projection: Linear,
     tokenizer: ClipTokenizer,
+    /// The fine-tuned temporal tower, when `config.json` names one.
+    temporal: Option<TemporalTower>,
     device: Device,
     dir: PathBuf,
 }
@@ -886,6 +904,10 @@ impl ClipModel {
             vb.pp("text_projection"),
         )?;
         let tokenizer = tokenizer.with_max_tokens(c.max_tokens());
+        let temporal = match &config.temporal {
+            Some(t) => Some(TemporalTower::load(&dir.join(TEMPORAL_FILE), t, device)?),
+            None => None,
+        };
         Ok(Self {
             config,
             vision,
@@ -893,6 +915,7 @@ impl ClipModel {
             visual_projection,
             text_projection,
             tokenizer,
+            temporal,
             device: device.clone(),
             dir: dir.to_owned(),
         })
@@ -1027,9 +1050,36 @@ impl ClipModel {
     }
 
     /// Window embeddings from per-second embeddings `(T, D)`: the mean over each `[start, end)`
-    /// span, L2-normalised (CLIP4Clip meanP). Returns `(W, D)`.
+    /// span, L2-normalised (CLIP4Clip meanP); with a temporal tower, its pooled output (spans
+    /// of at most [`Self::max_window`] seconds). Returns `(W, D)`.
     pub fn embed_windows(&self, per_second: &Tensor, spans: &[(usize, usize)]) -> Result<Tensor> {
-        mean_pool_windows(per_second, spans)
+        match &self.temporal {
+            Some(t) => t.embed_windows(per_second, spans),
+            None => mean_pool_windows(per_second, spans),
+        }
+    }
+
+    /// What moments and steps score, `(T, D)`: the per-second embeddings themselves, or with a
+    /// temporal tower its per-second outputs averaged over overlapping windows
+    /// ([`TemporalTower::second_states`]).
+    pub fn second_states(&self, per_second: &Tensor) -> Result<Tensor> {
+        match &self.temporal {
+            Some(t) => t.second_states(per_second),
+            None => Ok(per_second.clone()),
+        }
+    }
+
+    /// The fine-tuned temporal tower, when the model has one.
+    pub fn temporal(&self) -> Option<&TemporalTower> {
+        self.temporal.as_ref()
+    }
+
+    /// The longest window [`Self::embed_windows`] takes: the tower's `max_seconds`, unbounded
+    /// for meanP.
+    pub fn max_window(&self) -> usize {
+        self.temporal
+            .as_ref()
+            .map_or(usize::MAX, |t| t.config().max_seconds)
     }
 
     /// Cosine scores `(Nt, Nv)` of unit text and video vectors.
@@ -1086,6 +1136,7 @@ pub fn write_clip_dir(
     config.validate(&out_dir.join(CLIP_CONFIG_FILE))?;
     let mut config = config.clone();
     config.model_id = Some(format!("clip-{:016x}", fingerprint(tensors)?));
+    config.vision_id = Some(vision_fingerprint(tensors)?);
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let path = out_dir.join(CLIP_WEIGHTS_FILE);
     candle_core::safetensors::save(tensors, &path).map_err(|e| Error::Weights {
@@ -1096,6 +1147,17 @@ pub fn write_clip_dir(
     std::fs::write(&tok_path, tokenizer_json).map_err(|e| Error::io(&tok_path, e))?;
     config.save(&out_dir.join(CLIP_CONFIG_FILE))?;
     Ok(config)
+}
+
+/// `clipv-<16 hex>`: the fingerprint of the image tower's tensors (`vision_model.*`,
+/// `visual_projection.*`) among `tensors` (see [`ClipModelConfig::vision_id`]).
+pub(crate) fn vision_fingerprint(tensors: &HashMap<String, Tensor>) -> Result<String> {
+    let vision: HashMap<String, Tensor> = tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with("vision_model.") || n.starts_with("visual_projection."))
+        .map(|(n, t)| (n.clone(), t.clone()))
+        .collect();
+    Ok(format!("clipv-{:016x}", fingerprint(&vision)?))
 }
 
 /// What [`import_clip`] did.

@@ -29,6 +29,7 @@
 pub mod bench;
 mod bert;
 pub mod clip;
+pub mod clip_temporal;
 pub mod config;
 mod error;
 pub mod family;
@@ -45,6 +46,10 @@ pub use candle_core::{DType, Device, Tensor};
 pub use clip::{
     import_clip, init_random_clip, mean_pool_windows, ClipConfig, ClipImportSummary, ClipModel,
     ClipModelConfig, ClipTokenizer,
+};
+pub use clip_temporal::{
+    init_temporal, write_temporal_model, TemporalConfig, TemporalInit, TemporalOutput,
+    TemporalTower, TrainableTemporal,
 };
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};

@@ -8,6 +8,7 @@
 mod common;
 
 mod clip_parity;
+mod clip_temporal;
 mod full_size;
 mod minilm;
 mod model_dir;
