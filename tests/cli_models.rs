@@ -257,6 +257,176 @@ fn pull_downloads_from_a_mirror_and_imports() {
     assert_eq!(encode_json(&video, &out_dir)["seconds"], 1);
 }
 
+fn config_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).expect("config"))
+        .expect("json")
+}
+
+#[test]
+fn init_random_writes_a_clip_model_with_the_family_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = |name: &str, seed: &str| {
+        let d = dir.path().join(name);
+        let o = vclip([
+            "models".as_ref(),
+            "init-random".as_ref(),
+            "--family".as_ref(),
+            "clip-vit-b32".as_ref(),
+            "--preset".as_ref(),
+            "tiny".as_ref(),
+            "--seed".as_ref(),
+            seed.as_ref(),
+            d.as_os_str(),
+        ]);
+        assert_eq!(ok(&o).trim(), d.to_str().expect("utf-8"));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("random weights"));
+        config_json(&d)
+    };
+    let a = model("a", "4");
+    assert_eq!(a["family"], "clip-vit-b32");
+    assert_eq!(a["random_weights"], true);
+    assert_eq!(
+        a["clip"]["vision"]["hidden_size"], 32,
+        "the tiny preset: {a}"
+    );
+    let dir_a = dir.path().join("a");
+    assert!(dir_a.join("model.safetensors").is_file() && dir_a.join("tokenizer.json").is_file());
+    let m = vclip_model::ClipModel::load(&dir_a, &vclip_model::Device::Cpu).expect("loads");
+    assert!(m.is_random());
+    // Deterministic in the seed.
+    assert_eq!(model("b", "4")["model_id"], a["model_id"]);
+    assert_ne!(model("c", "5")["model_id"], a["model_id"]);
+
+    // The default family is still VideoCLIP; a VideoCLIP-only flag is refused for CLIP.
+    let v = dir.path().join("v");
+    ok(&vclip([
+        "models".as_ref(),
+        "init-random".as_ref(),
+        v.as_os_str(),
+    ]));
+    assert!(config_json(&v)
+        .get("family")
+        .is_none_or(|f| f == "videoclip"));
+    let o = vclip([
+        "models".as_ref(),
+        "init-random".as_ref(),
+        "--family".as_ref(),
+        "clip-vit-b32".as_ref(),
+        "--vocab".as_ref(),
+        fixtures().join("tiny/vocab.txt").as_os_str(),
+        dir.path().join("x").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tokenizer"));
+    assert!(!dir.path().join("x").exists());
+}
+
+#[test]
+fn import_clip_reads_an_hf_folder_and_names_what_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let import = |src: &Path, out: &Path| {
+        vclip([
+            "models".as_ref(),
+            "import".as_ref(),
+            "--clip".as_ref(),
+            src.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let hf = fixtures().join("clip/hf");
+    let out = dir.path().join("models/clip-vit-b32");
+    let o = import(&hf, &out);
+    assert_eq!(ok(&o).trim(), out.to_str().expect("utf-8"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("imported 78 CLIP tensors"));
+    let cfg = config_json(&out);
+    assert_eq!(
+        (&cfg["family"], &cfg["random_weights"]),
+        (&"clip-vit-b32".into(), &false.into())
+    );
+    vclip_model::ClipModel::load(&out, &vclip_model::Device::Cpu).expect("loads");
+
+    // HF's main branch has pytorch_model.bin (no model.safetensors) and vocab.json +
+    // merges.txt besides tokenizer.json: the same model comes out.
+    let bin_only = dir.path().join("hf-bin");
+    std::fs::create_dir_all(&bin_only).expect("mkdir");
+    for n in ["config.json", "vocab.json", "merges.txt"] {
+        std::fs::copy(hf.join(n), bin_only.join(n)).expect("copy");
+    }
+    std::fs::copy(
+        fixtures().join("clip/bin/pytorch_model.bin"),
+        bin_only.join("pytorch_model.bin"),
+    )
+    .expect("copy");
+    let out_bin = dir.path().join("models/from-bin");
+    ok(&import(&bin_only, &out_bin));
+    assert_eq!(config_json(&out_bin)["model_id"], cfg["model_id"]);
+
+    // No tokenizer: exit 1, the file named, nothing written.
+    std::fs::remove_file(bin_only.join("vocab.json")).expect("rm");
+    let bad = dir.path().join("models/bad");
+    let o = import(&bin_only, &bad);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("tokenizer.json"), "{err}");
+    assert!(!bad.exists());
+    let mut left: Vec<_> = std::fs::read_dir(dir.path().join("models"))
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["clip-vit-b32", "from-bin"], "no half-written folder");
+
+    // --clip and the VideoCLIP files do not mix.
+    let o = vclip([
+        "models".as_ref(),
+        "import".as_ref(),
+        "--clip".as_ref(),
+        hf.as_os_str(),
+        "--videoclip".as_ref(),
+        fixtures().join("pth/checkpoint_videoclip.pt").as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn pull_clip_downloads_from_a_mirror_and_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = dir.path().join("www/models");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let hf = fixtures().join("clip/hf");
+    for n in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(hf.join(n), served.join(n)).expect("copy");
+    }
+    let server = mirror(&dir.path().join("www"));
+    let models = dir.path().join("models");
+    let out_dir = models.join("clip-vit-b32");
+    let o = vclip([
+        "models".as_ref(),
+        "pull".as_ref(),
+        "clip-vit-b32".as_ref(),
+        "--mirror".as_ref(),
+        server.1.as_ref(),
+        "--out".as_ref(),
+        out_dir.as_os_str(),
+    ]);
+    assert_eq!(ok(&o).trim(), out_dir.to_str().expect("utf-8"));
+    let cfg = config_json(&out_dir);
+    assert_eq!(cfg["family"], "clip-vit-b32");
+    assert_eq!(cfg["random_weights"], false);
+    vclip_model::ClipModel::load(&out_dir, &vclip_model::Device::Cpu).expect("loads");
+    // The staging downloads are gone once the model is in place.
+    let left: Vec<_> = std::fs::read_dir(&models)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, ["clip-vit-b32"]);
+
+    // An unknown family is a usage error.
+    let o = vclip(["models", "pull", "dalle", "--out", "/nonexistent"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
 #[test]
 fn bench_encode_reports_clips_and_queries_per_second() {
     let o = vclip([

@@ -199,29 +199,61 @@ enum EvalCommand {
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
-    /// Import the released files (read directly, no Python): VideoCLIP's fairseq
-    /// `checkpoint_best.pt`, S3D-G's `s3d_howto100m.pth` (zip or legacy format) and
-    /// bert-base-uncased's `vocab.txt`.
+    /// Import model files you have (read directly, no Python). VideoCLIP: the released
+    /// fairseq `checkpoint_best.pt`, S3D-G's `s3d_howto100m.pth` (zip or legacy format) and
+    /// bert-base-uncased's `vocab.txt`. CLIP: `--clip DIR`, a Hugging Face
+    /// `openai/clip-vit-base-patch32` folder.
     Import {
-        #[arg(long, value_name = "FILE")]
-        videoclip: PathBuf,
-        #[arg(long, value_name = "FILE")]
-        s3d: PathBuf,
-        #[arg(long, value_name = "FILE")]
-        vocab: PathBuf,
-        /// Model directory to write (default: `videoclip` in the models folder).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "clip",
+            conflicts_with = "clip"
+        )]
+        videoclip: Option<PathBuf>,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "clip",
+            conflicts_with = "clip"
+        )]
+        s3d: Option<PathBuf>,
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "clip",
+            conflicts_with = "clip"
+        )]
+        vocab: Option<PathBuf>,
+        /// A Hugging Face CLIP ViT-B/32 folder: `config.json`, `model.safetensors` or
+        /// `pytorch_model.bin`, and `tokenizer.json` or `vocab.json` + `merges.txt`.
+        #[arg(long, value_name = "DIR")]
+        clip: Option<PathBuf>,
+        /// Model directory to write (default: `videoclip`, or `clip-vit-b32` with --clip, in the
+        /// models folder).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Architecture of the files: `full` (the released model) or `tiny` (test fixtures).
-        #[arg(long, default_value = "full")]
+        /// Architecture of the VideoCLIP files: `full` (the released model) or `tiny` (test
+        /// fixtures). CLIP's sizes come from its `config.json`.
+        #[arg(long, default_value = "full", conflicts_with = "clip")]
         preset: String,
     },
-    /// Download the released files (resumable, checked), then import them.
+    /// Download a model's published files (resumable, with progress), then import them:
+    /// `videoclip` (default) the released VideoCLIP + S3D-G weights and vocab.txt,
+    /// `clip-vit-b32` openai/clip-vit-base-patch32 from Hugging Face (600 MB).
     Pull {
-        /// A folder URL holding copies of the three files, tried before the official
-        /// addresses (repeatable; also `$VCLIP_MODEL_MIRROR`).
+        /// The model family to download.
+        #[arg(
+            value_name = "FAMILY",
+            default_value = "videoclip",
+            value_parser = ["videoclip", "clip-vit-b32"]
+        )]
+        family: String,
+        /// A folder URL holding copies of the files, tried before the official addresses
+        /// (repeatable; also `$VCLIP_MODEL_MIRROR`).
         #[arg(long, value_name = "URL")]
         mirror: Vec<String>,
+        /// Model directory to write (default: the family's name in the models folder).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         #[arg(long, default_value = "full", hide = true)]
@@ -262,13 +294,21 @@ enum ModelsCommand {
     },
     /// Write a random-weight model (marked as random) for tests and benchmarks.
     InitRandom {
+        /// The model family.
+        #[arg(long, default_value = "videoclip", value_parser = ["videoclip", "clip-vit-b32"])]
+        family: String,
         #[arg(long, default_value = "tiny")]
         preset: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// bert-base-uncased vocab.txt (`full` preset); a synthetic vocabulary otherwise.
-        #[arg(long, value_name = "FILE")]
+        /// VideoCLIP: bert-base-uncased vocab.txt (`full` preset); a synthetic vocabulary
+        /// otherwise.
+        #[arg(long, value_name = "FILE", conflicts_with = "tokenizer")]
         vocab: Option<PathBuf>,
+        /// CLIP: an HF `tokenizer.json` whose vocabulary fits the preset (CLIP's for `full`); a
+        /// synthetic one otherwise.
+        #[arg(long, value_name = "FILE")]
+        tokenizer: Option<PathBuf>,
         dir: PathBuf,
     },
 }

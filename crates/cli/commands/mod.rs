@@ -78,20 +78,38 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 videoclip,
                 s3d,
                 vocab,
+                clip,
                 out,
                 preset,
-            } => models::import(&videoclip, &s3d, &vocab, out, &preset),
+            } => match (clip, videoclip, s3d, vocab) {
+                (Some(clip), ..) => models::import_clip(&clip, out),
+                (None, Some(videoclip), Some(s3d), Some(vocab)) => {
+                    models::import(&videoclip, &s3d, &vocab, out, &preset)
+                }
+                // clap requires the three files unless --clip is given.
+                _ => anyhow::bail!("give --videoclip, --s3d and --vocab, or --clip DIR"),
+            },
             ModelsCommand::Pull {
+                family,
                 mirror,
                 out,
                 preset,
-            } => models::pull(mirror, out, &preset),
+            } => models::pull(&family, mirror, out, &preset),
             ModelsCommand::InitRandom {
+                family,
                 preset,
                 seed,
                 vocab,
+                tokenizer,
                 dir,
-            } => models::init_random(&preset, seed, vocab.as_deref(), &dir),
+            } => models::init_random(
+                &family,
+                &preset,
+                seed,
+                vocab.as_deref(),
+                tokenizer.as_deref(),
+                &dir,
+            ),
             ModelsCommand::PullSentence { mirror, out } => models::pull_sentence(mirror, out),
             ModelsCommand::Versions { args } => versions::list(&args),
             #[cfg(feature = "media")]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use vclip_engine::{default_models_dir, CancelToken};
-use vclip_model::Preset;
+use vclip_model::{Family, Preset};
 
 use crate::progress::Bar;
 
@@ -13,8 +13,46 @@ pub fn default_model_dir() -> anyhow::Result<PathBuf> {
     Ok(default_models_dir()?.join("videoclip"))
 }
 
+/// The default CLIP model directory: `clip-vit-b32` in the models folder.
+pub fn default_clip_dir() -> anyhow::Result<PathBuf> {
+    Ok(default_models_dir()?.join(Family::Clip.name()))
+}
+
 fn preset(name: &str) -> anyhow::Result<Preset> {
     Ok(name.parse::<Preset>()?)
+}
+
+fn family(name: &str) -> anyhow::Result<Family> {
+    Ok(name.parse::<Family>()?)
+}
+
+fn print_clip_import(summary: &vclip_model::ClipImportSummary) {
+    println!("{}", summary.dir.display());
+    let tokenizer: Vec<String> = summary
+        .tokenizer_from
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+        })
+        .collect();
+    eprintln!(
+        "imported {} CLIP tensors and the tokenizer ({}); {} unused entries skipped",
+        summary.tensors,
+        tokenizer.join(" + "),
+        summary.ignored.len()
+    );
+}
+
+/// `vclip models import --clip DIR`: an HF CLIP folder, written atomically.
+pub fn import_clip(src: &Path, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let out = match out {
+        Some(o) => o,
+        None => default_clip_dir()?,
+    };
+    let summary = vclip_engine::models::import_clip_dir(src, &out)?;
+    print_clip_import(&summary);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_import(summary: &vclip_model::ImportSummary) {
@@ -47,10 +85,25 @@ pub fn import(
 }
 
 pub fn pull(
+    family_name: &str,
     mirrors: Vec<String>,
     out: Option<PathBuf>,
     preset_name: &str,
 ) -> anyhow::Result<ExitCode> {
+    if family(family_name)? == Family::Clip {
+        if preset(preset_name)? != Preset::Full {
+            anyhow::bail!("--preset is for videoclip: CLIP's sizes come from its config.json");
+        }
+        let out_dir = match out {
+            Some(o) => o,
+            None => default_clip_dir()?,
+        };
+        let bar = Bar::new();
+        let summary =
+            vclip_engine::models::pull_clip(&out_dir, &mirrors, &bar, &CancelToken::new())?;
+        print_clip_import(&summary);
+        return Ok(ExitCode::SUCCESS);
+    }
     let out_dir = match out {
         Some(o) => o,
         None => default_model_dir()?,
@@ -90,14 +143,29 @@ pub fn pull_sentence(mirrors: Vec<String>, out: Option<PathBuf>) -> anyhow::Resu
 }
 
 pub fn init_random(
+    family_name: &str,
     preset_name: &str,
     seed: u64,
     vocab: Option<&Path>,
+    tokenizer: Option<&Path>,
     dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let config = vclip_model::init_random(preset(preset_name)?, seed, dir, vocab)?;
+    let description = match family(family_name)? {
+        Family::VideoClip => {
+            if tokenizer.is_some() {
+                anyhow::bail!("--tokenizer is for clip-vit-b32; VideoCLIP reads --vocab");
+            }
+            vclip_model::init_random(preset(preset_name)?, seed, dir, vocab)?.description
+        }
+        Family::Clip => {
+            if vocab.is_some() {
+                anyhow::bail!("--vocab is for videoclip; CLIP reads --tokenizer (tokenizer.json)");
+            }
+            vclip_model::init_random_clip(preset(preset_name)?, seed, dir, tokenizer)?.description
+        }
+    };
     println!("{}", dir.display());
-    eprintln!("{}", config.description);
+    eprintln!("{description}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,10 +5,19 @@
 //! The official S3D address has been dead since 2024 (`VIDEOCLIP.md` §10); the author's second
 //! address is tried next. Checksums are checked where one is known (the vocabulary); the
 //! checkpoints are checked structurally by the import (every tensor's name and shape).
+//!
+//! `pull_clip` does the same for the CLIP family: the files of Hugging Face's
+//! `openai/clip-vit-base-patch32` into a staging folder, then [`vclip_model::import_clip`] into a
+//! temporary folder that is renamed into place ([`import_clip_dir`]), so a model folder is
+//! complete or absent.
 
 use std::path::{Path, PathBuf};
 
-use vclip_model::{ImportSummary, ModelConfig, Preset};
+use vclip_model::clip::{
+    CLIP_CONFIG_FILE, CLIP_PYTORCH_WEIGHTS_FILE, CLIP_TOKENIZER_FILE, CLIP_WEIGHTS_FILE,
+};
+use vclip_model::config::FORMAT;
+use vclip_model::{ClipImportSummary, ImportSummary, ModelConfig, Preset};
 
 use crate::download::{download, mirror_url, Download, DownloadError};
 use crate::progress::{CancelToken, ProgressSink};
@@ -75,10 +84,7 @@ pub fn pull_sentence(
     sink: &dyn ProgressSink,
     cancel: &CancelToken,
 ) -> Result<(), PullError> {
-    let mut mirrors = mirrors.to_vec();
-    if let Some(env) = std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()) {
-        mirrors.push(env);
-    }
+    let mirrors = with_env_mirror(mirrors);
     for file in MINILM_FILES {
         let urls = mirrors
             .iter()
@@ -102,6 +108,268 @@ pub enum PullError {
     Download(#[from] DownloadError),
     #[error("importing the downloaded files: {0}")]
     Import(#[from] vclip_model::Error),
+    /// Neither weights file of the CLIP folder could be fetched from any source.
+    #[error(
+        "no source has the CLIP weights:\n  {CLIP_WEIGHTS_FILE}: {safetensors}\n  \
+         {CLIP_PYTORCH_WEIGHTS_FILE}: {bin}"
+    )]
+    NoClipWeights {
+        safetensors: Box<DownloadError>,
+        bin: Box<DownloadError>,
+    },
+    /// The downloaded files do not make a model (a damaged or wrong file): they were deleted.
+    #[error(
+        "the downloaded files are not openai/clip-vit-base-patch32: {0}. They were deleted, so \
+         the next pull downloads them again (or pass another --mirror)"
+    )]
+    BadDownload(vclip_model::Error),
+    #[error(transparent)]
+    ClipImport(#[from] ClipImportError),
+}
+
+/// Why [`import_clip_dir`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClipImportError {
+    /// The source files do not make a CLIP model (the error names the file), or writing it
+    /// failed.
+    #[error(transparent)]
+    Model(#[from] vclip_model::Error),
+    /// Moving the imported model folder into place failed.
+    #[error("cannot put the model in {}: {error}", path.display())]
+    Install {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The destination exists and is neither empty nor a model folder: it is never replaced.
+    #[error(
+        "{} already exists and is not a model folder (no VClip config.json): choose another --out",
+        .0.display()
+    )]
+    NotAModelDir(PathBuf),
+}
+
+/// The mirror folders to try: `mirrors`, then `$VCLIP_MODEL_MIRROR` when set.
+fn with_env_mirror(mirrors: &[String]) -> Vec<String> {
+    let mut mirrors = mirrors.to_vec();
+    if let Some(env) = std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()) {
+        mirrors.push(env);
+    }
+    mirrors
+}
+
+/// `openai/clip-vit-base-patch32` on Hugging Face (Radford et al. 2021, the CLIP ViT-B/32
+/// weights in HF transformers' `CLIPModel` layout): the folder `pull_clip` fetches from after
+/// any mirrors.
+pub const CLIP_HF_BASE: &str = "https://huggingface.co/openai/clip-vit-base-patch32/resolve/main";
+
+/// The files `pull_clip` fetches besides the weights, in order: the sizes (`config.json`) and
+/// the byte-level BPE tokenizer (`tokenizer.json`).
+pub const CLIP_FILES: [&str; 2] = [CLIP_CONFIG_FILE, CLIP_TOKENIZER_FILE];
+
+// No SHA-256 for the CLIP files: none could be verified from a source available to this
+// project (no package on the registries it reaches ships these exact files), and checksums are
+// never written from memory. As for the VideoCLIP checkpoints, the import checks the files
+// structurally instead: the config's sizes, every tensor's name and shape, the tokenizer's
+// vocabulary size against the config. The transfer itself is HTTPS.
+
+/// The staging folder `pull_clip` downloads into: `downloads/<name of out_dir>` beside
+/// `out_dir` (`models/downloads/clip-vit-b32` for the default `models/clip-vit-b32`). Partial
+/// files (`.part`) stay there between attempts; it is removed once the model is in place.
+pub fn clip_downloads_dir(out_dir: &Path) -> PathBuf {
+    let parent = out_dir.parent().unwrap_or(Path::new("."));
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| vclip_model::Family::Clip.name().into());
+    parent.join("downloads").join(name)
+}
+
+/// Downloads `openai/clip-vit-base-patch32` (mirrors first, then `$VCLIP_MODEL_MIRROR`, then
+/// Hugging Face; resumable, with progress) and imports it into `out_dir`. See
+/// [`pull_clip_from`].
+pub fn pull_clip(
+    out_dir: &Path,
+    mirrors: &[String],
+    sink: &dyn ProgressSink,
+    cancel: &CancelToken,
+) -> Result<ClipImportSummary, PullError> {
+    let mut sources = with_env_mirror(mirrors);
+    sources.push(CLIP_HF_BASE.to_owned());
+    pull_clip_from(out_dir, &sources, sink, cancel)
+}
+
+/// [`pull_clip`] from exactly `sources` (folder URLs holding an HF CLIP folder's files, tried in
+/// order for each file). Fetches `config.json`, `tokenizer.json` and the weights —
+/// `model.safetensors`, or `pytorch_model.bin` when no source has it (the format the model was
+/// first uploaded in; a repository need not have both) — into [`clip_downloads_dir`], then
+/// [`import_clip_dir`] into `out_dir` and removes the staging folder. A cancelled or broken
+/// download keeps its `.part` file for the next attempt; downloaded files that do not import
+/// are deleted ([`PullError::BadDownload`], naming the file) and `out_dir` is left as it was.
+pub fn pull_clip_from(
+    out_dir: &Path,
+    sources: &[String],
+    sink: &dyn ProgressSink,
+    cancel: &CancelToken,
+) -> Result<ClipImportSummary, PullError> {
+    if out_dir.exists() && !replaceable(out_dir) {
+        // Said before downloading 600 MB, not after.
+        return Err(ClipImportError::NotAModelDir(out_dir.to_owned()).into());
+    }
+    let staging = clip_downloads_dir(out_dir);
+    let fetch = |name: &str| {
+        let d = Download {
+            urls: sources.iter().map(|s| mirror_url(s, name)).collect(),
+            sha256: None,
+            dest: staging.join(name),
+        };
+        download(&d, sink, cancel)
+    };
+    for name in CLIP_FILES {
+        fetch(name)?;
+    }
+    let have_bin_only = staging.join(CLIP_PYTORCH_WEIGHTS_FILE).is_file()
+        && !staging.join(CLIP_WEIGHTS_FILE).is_file();
+    if !have_bin_only {
+        match fetch(CLIP_WEIGHTS_FILE) {
+            Ok(_) => {}
+            Err(DownloadError::Cancelled) => return Err(DownloadError::Cancelled.into()),
+            Err(safetensors) => match fetch(CLIP_PYTORCH_WEIGHTS_FILE) {
+                Ok(_) => {}
+                Err(DownloadError::Cancelled) => return Err(DownloadError::Cancelled.into()),
+                Err(bin) => {
+                    return Err(PullError::NoClipWeights {
+                        safetensors: Box::new(safetensors),
+                        bin: Box::new(bin),
+                    })
+                }
+            },
+        }
+    }
+    // The description says where the weights came from, not the staging folder's path.
+    let described =
+        "openai/clip-vit-base-patch32 (Hugging Face), by `vclip models pull clip-vit-b32`";
+    let summary = match install_clip(&staging, out_dir, Some(described)) {
+        Ok(s) => s,
+        Err(ClipImportError::Model(e)) if names_file_in(&e, &staging) => {
+            remove_staging(&staging);
+            return Err(PullError::BadDownload(e));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    remove_staging(&staging);
+    Ok(summary)
+}
+
+/// Deletes the staging folder, and `downloads` above it when nothing else is in there.
+fn remove_staging(staging: &Path) {
+    let _ = std::fs::remove_dir_all(staging);
+    if let Some(downloads) = staging.parent() {
+        let _ = std::fs::remove_dir(downloads); // only when empty
+    }
+}
+
+/// Whether `e` is about the content of a file under `dir` (not a failure to write elsewhere).
+fn names_file_in(e: &vclip_model::Error, dir: &Path) -> bool {
+    use vclip_model::Error as E;
+    match e {
+        E::Config { path, .. }
+        | E::MissingTensor { path, .. }
+        | E::TensorShape { path, .. }
+        | E::Weights { path, .. }
+        | E::Checkpoint { path, .. }
+        | E::Tokenizer { path, .. }
+        | E::Io { path, .. } => path.starts_with(dir),
+        _ => false,
+    }
+}
+
+/// Imports the HF CLIP folder `src_dir` (see [`vclip_model::import_clip`]: `config.json`,
+/// `model.safetensors` or `pytorch_model.bin`, `tokenizer.json` or `vocab.json` + `merges.txt`)
+/// into `out_dir`, atomically: into `.<name>.importing` beside it, then renamed into place
+/// (an existing `out_dir` is replaced only once the new one is complete, and only when it is
+/// empty or a model folder). On error nothing is left behind and an existing `out_dir` is
+/// untouched.
+pub fn import_clip_dir(
+    src_dir: &Path,
+    out_dir: &Path,
+) -> Result<ClipImportSummary, ClipImportError> {
+    install_clip(src_dir, out_dir, None)
+}
+
+/// Whether the existing `dir` may be replaced by a new model: an empty folder, or a model
+/// folder (`config.json` of format `vclip-model`, either family). Anything else might be the
+/// user's own files.
+fn replaceable(dir: &Path) -> bool {
+    if !dir.is_dir() {
+        return false;
+    }
+    let empty = std::fs::read_dir(dir).is_ok_and(|mut rd| rd.next().is_none());
+    let model = std::fs::read_to_string(dir.join(CLIP_CONFIG_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|v| v.get("format").and_then(|f| f.as_str()) == Some(FORMAT));
+    empty || model
+}
+
+/// [`import_clip_dir`], with `description` (when given) in the model's `config.json`.
+fn install_clip(
+    src_dir: &Path,
+    out_dir: &Path,
+    description: Option<&str>,
+) -> Result<ClipImportSummary, ClipImportError> {
+    let parent = out_dir.parent().unwrap_or(Path::new("."));
+    let name = out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| vclip_model::Family::Clip.name().into());
+    let install = |path: &Path| {
+        let path = path.to_owned();
+        move |error| ClipImportError::Install { path, error }
+    };
+    if out_dir.exists() && !replaceable(out_dir) {
+        return Err(ClipImportError::NotAModelDir(out_dir.to_owned()));
+    }
+    std::fs::create_dir_all(parent).map_err(install(parent))?;
+    let tmp = parent.join(format!(".{name}.importing"));
+    let old = parent.join(format!(".{name}.replaced"));
+    for leftover in [&tmp, &old] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover).map_err(install(leftover))?;
+        }
+    }
+    let imported = vclip_model::import_clip(src_dir, &tmp).and_then(|mut s| {
+        if let Some(text) = description {
+            s.config.description = text.to_owned();
+            s.config.save(&tmp.join(CLIP_CONFIG_FILE))?;
+        }
+        Ok(s)
+    });
+    let mut summary = match imported {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e.into());
+        }
+    };
+    let replacing = out_dir.exists();
+    if replacing {
+        std::fs::rename(out_dir, &old).map_err(install(out_dir))?;
+    }
+    if let Err(error) = std::fs::rename(&tmp, out_dir) {
+        if replacing {
+            let _ = std::fs::rename(&old, out_dir);
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(ClipImportError::Install {
+            path: out_dir.to_owned(),
+            error,
+        });
+    }
+    if replacing {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    summary.dir = out_dir.to_owned();
+    Ok(summary)
 }
 
 /// What to pull and where.
@@ -124,10 +392,7 @@ pub fn pull(
     sink: &dyn ProgressSink,
     cancel: &CancelToken,
 ) -> Result<ImportSummary, PullError> {
-    let mut mirrors = opts.mirrors.clone();
-    if let Some(env) = std::env::var(MIRROR_ENV).ok().filter(|m| !m.is_empty()) {
-        mirrors.push(env);
-    }
+    let mirrors = with_env_mirror(&opts.mirrors);
     let mut paths = Vec::new();
     for file in [VIDEOCLIP_CHECKPOINT, S3D_WEIGHTS, BERT_VOCAB] {
         let urls = mirrors

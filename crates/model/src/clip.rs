@@ -49,6 +49,9 @@ pub const CLIP_TOKENIZER_FILE: &str = "tokenizer.json";
 /// HF's tokenizer files without `tokenizer.json` (what the slow `CLIPTokenizer` reads).
 pub const CLIP_VOCAB_FILE: &str = "vocab.json";
 pub const CLIP_MERGES_FILE: &str = "merges.txt";
+/// HF's PyTorch weights (the format `openai/clip-vit-base-patch32` was first uploaded in), read
+/// by [`import_clip`] when there is no `model.safetensors`.
+pub const CLIP_PYTORCH_WEIGHTS_FILE: &str = "pytorch_model.bin";
 
 /// CLIP's pixel mean and standard deviation (RGB, on values in [0, 1]; `CLIPImageProcessor`
 /// defaults, written to f32 precision).
@@ -1174,8 +1177,35 @@ pub struct ClipImportSummary {
     pub tokenizer_from: Vec<PathBuf>,
 }
 
+/// The weights of an HF CLIP folder: `model.safetensors`, or without it `pytorch_model.bin`
+/// (either PyTorch serialisation). Floats are widened to f32.
+fn source_weights(src_dir: &Path) -> Result<Weights> {
+    let safetensors = src_dir.join(CLIP_WEIGHTS_FILE);
+    let bin = src_dir.join(CLIP_PYTORCH_WEIGHTS_FILE);
+    if safetensors.is_file() {
+        return Weights::load(&safetensors, &Device::Cpu);
+    }
+    if !bin.is_file() {
+        return Err(Error::Weights {
+            path: src_dir.to_owned(),
+            reason: format!("neither {CLIP_WEIGHTS_FILE} nor {CLIP_PYTORCH_WEIGHTS_FILE} is there"),
+        });
+    }
+    let mut tensors = HashMap::new();
+    for (name, t) in crate::pth::read_state_dict(&bin, None)? {
+        let t = if t.dtype().is_float() {
+            t.to_dtype(DType::F32)?
+        } else {
+            t
+        };
+        tensors.insert(name, t);
+    }
+    Ok(Weights::from_map(&bin, tensors))
+}
+
 /// Imports HF's CLIP files from `src_dir` into the model directory `out_dir`:
-/// `model.safetensors` (HF `CLIPModel` names; f16/bf16 are widened to f32), the sizes from
+/// `model.safetensors` or, without it, `pytorch_model.bin` (HF `CLIPModel` names; f16/bf16 are
+/// widened to f32), the sizes from
 /// `config.json` when present (ViT-B/32 otherwise), and the tokenizer from `tokenizer.json` or,
 /// without it, `vocab.json` + `merges.txt`. Every tensor is checked by name and shape; errors
 /// name the file.
@@ -1186,8 +1216,7 @@ pub fn import_clip(src_dir: &Path, out_dir: &Path) -> Result<ClipImportSummary> 
     } else {
         ClipConfig::vit_b32()
     };
-    let weights_path = src_dir.join(CLIP_WEIGHTS_FILE);
-    let w = Weights::load(&weights_path, &Device::Cpu)?;
+    let w = source_weights(src_dir)?;
     let tensors = checked_tensors(&w, &clip)?;
     let mut ignored: Vec<String> = w
         .tensors()
@@ -1326,6 +1355,41 @@ mod tests {
         let ids = tok.encode(&long)?;
         assert_eq!(ids.len(), 77);
         assert_eq!(ids.last(), Some(&999));
+        Ok(())
+    }
+
+    #[test]
+    fn pytorch_model_bin_imports_like_model_safetensors() -> Result<()> {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clip");
+        let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        // The HF folder without model.safetensors: config, tokenizer and pytorch_model.bin.
+        let src = tmp.path().join("hf-bin");
+        std::fs::create_dir_all(&src).map_err(|e| Error::io(&src, e))?;
+        for (from, name) in [
+            ("hf/config.json", "config.json"),
+            ("hf/tokenizer.json", "tokenizer.json"),
+            ("bin/pytorch_model.bin", CLIP_PYTORCH_WEIGHTS_FILE),
+        ] {
+            std::fs::copy(fixtures.join(from), src.join(name))
+                .map_err(|e| Error::io(fixtures.join(from), e))?;
+        }
+        let from_bin = import_clip(&src, &tmp.path().join("a"))?;
+        let from_st = import_clip(&fixtures.join("hf"), &tmp.path().join("b"))?;
+        // The same tensors (the fingerprint covers every name and value); the buffers skipped.
+        assert!(from_bin.config.model_id.is_some());
+        assert_eq!(from_bin.config.model_id, from_st.config.model_id);
+        assert_eq!(from_bin.tensors, from_st.tensors);
+        assert!(from_bin.ignored.iter().any(|n| n.ends_with("position_ids")));
+
+        // Neither weights file: the error says so.
+        std::fs::remove_file(src.join(CLIP_PYTORCH_WEIGHTS_FILE))
+            .map_err(|e| Error::io(&src, e))?;
+        let err = import_clip(&src, &tmp.path().join("c"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("pytorch_model.bin"), "{err}");
+        assert!(!tmp.path().join("c").exists());
         Ok(())
     }
 
