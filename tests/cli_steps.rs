@@ -104,7 +104,7 @@ fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let model = VClipModel::load(&model_dir, &Device::Cpu).expect("model");
-    let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model.into())).expect("open");
     let v = engine
         .find(clip.to_str().expect("utf-8"))
         .expect("imported");

@@ -359,7 +359,12 @@ enum BenchCommand {
         model: Option<PathBuf>,
         #[arg(long, default_value = "full")]
         preset: String,
-        /// Seconds per S3D-G call.
+        /// Model family of the random model: `videoclip` (default) or `clip-vit-b32` (`clip`; one
+        /// frame per second; decode alone is then the per-second sampler). With --model, the
+        /// folder's family (checked against this when both are given).
+        #[arg(long, value_name = "FAMILY")]
+        family: Option<String>,
+        /// Seconds per backbone call (S3D-G clips, or CLIP frames).
         #[arg(long, default_value_t = 4)]
         batch: usize,
         /// S3D-G precision: f32, f16 or bf16 (the half types on GPUs; the towers stay f32).

@@ -27,7 +27,7 @@ use vclip_engine::{
     CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
 };
 use vclip_index::{Status, Video};
-use vclip_model::VClipModel;
+use vclip_model::Model;
 
 use crate::{probe_paths, CommandError, FileError, ProbeResult};
 
@@ -76,7 +76,7 @@ pub struct ModelStatus {
 }
 
 /// Loads the chosen model; never fails, the status says what happened.
-pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
+pub fn load_model(choice: &ModelChoice) -> (Option<Model>, ModelStatus) {
     load_model_with(choice, &crate::settings::LoadOptions::default())
 }
 
@@ -84,7 +84,7 @@ pub fn load_model(choice: &ModelChoice) -> (Option<VClipModel>, ModelStatus) {
 pub fn load_model_with(
     choice: &ModelChoice,
     options: &crate::settings::LoadOptions,
-) -> (Option<VClipModel>, ModelStatus) {
+) -> (Option<Model>, ModelStatus) {
     let (dir, required) = match choice {
         ModelChoice::None => return (None, ModelStatus::default()),
         ModelChoice::Default => match default_model_dir() {
@@ -104,13 +104,13 @@ pub fn load_model_with(
     // Queries and steps run the text tower on the CPU: 8-bit dense layers, unless
     // VCLIP_TEXT_PRECISION (or the settings) say `f32` (see `vclip bench search --preset full`).
     let loaded = vclip_model::device(options.gpu).and_then(|device| {
-        let mut model = VClipModel::load(&dir, &device)?;
+        let mut model = Model::load(&dir, &device)?;
         let precision = vclip_model::TextPrecision::from_env()
             .ok()
             .flatten()
             .or(options.precision)
             .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
-        model.text.set_precision(precision)?;
+        model.set_text_precision(precision)?;
         Ok(model)
     });
     match loaded {

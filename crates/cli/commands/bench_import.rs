@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use vclip_engine::encode::EncodeOptions;
 use vclip_engine::{CancelToken, Engine, ImportOptions, NoProgress};
-use vclip_media::{ClipDecoder, DecodeOptions};
+use vclip_media::{ClipDecoder, DecodeOptions, FrameSampler, SampleOptions};
+use vclip_model::{Family, Model};
 
 use super::print_json;
 
@@ -18,6 +19,10 @@ pub struct ImportBench {
     pub file: PathBuf,
     pub model: Option<PathBuf>,
     pub preset: String,
+    /// `videoclip` or `clip-vit-b32`: the random model made without `model`.
+    pub family: String,
+    /// `--family` was given (checked against `model`'s family).
+    pub family_given: bool,
     pub batch: usize,
     pub dtype: String,
     pub runs: usize,
@@ -28,29 +33,54 @@ pub struct ImportBench {
 pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let device = vclip_model::device(a.gpu)?;
     let tmp = tempfile::tempdir().context("temporary folder")?;
+    let family = super::parse_family(&a.family)?;
     let dir = match &a.model {
-        Some(d) => d.clone(),
+        Some(d) => {
+            let of_dir = Family::of_dir(d)?;
+            if a.family_given && of_dir != family {
+                anyhow::bail!(
+                    "--family {family} but the model in {} is {of_dir}",
+                    d.display()
+                );
+            }
+            d.clone()
+        }
         None => {
             let preset: vclip_model::Preset = a.preset.parse()?;
             let d = tmp.path().join("model");
-            vclip_model::init_random(preset, 0, &d, None)?;
+            match family {
+                Family::VideoClip => drop(vclip_model::init_random(preset, 0, &d, None)?),
+                Family::Clip => drop(vclip_model::init_random_clip(preset, 0, &d, None)?),
+            }
             d
         }
     };
     let dtype = super::bench::parse_dtype(&a.dtype)?;
-    let model = vclip_model::VClipModel::load_with_s3d_dtype(&dir, &device, dtype)
+    let model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let family = model.family();
     let random = model.is_random();
 
     // Warm-up, untimed: the device's first calls load kernels and plan matmuls (seconds on a
     // GPU), which a long-running app pays once, not per import.
     let batch = a.batch.max(1);
-    let clips = vclip_model::bench::synthetic_clips(batch, 30, 224, &device)?;
-    let dim = std::hint::black_box(model.encode_clips(&clips)?.to_vec2::<f32>()?)
-        .first()
-        .map_or(0, Vec::len);
+    let dim = match &model {
+        Model::VideoClip(m) => {
+            let clips = vclip_model::bench::synthetic_clips(batch, 30, 224, &device)?;
+            let f = std::hint::black_box(m.encode_clips(&clips)?.to_vec2::<f32>()?);
+            f.first().map_or(0, Vec::len)
+        }
+        Model::Clip(m) => {
+            let s = m.image_size();
+            let frames =
+                vclip_model::Tensor::zeros((batch, s, s, 3), vclip_model::DType::U8, &device)?;
+            std::hint::black_box(m.embed_rgb(&frames)?.to_vec2::<f32>()?);
+            m.embedding_dim()
+        }
+    };
     let features = vclip_model::Tensor::zeros((40, dim), vclip_model::DType::F32, &device)?;
-    std::hint::black_box(model.embed_windows(&features, 32, 16)?);
+    std::hint::black_box(model.window_states(&features, 32, 16)?);
+    let image_size = model.as_clip().map(|m| m.image_size());
 
     // The import into an empty library (decode + S3D-G + towers + thumbnail + indexes), each
     // run after decoding the same file alone (the baseline), in a fresh library.
@@ -60,7 +90,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     };
     let mut runs: Vec<Run> = Vec::new();
     for i in 0..a.runs.max(1) {
-        let (decode_s, seconds) = decode_alone(&a.file)?;
+        let (decode_s, seconds) = decode_alone(&a.file, image_size)?;
         let start = Instant::now();
         let report = engine.import(
             std::slice::from_ref(&a.file),
@@ -96,6 +126,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&serde_json::json!({
             "file": a.file, "video_s": median.video_s, "model": dir, "random_weights": random,
+            "family": family.name(),
             "device": format!("{device:?}"), "batch": a.batch, "dtype": a.dtype,
             "runs": runs.len(),
             "decode_alone_s": median.decode_s, "decode_video_s_per_s": median.decode_rate,
@@ -109,7 +140,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
             median.decode_rate, median.video_s, median.decode_s
         );
         println!(
-            "import        {:.2} video-s/s ({:.0} s of video in {:.1} s, {:?}, {})",
+            "import        {:.2} video-s/s ({:.0} s of video in {:.1} s, {family}, {:?}, {})",
             median.import_rate, median.video_s, median.import_s, device, a.dtype
         );
         println!(
@@ -137,14 +168,29 @@ impl Run {
     }
 }
 
-/// Seconds to decode every clip of `file`, and the clips (video-seconds) decoded.
-fn decode_alone(file: &Path) -> anyhow::Result<(f64, f64)> {
+/// Seconds to decode `file` as the import does, and the video-seconds decoded: every
+/// 30 fps clip (VideoCLIP), or one frame per second of side `image_size` (CLIP).
+fn decode_alone(file: &Path, image_size: Option<usize>) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
-    let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
-    let mut clips = 0u64;
-    for clip in decoder.by_ref() {
-        std::hint::black_box(clip?);
-        clips += 1;
+    let mut seconds = 0u64;
+    match image_size {
+        None => {
+            let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
+            for clip in decoder.by_ref() {
+                std::hint::black_box(clip?);
+                seconds += 1;
+            }
+        }
+        Some(size) => {
+            let opts = SampleOptions {
+                size: u32::try_from(size)?,
+                ..SampleOptions::default()
+            };
+            for frame in FrameSampler::open(file, opts)? {
+                std::hint::black_box(frame?);
+                seconds += 1;
+            }
+        }
     }
-    Ok((start.elapsed().as_secs_f64(), clips as f64))
+    Ok((start.elapsed().as_secs_f64(), seconds as f64))
 }

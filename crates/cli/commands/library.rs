@@ -98,7 +98,7 @@ impl LibraryArgs {
         let model = if with_model {
             let dir = self.model_dir()?;
             let device = vclip_model::device(self.gpu)?;
-            let model = vclip_model::VClipModel::load(&dir, &device).with_context(|| {
+            let model = vclip_model::Model::load(&dir, &device).with_context(|| {
                 format!(
                     "loading the model in {} (get one with `vclip models pull`, or pass --model)",
                     dir.display()
@@ -111,7 +111,7 @@ impl LibraryArgs {
                     .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device)),
             };
             let mut model = model;
-            model.text.set_precision(precision)?;
+            model.set_text_precision(precision)?;
             if model.is_random() {
                 eprintln!(
                     "warning: the model in {} has random weights: visual results mean nothing",

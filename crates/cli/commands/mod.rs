@@ -146,6 +146,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 file,
                 model,
                 preset,
+                family,
                 batch,
                 dtype,
                 runs,
@@ -155,6 +156,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 file,
                 model,
                 preset,
+                family_given: family.is_some(),
+                family: family.unwrap_or_else(|| "videoclip".into()),
                 batch,
                 dtype,
                 runs,
@@ -203,5 +206,14 @@ pub fn clock(s: f64) -> String {
         format!("{h}:{m:02}:{sec:04.1}")
     } else {
         format!("{m}:{sec:04.1}")
+    }
+}
+
+/// A model family on the command line: its name (`videoclip`, `clip-vit-b32`), or `clip` for
+/// the CLIP family.
+pub(crate) fn parse_family(s: &str) -> anyhow::Result<vclip_model::Family> {
+    match s {
+        "clip" => Ok(vclip_model::Family::Clip),
+        other => Ok(other.parse()?),
     }
 }

@@ -23,7 +23,7 @@ fn preset(name: &str) -> anyhow::Result<Preset> {
 }
 
 fn family(name: &str) -> anyhow::Result<Family> {
-    Ok(name.parse::<Family>()?)
+    super::parse_family(name)
 }
 
 fn print_clip_import(summary: &vclip_model::ClipImportSummary) {

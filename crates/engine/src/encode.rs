@@ -8,8 +8,11 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use serde::Serialize;
-use vclip_media::{Clip, ClipDecoder, DecodeOptions, DecodeReport, MediaError};
-use vclip_model::{Device, Tensor, VClipModel};
+use vclip_media::{
+    Clip, ClipDecoder, DecodeOptions, DecodeReport, FrameSampler, MediaError, SampleOptions,
+    SampledFrame,
+};
+use vclip_model::{ClipModel, Device, Model, Tensor, VClipModel};
 
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 
@@ -52,7 +55,7 @@ pub struct VideoEncoding {
 /// How much work goes to the device per call.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodeOptions {
-    /// Clips (seconds) per S3D-G call.
+    /// Seconds per backbone call: one-second clips for S3D-G, frames for CLIP's image tower.
     pub clip_batch: usize,
 }
 
@@ -72,16 +75,8 @@ pub struct FrameStats {
 }
 
 impl FrameStats {
-    fn of_clip(clip: &Clip) -> Self {
-        let frames = clip.valid_frames.clamp(1, clip.frame_count().max(1));
-        let bytes = clip.frame_bytes();
-        let at = (frames / 2) * bytes;
-        let Some(frame) = clip.frames.get(at..at + bytes) else {
-            return Self {
-                mean: 0.0,
-                std: 0.0,
-            };
-        };
+    /// Of one RGB24 frame.
+    fn of_frame(frame: &[u8]) -> Self {
         let (mut sum, mut sq, mut n) = (0f64, 0f64, 0f64);
         // Every 7th pixel is plenty for a mean and a spread.
         for px in frame.chunks_exact(3).step_by(7) {
@@ -156,81 +151,161 @@ fn encode_opened(
     on_clips: &mut dyn FnMut(u64),
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
+    let encode = |clips: &[Clip]| -> vclip_model::Result<Vec<Vec<f32>>> {
+        let t = clips_tensor(clips, model.s3d.device())?;
+        Ok(model.encode_clips(&t)?.to_vec2::<f32>()?)
+    };
+    let decoded = |d: &ClipDecoder| d.report().clone();
+    let stats = |c: &Clip| FrameStats::of_frame(c.sample_frame());
+    let source = Source {
+        items: decoder,
+        report: &decoded,
+    };
+    pipeline(path, source, opts, &stats, &encode, on_clips, cancel)
+}
+
+/// Samples one frame per second of `path` (the frame at `k + 0.5 s`, [`vclip_media::FrameSampler`])
+/// on a CPU thread and embeds the frames with CLIP's image tower on the model's device, calling
+/// `on_seconds(n)` after each batch of `n` seconds. The features are the unit frame embeddings.
+pub fn encode_frames(
+    path: &Path,
+    model: &ClipModel,
+    opts: EncodeOptions,
+    on_seconds: &mut dyn FnMut(u64),
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError> {
+    let size = model.image_size();
+    let sample = SampleOptions {
+        size: u32::try_from(size).unwrap_or(u32::MAX),
+        ..SampleOptions::default()
+    };
+    let sampler = FrameSampler::open(path, sample)?;
+    let encode = |frames: &[SampledFrame]| -> vclip_model::Result<Vec<Vec<f32>>> {
+        let mut data = Vec::with_capacity(frames.len() * size * size * 3);
+        for f in frames {
+            data.extend_from_slice(&f.rgb);
+        }
+        let t = Tensor::from_vec(data, (frames.len(), size, size, 3), &Device::Cpu)?;
+        Ok(model
+            .embed_rgb(&t)?
+            .to_device(&Device::Cpu)?
+            .to_vec2::<f32>()?)
+    };
+    let decoded = |s: &FrameSampler| s.report().decode.clone();
+    let stats = |f: &SampledFrame| FrameStats::of_frame(&f.rgb);
+    let source = Source {
+        items: sampler,
+        report: &decoded,
+    };
+    pipeline(path, source, opts, &stats, &encode, on_seconds, cancel)
+}
+
+/// [`encode_features`] or [`encode_frames`], as the model's family samples its frames.
+pub fn encode_features_of(
+    path: &Path,
+    model: &Model,
+    opts: EncodeOptions,
+    on_seconds: &mut dyn FnMut(u64),
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError> {
+    match model {
+        Model::VideoClip(m) => encode_features(path, m, opts, on_seconds, cancel),
+        Model::Clip(m) => encode_frames(path, m, opts, on_seconds, cancel),
+    }
+}
+
+/// Encodes a batch of items (one per second) into one feature per item.
+type EncodeBatch<'a, I> = dyn Fn(&[I]) -> vclip_model::Result<Vec<Vec<f32>>> + 'a;
+
+/// A decoder of one item per second and how to read its report once it has ended.
+struct Source<'a, S> {
+    items: S,
+    report: &'a (dyn Fn(&S) -> DecodeReport + Sync),
+}
+
+/// The decode/encode pipeline: `source` runs on its own thread and hands one item per second
+/// over a bounded channel (two batches), while this thread encodes batches of
+/// `opts.clip_batch` items on the device.
+fn pipeline<S, I>(
+    path: &Path,
+    source: Source<'_, S>,
+    opts: EncodeOptions,
+    stats: &dyn Fn(&I) -> FrameStats,
+    encode: &EncodeBatch<'_, I>,
+    on_items: &mut dyn FnMut(u64),
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError>
+where
+    S: Iterator<Item = Result<I, MediaError>> + Send,
+    I: Send,
+{
     let model_err = |source| EncodeError::Model {
         path: path.to_path_buf(),
         source,
     };
     let batch = opts.clip_batch.max(1);
-    let (tx, rx) = mpsc::sync_channel::<Result<Clip, MediaError>>(2 * batch);
-    let worker_cancel = cancel.clone();
-    let worker = std::thread::Builder::new()
-        .name("vclip-decode".into())
-        .spawn(move || {
-            // The decoder moves to this thread and is used only here.
-            let mut decoder = decoder;
-            for clip in decoder.by_ref() {
-                if worker_cancel.is_cancelled() || tx.send(clip).is_err() {
+    let (tx, rx) = mpsc::sync_channel::<Result<I, MediaError>>(2 * batch);
+    let mut features: Vec<Vec<f32>> = Vec::new();
+    let mut frames: Vec<FrameStats> = Vec::new();
+    let mut pending: Vec<I> = Vec::with_capacity(batch);
+    let mut failure = None;
+    let mut flush = |pending: &mut Vec<I>, features: &mut Vec<Vec<f32>>| {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let n = pending.len() as u64;
+        features.extend(encode(pending).map_err(model_err)?);
+        pending.clear();
+        on_items(n);
+        Ok::<(), EncodeError>(())
+    };
+    let report = std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("vclip-decode".into())
+            .spawn_scoped(scope, move || {
+                let Source { mut items, report } = source;
+                for item in items.by_ref() {
+                    if cancel.is_cancelled() || tx.send(item).is_err() {
+                        break;
+                    }
+                }
+                report(&items)
+            })
+            .map_err(|e| {
+                EncodeError::Media(MediaError::new(path, vclip_media::MediaErrorKind::Io(e)))
+            })?;
+        for item in rx.iter() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            match item {
+                Ok(i) => {
+                    frames.push(stats(&i));
+                    pending.push(i);
+                }
+                Err(e) => {
+                    failure = Some(e);
                     break;
                 }
             }
-            decoder.report().clone()
-        })
-        .map_err(|e| {
-            EncodeError::Media(MediaError::new(path, vclip_media::MediaErrorKind::Io(e)))
-        })?;
-
-    let mut features: Vec<Vec<f32>> = Vec::new();
-    let mut frames: Vec<FrameStats> = Vec::new();
-    let mut pending: Vec<Clip> = Vec::with_capacity(batch);
-    let mut failure = None;
-    let flush =
-        |pending: &mut Vec<Clip>, features: &mut Vec<Vec<f32>>| -> Result<(), EncodeError> {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let t = clips_tensor(pending, model.s3d.device()).map_err(model_err)?;
-            let f = model
-                .encode_clips(&t)
-                .and_then(|f| Ok(f.to_vec2::<f32>()?))
-                .map_err(model_err)?;
-            features.extend(f);
-            pending.clear();
-            Ok(())
-        };
-    for clip in rx.iter() {
-        if cancel.is_cancelled() {
-            break;
-        }
-        match clip {
-            Ok(c) => {
-                frames.push(FrameStats::of_clip(&c));
-                pending.push(c);
-            }
-            Err(e) => {
-                failure = Some(e);
-                break;
+            if pending.len() == batch {
+                if let Err(e) = flush(&mut pending, &mut features) {
+                    drop(rx);
+                    let _ = worker.join();
+                    return Err(e);
+                }
             }
         }
-        if pending.len() == batch {
-            let n = pending.len() as u64;
-            if let Err(e) = flush(&mut pending, &mut features) {
-                drop(rx);
-                let _ = worker.join();
-                return Err(e);
-            }
-            on_clips(n);
-        }
-    }
-    let report = worker.join().unwrap_or_default();
+        drop(rx);
+        Ok(worker.join().unwrap_or_default())
+    })?;
     if cancel.is_cancelled() {
         return Err(EncodeError::Cancelled);
     }
     if let Some(e) = failure {
         return Err(e.into());
     }
-    let n = pending.len() as u64;
     flush(&mut pending, &mut features)?;
-    on_clips(n);
     Ok(FeaturePass {
         features,
         frames,

@@ -24,7 +24,7 @@ use vclip_index::{
 };
 
 use crate::discover::{content_hash, discover};
-use crate::encode::{encode_features, representative_second, EncodeError, EncodeOptions};
+use crate::encode::{encode_features_of, representative_second, EncodeError, EncodeOptions};
 use crate::encode::{STRIDE_S, WINDOW_S};
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 use crate::store::{Engine, EngineError, Result};
@@ -287,7 +287,7 @@ impl Engine {
         self.library()
             .catalogue()
             .set_status(v.id, Status::Importing, None)?;
-        let pass = encode_features(
+        let pass = encode_features_of(
             &item.path,
             &active.model,
             opts.encode,
@@ -381,9 +381,9 @@ impl Engine {
         let model = &active.model;
         let rows = features.len() / dim.max(1);
         let model_err = |e| ItemError::from(model_error(v, e));
-        let t = vclip_model::Tensor::from_vec(features.to_vec(), (rows, dim), model.s3d.device())
+        let t = vclip_model::Tensor::from_vec(features.to_vec(), (rows, dim), model.device())
             .map_err(|e| model_err(e.into()))?;
-        let window = WINDOW_S.min(model.config.videoclip.max_video_len);
+        let window = WINDOW_S.min(model.max_window());
         let states = model
             .window_states(&t, window, STRIDE_S)
             .map_err(model_err)?;
@@ -440,6 +440,9 @@ pub struct ReindexReport {
     /// Videos without cached features for the active model's backbone: `vclip import` them
     /// again (that decodes them).
     pub need_import: Vec<String>,
+    /// Videos decoded by [`Engine::ensure_embedded`] because their features for the active
+    /// model's family did not exist (0 for [`Engine::reindex`], which never decodes).
+    pub decoded: usize,
     /// Videos whose cached features could not be read, with the reason.
     pub failed: Vec<ImportFailure>,
     /// Windows in the rebuilt vector index.
@@ -493,7 +496,7 @@ impl Engine {
         let expected = self.expected_windows(&active.key)?;
         let mut rec = crate::Reconciled::default();
         let fresh = crate::keyed::build(
-            active.model.config.videoclip.hidden_size,
+            active.model.embedding_dim(),
             &expected,
             &self.window_files(&active.version),
             &mut rec,

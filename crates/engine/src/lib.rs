@@ -34,4 +34,7 @@ pub use localize::{StepEmbedder, StepOptions, StepSpan, StepsReport};
 pub use progress::{
     CancelToken, Cancelled, NoProgress, Progress, ProgressEvent, ProgressSink, Tracker, TrainStatus,
 };
-pub use store::{model_version, Engine, EngineError, Reconciled, VideoSummary};
+pub use store::{
+    clip_version, dir_model, model_version, model_version_of, DirModel, Engine, EngineError,
+    Reconciled, VideoSummary,
+};

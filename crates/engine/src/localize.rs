@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 use vclip_index::{read_features, Features, Status, Video};
-use vclip_model::VClipModel;
+use vclip_model::{Model, VClipModel};
 
 use crate::moments::dot;
 use crate::steps::{background_threshold, localize};
@@ -23,16 +23,26 @@ pub trait StepEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
 }
 
+/// The active model's text tower (VideoCLIP: pooled, 768-d; CLIP: 512-d, unit).
+impl StepEmbedder for Model {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        rows(texts.len(), self.embed_texts(texts))
+    }
+}
+
 /// The VideoCLIP text tower (pooled, 768-d for the released model).
 impl StepEmbedder for VClipModel {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed_texts(texts)
-            .and_then(|t| Ok(t.to_device(&vclip_model::Device::Cpu)?.to_vec2::<f32>()?))
-            .map_err(|source| EngineError::Model {
-                context: format!("encoding {} step descriptions", texts.len()),
-                source,
-            })
+        rows(texts.len(), self.embed_texts(texts))
     }
+}
+
+fn rows(n: usize, t: vclip_model::Result<vclip_model::Tensor>) -> Result<Vec<Vec<f32>>> {
+    t.and_then(|t| Ok(t.to_device(&vclip_model::Device::Cpu)?.to_vec2::<f32>()?))
+        .map_err(|source| EngineError::Model {
+            context: format!("encoding {n} step descriptions"),
+            source,
+        })
 }
 
 /// How to place the steps.

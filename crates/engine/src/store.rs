@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use vclip_index::{Catalogue, Library, ModelVersion, Status, TextIndex, VectorIndex, Video};
-use vclip_model::{ModelConfig, VClipModel};
+use vclip_model::{ClipModelConfig, Family, Model, ModelConfig};
 
 use crate::keyed::{self, Keyed, RowFiles};
 use crate::progress::Cancelled;
@@ -81,10 +81,71 @@ pub fn model_version(config: &ModelConfig) -> Result<ModelVersion> {
     Ok(ModelVersion::new(&family, version)?)
 }
 
+/// [`model_version`] for a model of any family. A CLIP model's per-second features are its
+/// image embeddings, so its family folder is `clip-vit-b32-<image tower fingerprint>` and its
+/// version the whole model's fingerprint (`unversioned` for folders without one).
+pub fn model_version_of(model: &Model) -> Result<ModelVersion> {
+    match model {
+        Model::VideoClip(m) => model_version(&m.config),
+        Model::Clip(m) => clip_version(&m.config),
+    }
+}
+
+/// [`model_version_of`] for a CLIP model's configuration: the family folder is named by the
+/// image tower's fingerprint (`vision_id`; folders without one by `model_id`), so a fine-tuned
+/// model (same image tower, a temporal tower on top) shares the per-second features.
+pub fn clip_version(config: &ClipModelConfig) -> Result<ModelVersion> {
+    let name = Family::Clip.name();
+    let id = config.model_id.as_deref();
+    let features = config.vision_id.as_deref().or(id);
+    let hex = features.map(|id| id.split_once('-').map_or(id, |(_, hex)| hex));
+    let family = hex.map_or_else(|| name.to_owned(), |h| format!("{name}-{h}"));
+    Ok(ModelVersion::new(&family, id.unwrap_or("unversioned"))?)
+}
+
+/// What a model folder is, from its `config.json` alone (no weights are read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirModel {
+    pub family: Family,
+    pub version: ModelVersion,
+    pub description: String,
+    pub random_weights: bool,
+}
+
+/// Reads `model_dir/config.json` of either family (see [`DirModel`]).
+pub fn dir_model(model_dir: &Path) -> Result<DirModel> {
+    let config_path = model_dir.join(vclip_model::model_dir::CONFIG_FILE);
+    let err = |source| EngineError::Model {
+        context: format!("{} is not a model folder", model_dir.display()),
+        source,
+    };
+    let family = Family::of_dir(model_dir).map_err(err)?;
+    Ok(match family {
+        Family::VideoClip => {
+            let c = ModelConfig::load(&config_path).map_err(err)?;
+            DirModel {
+                family,
+                version: model_version(&c)?,
+                description: c.description,
+                random_weights: c.random_weights,
+            }
+        }
+        Family::Clip => {
+            let c = ClipModelConfig::load(&config_path).map_err(err)?;
+            DirModel {
+                family,
+                version: clip_version(&c)?,
+                description: c.description,
+                random_weights: c.random_weights,
+            }
+        }
+    })
+}
+
 /// The active model and its window index.
 #[derive(Debug)]
 pub(crate) struct Active {
-    pub model: VClipModel,
+    pub model: Model,
     pub version: ModelVersion,
     pub key: String,
     pub index_path: PathBuf,
@@ -151,7 +212,7 @@ pub struct Reconciled {
 impl Engine {
     /// Opens (creating if needed) the library at `root`, with `model` active if given. The
     /// model's vector index is loaded and reconciled with the catalogue (see module docs).
-    pub fn open(root: &Path, model: Option<VClipModel>) -> Result<(Self, Reconciled)> {
+    pub fn open(root: &Path, model: Option<Model>) -> Result<(Self, Reconciled)> {
         let lib = Library::create(root)?;
         let text = TextIndex::open(&lib.text_dir())?;
         let mut engine = Self {
@@ -168,10 +229,10 @@ impl Engine {
         Ok((engine, report))
     }
 
-    fn activate(&mut self, model: VClipModel) -> Result<Reconciled> {
-        let version = model_version(&model.config)?;
+    fn activate(&mut self, model: Model) -> Result<Reconciled> {
+        let version = model_version_of(&model)?;
         let key = version.key();
-        let dims = model.config.videoclip.hidden_size;
+        let dims = model.embedding_dim();
         let index_path = self.library().vector_index_path(&version)?;
         let mut report = Reconciled::default();
         let expected = self.expected_windows(&key)?;
@@ -223,15 +284,33 @@ impl Engine {
     }
 
     /// The active model, if any.
-    pub fn model(&self) -> Option<&VClipModel> {
+    pub fn model(&self) -> Option<&Model> {
         self.active.as_ref().map(|a| &a.model)
+    }
+
+    /// The active model as a VideoCLIP model, for jobs only that family has yet (fine-tuning).
+    pub(crate) fn trainable_model(&self) -> Result<&vclip_model::VClipModel> {
+        let model = self.model().ok_or(EngineError::NoModel)?;
+        model.as_videoclip().ok_or_else(|| {
+            EngineError::Invalid(format!(
+                "fine-tuning a {} model is not supported yet; fine-tune a VideoCLIP model",
+                model.family()
+            ))
+        })
     }
 
     /// Closes the library (its lock is released) and hands back the active model, e.g. to open
     /// another library with it without loading it again. Saves the vector index first.
-    pub fn into_model(self) -> Result<Option<VClipModel>> {
+    pub fn into_model(self) -> Result<Option<Model>> {
         self.save_index()?;
         Ok(self.active.map(|a| a.model))
+    }
+
+    /// Windows in the active model's vector index (0 without a model).
+    pub fn vector_count(&self) -> usize {
+        self.active.as_ref().map_or(0, |a| {
+            a.vectors.read().unwrap_or_else(|e| e.into_inner()).len()
+        })
     }
 
     /// `family/version` of the active model.

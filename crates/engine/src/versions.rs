@@ -30,10 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use vclip_model::ModelConfig;
 
 use crate::finetune::{FinetuneReport, RecallMetrics};
-use crate::store::{model_version, Engine, EngineError, Result};
+use crate::store::{dir_model, Engine, EngineError, Result};
 
 /// The registry's file name, in the library folder.
 pub const REGISTRY_FILE: &str = "models.json";
@@ -281,18 +280,14 @@ pub fn active(library: &Path) -> Result<Option<VersionEntry>> {
 
 /// The entry a model folder would have: its version key and description from `config.json`.
 fn entry_for(model_dir: &Path, parent: Option<&str>) -> Result<VersionEntry> {
-    let config_path = model_dir.join(vclip_model::model_dir::CONFIG_FILE);
-    let config = ModelConfig::load(&config_path).map_err(|source| EngineError::Model {
-        context: format!("{} is not a model folder", model_dir.display()),
-        source,
-    })?;
+    let config = dir_model(model_dir)?;
     let dir = std::fs::canonicalize(model_dir)
         .map_err(|e| EngineError::Invalid(format!("{}: {e}", model_dir.display())))?;
     let created_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Ok(VersionEntry {
-        version: model_version(&config)?.key(),
+        version: config.version.key(),
         dir,
         parent: parent.map(str::to_owned),
         created_unix,
@@ -433,7 +428,9 @@ impl Engine {
 
     /// Makes sure every ready video has the active model's windows: when some lack them
     /// ([`Engine::embedding_gaps`]), re-embeds the library from the feature cache
-    /// ([`Engine::reindex`], no decoding). `None` when nothing was missing.
+    /// ([`Engine::reindex`], no decoding), then imports the videos that have no features of the
+    /// active model's family yet (a switch to the other family): only those are decoded, with
+    /// that family's frame sampling. `None` when nothing was missing.
     #[cfg(feature = "media")]
     pub fn ensure_embedded(
         &self,
@@ -443,9 +440,27 @@ impl Engine {
         if self.embedding_gaps()?.is_empty() {
             return Ok(None);
         }
-        let report = self.reindex(sink, cancel)?;
+        let mut report = self.reindex(sink, cancel)?;
         if report.cancelled {
             return Err(EngineError::Cancelled);
+        }
+        if !report.need_import.is_empty() {
+            let paths: Vec<PathBuf> = report.need_import.iter().map(PathBuf::from).collect();
+            let done = self.import(&paths, crate::ImportOptions::default(), sink, cancel)?;
+            if done.cancelled {
+                return Err(EngineError::Cancelled);
+            }
+            report.decoded = done.imported.len();
+            report.windows = self.vector_count();
+            let imported: Vec<String> = done
+                .imported
+                .iter()
+                .chain(&done.reembedded)
+                .chain(&done.skipped)
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            report.need_import.retain(|p| !imported.contains(p));
+            report.failed.extend(done.failed);
         }
         Ok(Some(report))
     }

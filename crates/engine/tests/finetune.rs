@@ -53,7 +53,7 @@ fn library(dir: &Path) -> Engine {
     let m = dir.join("model");
     init_random(Preset::Tiny, 11, &m, None).expect("init tiny model");
     let model = VClipModel::load(&m, &Device::Cpu).expect("load tiny model");
-    let (engine, _) = Engine::open(&dir.join("lib"), Some(model)).expect("open");
+    let (engine, _) = Engine::open(&dir.join("lib"), Some(model.into())).expect("open");
     let report = engine
         .import(
             &[videos],

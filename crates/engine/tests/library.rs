@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vclip_engine::search::{SearchOptions, Signal};
-use vclip_engine::{model_version, CancelToken, Engine, ImportOptions, NoProgress};
+use vclip_engine::{
+    model_version, model_version_of, CancelToken, Engine, ImportOptions, NoProgress,
+};
 use vclip_index::{read_features, Library};
 use vclip_model::{init_random, Device, Preset, VClipModel};
 
@@ -92,7 +94,7 @@ fn import_then_search_by_subtitle_and_by_stored_vector() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
 
     let report = import(&engine, std::slice::from_ref(&videos));
     assert_eq!(report.imported.len(), 2, "{report:?}");
@@ -160,7 +162,7 @@ fn import_then_search_by_subtitle_and_by_stored_vector() {
     // the window with the highest inner product over every stored window (computed here by
     // brute force from the vector files), inside that window's span.
     let m = engine.model().expect("model");
-    let version = model_version(&m.config).expect("version");
+    let version = model_version_of(m).expect("version");
     let mut stored: Vec<(String, usize, Vec<f32>)> = Vec::new();
     for v in engine.list().expect("list") {
         let hash = engine.find(&v.path).expect("find").hash;
@@ -209,7 +211,7 @@ fn remove_reindex_and_reopen_keep_everything_consistent() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     import(&engine, std::slice::from_ref(&videos));
     assert_eq!(engine.indexed_windows(), 3);
 
@@ -243,7 +245,7 @@ fn remove_reindex_and_reopen_keep_everything_consistent() {
         .and_then(|l| l.vector_index_path(&version))
         .expect("path");
     std::fs::remove_file(&ix).expect("remove index");
-    let (engine, rec) = Engine::open(&lib, Some(model(tmp.path()))).expect("reopen");
+    let (engine, rec) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("reopen");
     assert!(rec.rebuilt, "{rec:?}");
     assert_eq!(engine.indexed_windows(), 1);
     let fox = engine
@@ -261,7 +263,7 @@ fn a_new_model_version_reembeds_from_cached_features_without_decoding() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     import(&engine, std::slice::from_ref(&videos));
     drop(engine);
     // Same S3D (same family, cached features reused), other towers: copy the model directory
@@ -279,7 +281,7 @@ fn a_new_model_version_reembeds_from_cached_features_without_decoding() {
     config["towers_id"] = towers["towers_id"].clone();
     std::fs::write(other.join("config.json"), config.to_string()).expect("write");
     let m2 = VClipModel::load(&other, &Device::Cpu).expect("load");
-    let (engine, _) = Engine::open(&lib, Some(m2)).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(m2.into())).expect("open");
     // The corrupt file is gone from the folder, and one source video too: a re-embed must not
     // need the video file at all.
     std::fs::remove_file(videos.join("broken.mp4")).expect("rm");
@@ -299,7 +301,7 @@ fn search_answers_while_an_import_runs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     import(&engine, &[videos.join("nested")]);
     for i in 0..3 {
         // Distinct contents (the same content under two names is one video).
@@ -336,7 +338,7 @@ fn cancel_leaves_a_resumable_library() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     let cancel = CancelToken::new();
     let c = cancel.clone();
     // Cancel at the first progress report of the encoder (inside the first video).
@@ -401,10 +403,10 @@ fn semantic_signal_finds_the_cue_whose_meaning_matches() {
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
     // Import first without an encoder: enabling it later embeds the existing cues once.
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     import(&engine, &[videos.join("kitchen.mp4")]);
     drop(engine);
-    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     let rec = engine
         .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
         .expect("enable");
@@ -438,7 +440,7 @@ fn semantic_signal_finds_the_cue_whose_meaning_matches() {
         "{hits:?}"
     );
     drop(engine);
-    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     let rec = engine
         .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
         .expect("enable");
@@ -450,7 +452,7 @@ fn an_unfinished_video_whose_file_disappeared_is_marked_failed() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let videos = folder(tmp.path());
     let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()))).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
     let cancel = CancelToken::new();
     let c = cancel.clone();
     let sink = move |e: vclip_engine::ProgressEvent| {

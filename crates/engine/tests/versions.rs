@@ -57,7 +57,7 @@ fn models(dir: &Path) -> (PathBuf, PathBuf) {
 
 fn open(lib: &Path, model: &Path) -> Engine {
     let m = VClipModel::load(model, &Device::Cpu).expect("load");
-    Engine::open(lib, Some(m)).expect("open").0
+    Engine::open(lib, Some(m.into())).expect("open").0
 }
 
 #[test]
@@ -130,8 +130,7 @@ fn switching_back_to_an_embedded_version_needs_no_reembedding() {
     assert_eq!(Some(s.to.version.as_str()), engine.model_key());
 
     // A token file that disappeared is a gap.
-    let version =
-        vclip_engine::model_version(&engine.model().expect("model").config).expect("version");
+    let version = vclip_engine::model_version_of(engine.model().expect("model")).expect("version");
     let tokens = lib
         .join("families")
         .join(version.family())

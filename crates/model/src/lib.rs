@@ -33,6 +33,7 @@ pub mod clip_temporal;
 pub mod config;
 mod error;
 pub mod family;
+mod loaded;
 pub mod minilm;
 pub mod model_dir;
 pub mod pth;
@@ -54,6 +55,7 @@ pub use clip_temporal::{
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
 pub use error::{Error, Result};
 pub use family::{Family, FamilySpec, FrameSampling, TokenizerKind, WindowPooling};
+pub use loaded::Model;
 pub use minilm::SentenceEncoder;
 pub use model_dir::{
     import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,

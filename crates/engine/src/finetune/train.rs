@@ -278,7 +278,7 @@ impl Engine {
     /// running a few real training steps, one evaluation and one retrieval clustering here
     /// (the weights are not changed).
     pub fn finetune_plan(&self, opts: &FinetuneOptions) -> Result<FinetunePlan> {
-        let model = self.model().ok_or(EngineError::NoModel)?;
+        let model = self.trainable_model()?;
         check_options(opts)?;
         let mut rng = SplitMix64::new(opts.seed);
         let videos = self.training_data(model, opts, &mut rng, &crate::NoProgress)?;
@@ -467,7 +467,7 @@ impl<'a> Run<'a> {
         opts: &FinetuneOptions,
         sink: &dyn ProgressSink,
     ) -> Result<Self> {
-        let model = engine.model().ok_or(EngineError::NoModel)?;
+        let model = engine.trainable_model()?;
         check_options(opts)?;
         if out_dir.join(vclip_model::model_dir::CONFIG_FILE).exists() {
             return Err(EngineError::Invalid(format!(
