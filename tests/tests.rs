@@ -4,6 +4,7 @@
 #[path = "../crates/media/tests/support/mod.rs"]
 mod support;
 
+mod cli_clip;
 mod cli_finetune;
 mod cli_finetune_learns;
 mod cli_full_disk;

@@ -246,7 +246,7 @@ enum ModelsCommand {
         #[arg(
             value_name = "FAMILY",
             default_value = "videoclip",
-            value_parser = ["videoclip", "clip-vit-b32"]
+            value_parser = ["videoclip", "clip-vit-b32", "clip"]
         )]
         family: String,
         /// A folder URL holding copies of the files, tried before the official addresses
@@ -295,7 +295,7 @@ enum ModelsCommand {
     /// Write a random-weight model (marked as random) for tests and benchmarks.
     InitRandom {
         /// The model family.
-        #[arg(long, default_value = "videoclip", value_parser = ["videoclip", "clip-vit-b32"])]
+        #[arg(long, default_value = "videoclip", value_parser = ["videoclip", "clip-vit-b32", "clip"])]
         family: String,
         #[arg(long, default_value = "tiny")]
         preset: String,
@@ -364,9 +364,10 @@ enum BenchCommand {
         /// folder's family (checked against this when both are given).
         #[arg(long, value_name = "FAMILY")]
         family: Option<String>,
-        /// Seconds per backbone call (S3D-G clips, or CLIP frames).
-        #[arg(long, default_value_t = 4)]
-        batch: usize,
+        /// Seconds per backbone call (S3D-G clips, or CLIP frames); default: the import's
+        /// (4 clips, 16 frames).
+        #[arg(long)]
+        batch: Option<usize>,
         /// S3D-G precision: f32, f16 or bf16 (the half types on GPUs; the towers stay f32).
         #[arg(long, default_value = "f32")]
         dtype: String,

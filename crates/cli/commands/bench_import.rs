@@ -23,7 +23,8 @@ pub struct ImportBench {
     pub family: String,
     /// `--family` was given (checked against `model`'s family).
     pub family_given: bool,
-    pub batch: usize,
+    /// Seconds per backbone call; `None`: the import's defaults.
+    pub batch: Option<usize>,
     pub dtype: String,
     pub runs: usize,
     pub gpu: bool,
@@ -63,7 +64,17 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
 
     // Warm-up, untimed: the device's first calls load kernels and plan matmuls (seconds on a
     // GPU), which a long-running app pays once, not per import.
-    let batch = a.batch.max(1);
+    let encode = match a.batch {
+        Some(b) => EncodeOptions {
+            clip_batch: b.max(1),
+            frame_batch: b.max(1),
+        },
+        None => EncodeOptions::default(),
+    };
+    let batch = match family {
+        Family::VideoClip => encode.clip_batch,
+        Family::Clip => encode.frame_batch,
+    };
     let dim = match &model {
         Model::VideoClip(m) => {
             let clips = vclip_model::bench::synthetic_clips(batch, 30, 224, &device)?;
@@ -85,9 +96,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     // The import into an empty library (decode + S3D-G + towers + thumbnail + indexes), each
     // run after decoding the same file alone (the baseline), in a fresh library.
     let (mut engine, _) = Engine::open(&tmp.path().join("library-0"), Some(model))?;
-    let opts = ImportOptions {
-        encode: EncodeOptions { clip_batch: batch },
-    };
+    let opts = ImportOptions { encode };
     let mut runs: Vec<Run> = Vec::new();
     for i in 0..a.runs.max(1) {
         let (decode_s, seconds) = decode_alone(&a.file, image_size)?;
@@ -127,7 +136,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
         print_json(&serde_json::json!({
             "file": a.file, "video_s": median.video_s, "model": dir, "random_weights": random,
             "family": family.name(),
-            "device": format!("{device:?}"), "batch": a.batch, "dtype": a.dtype,
+            "device": format!("{device:?}"), "batch": batch, "dtype": a.dtype,
             "runs": runs.len(),
             "decode_alone_s": median.decode_s, "decode_video_s_per_s": median.decode_rate,
             "import_s": median.import_s, "import_video_s_per_s": median.import_rate,

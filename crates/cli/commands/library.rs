@@ -205,7 +205,10 @@ pub fn import(
     let cancel = ctrl_c_token();
     let bar = Bar::new();
     let opts = ImportOptions {
-        encode: EncodeOptions { clip_batch: batch },
+        encode: EncodeOptions {
+            clip_batch: batch,
+            ..EncodeOptions::default()
+        },
     };
     let report = engine.import(paths, opts, &bar, &cancel)?;
     if json {

@@ -203,7 +203,10 @@ pub fn encode(
     let enc = encode_video(
         video,
         &model,
-        EncodeOptions { clip_batch: batch },
+        EncodeOptions {
+            clip_batch: batch,
+            ..EncodeOptions::default()
+        },
         &bar,
         &CancelToken::new(),
     )?;

@@ -180,7 +180,10 @@ pub fn eval_crosstask(
     }
     let engine = args.open(true)?;
     let opts = ImportOptions {
-        encode: EncodeOptions { clip_batch: batch },
+        encode: EncodeOptions {
+            clip_batch: batch,
+            ..EncodeOptions::default()
+        },
     };
     let report = engine.eval_crosstask(
         &dataset,

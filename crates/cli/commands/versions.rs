@@ -222,6 +222,12 @@ fn switch(
                     "re-embedded {} videos from the feature cache; {} windows indexed",
                     r.reembedded, r.windows
                 );
+                if r.decoded > 0 {
+                    println!(
+                        "decoded {} videos that had no features for this model's family",
+                        r.decoded
+                    );
+                }
                 for p in &r.need_import {
                     println!("  needs `vclip import` (no cached features for this model): {p}");
                 }

@@ -55,13 +55,19 @@ pub struct VideoEncoding {
 /// How much work goes to the device per call.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodeOptions {
-    /// Seconds per backbone call: one-second clips for S3D-G, frames for CLIP's image tower.
+    /// One-second clips per S3D-G call (VideoCLIP).
     pub clip_batch: usize,
+    /// Frames (seconds) per image-tower call (CLIP). 8–16 run about 35 % faster than 4 on a
+    /// 2-core CPU (`vclip bench import FILE --family clip --batch N`).
+    pub frame_batch: usize,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { clip_batch: 4 }
+        Self {
+            clip_batch: 4,
+            frame_batch: 16,
+        }
     }
 }
 
@@ -139,15 +145,17 @@ pub fn encode_features(
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
     let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
-    encode_opened(path, decoder, model, opts, on_clips, cancel)
+    encode_opened(path, decoder, model, opts, None, on_clips, cancel)
 }
 
-/// [`encode_features`] on a decoder the caller already opened.
+/// [`encode_features`] on a decoder the caller already opened, stopping after `limit` seconds
+/// when given.
 fn encode_opened(
     path: &Path,
     decoder: ClipDecoder,
     model: &VClipModel,
     opts: EncodeOptions,
+    limit: Option<usize>,
     on_clips: &mut dyn FnMut(u64),
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
@@ -155,13 +163,21 @@ fn encode_opened(
         let t = clips_tensor(clips, model.s3d.device())?;
         Ok(model.encode_clips(&t)?.to_vec2::<f32>()?)
     };
-    let decoded = |d: &ClipDecoder| d.report().clone();
+    let decoded = |d: &Prefix<ClipDecoder>| d.inner.report().clone();
     let stats = |c: &Clip| FrameStats::of_frame(c.sample_frame());
     let source = Source {
-        items: decoder,
+        items: Prefix::new(decoder, limit),
         report: &decoded,
     };
-    pipeline(path, source, opts, &stats, &encode, on_clips, cancel)
+    pipeline(
+        path,
+        source,
+        opts.clip_batch,
+        &stats,
+        &encode,
+        on_clips,
+        cancel,
+    )
 }
 
 /// Samples one frame per second of `path` (the frame at `k + 0.5 s`, [`vclip_media::FrameSampler`])
@@ -171,6 +187,18 @@ pub fn encode_frames(
     path: &Path,
     model: &ClipModel,
     opts: EncodeOptions,
+    on_seconds: &mut dyn FnMut(u64),
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError> {
+    encode_frames_prefix(path, model, opts, None, on_seconds, cancel)
+}
+
+/// [`encode_frames`], stopping after `limit` seconds when given.
+fn encode_frames_prefix(
+    path: &Path,
+    model: &ClipModel,
+    opts: EncodeOptions,
+    limit: Option<usize>,
     on_seconds: &mut dyn FnMut(u64),
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
@@ -191,13 +219,21 @@ pub fn encode_frames(
             .to_device(&Device::Cpu)?
             .to_vec2::<f32>()?)
     };
-    let decoded = |s: &FrameSampler| s.report().decode.clone();
+    let decoded = |s: &Prefix<FrameSampler>| s.inner.report().decode.clone();
     let stats = |f: &SampledFrame| FrameStats::of_frame(&f.rgb);
     let source = Source {
-        items: sampler,
+        items: Prefix::new(sampler, limit),
         report: &decoded,
     };
-    pipeline(path, source, opts, &stats, &encode, on_seconds, cancel)
+    pipeline(
+        path,
+        source,
+        opts.frame_batch,
+        &stats,
+        &encode,
+        on_seconds,
+        cancel,
+    )
 }
 
 /// [`encode_features`] or [`encode_frames`], as the model's family samples its frames.
@@ -214,6 +250,54 @@ pub fn encode_features_of(
     }
 }
 
+/// The first `max_seconds` seconds of `path` through the same decode/encode pipeline as
+/// [`encode_features_of`] (the family's decoder on its own thread, the backbone here): what
+/// [`crate::estimate`] times to see how decoding and encoding share this machine.
+pub fn encode_prefix_of(
+    path: &Path,
+    model: &Model,
+    opts: EncodeOptions,
+    max_seconds: usize,
+    cancel: &CancelToken,
+) -> Result<FeaturePass, EncodeError> {
+    let limit = Some(max_seconds);
+    match model {
+        Model::VideoClip(m) => {
+            let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
+            encode_opened(path, decoder, m, opts, limit, &mut |_| {}, cancel)
+        }
+        Model::Clip(m) => encode_frames_prefix(path, m, opts, limit, &mut |_| {}, cancel),
+    }
+}
+
+/// At most `left` items of `inner` (all of them for `None`); the decoder stays reachable for
+/// its report.
+struct Prefix<S> {
+    inner: S,
+    left: Option<usize>,
+}
+
+impl<S> Prefix<S> {
+    fn new(inner: S, left: Option<usize>) -> Self {
+        Self { inner, left }
+    }
+}
+
+impl<S: Iterator> Iterator for Prefix<S> {
+    type Item = S::Item;
+
+    fn next(&mut self) -> Option<S::Item> {
+        match &mut self.left {
+            Some(0) => None,
+            Some(n) => {
+                *n -= 1;
+                self.inner.next()
+            }
+            None => self.inner.next(),
+        }
+    }
+}
+
 /// Encodes a batch of items (one per second) into one feature per item.
 type EncodeBatch<'a, I> = dyn Fn(&[I]) -> vclip_model::Result<Vec<Vec<f32>>> + 'a;
 
@@ -224,12 +308,12 @@ struct Source<'a, S> {
 }
 
 /// The decode/encode pipeline: `source` runs on its own thread and hands one item per second
-/// over a bounded channel (two batches), while this thread encodes batches of
-/// `opts.clip_batch` items on the device.
+/// over a bounded channel (two batches), while this thread encodes batches of `batch` items on
+/// the device.
 fn pipeline<S, I>(
     path: &Path,
     source: Source<'_, S>,
-    opts: EncodeOptions,
+    batch: usize,
     stats: &dyn Fn(&I) -> FrameStats,
     encode: &EncodeBatch<'_, I>,
     on_items: &mut dyn FnMut(u64),
@@ -243,7 +327,7 @@ where
         path: path.to_path_buf(),
         source,
     };
-    let batch = opts.clip_batch.max(1);
+    let batch = batch.max(1);
     let (tx, rx) = mpsc::sync_channel::<Result<I, MediaError>>(2 * batch);
     let mut features: Vec<Vec<f32>> = Vec::new();
     let mut frames: Vec<FrameStats> = Vec::new();
@@ -335,6 +419,7 @@ pub fn encode_video(
         decoder,
         model,
         opts,
+        None,
         &mut |n| tracker.advance(n, sink),
         cancel,
     );
