@@ -39,3 +39,15 @@ with zipfile.ZipFile(whl) as z:
 PY
 fi
 echo "$sums" | sha256sum -c --quiet
+
+# CLIP's real BPE vocabulary (49,408 tokens) for the tokenizer test of crates/model
+# (tests/clip_parity.rs): .cache/clip-vit-b32/{vocab.json,merges.txt}, built by
+# tools/clip_vocab.py from the SHA-256-checked bpe_simple_vocab_16e6.txt.gz in PyPI
+# open_clip_torch==3.3.0 (no other package needed).
+clip=.cache/clip-vit-b32
+clip_sums="3f0c4f7d2086b61b38487075278ea9ed04edb53a03cbb045b86c27190fa8fb69  $clip/vocab.json
+9fd691f7c8039210e0fced15865466c65820d09b63988b0174bfe25de299051a  $clip/merges.txt"
+if ! echo "$clip_sums" | sha256sum -c --quiet >/dev/null 2>&1; then
+  python3 tools/clip_vocab.py "$clip"
+fi
+echo "$clip_sums" | sha256sum -c --quiet

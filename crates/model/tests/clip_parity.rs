@@ -142,37 +142,39 @@ fn tiny_tokenizer_matches_hf_ids() -> Result<()> {
     Ok(())
 }
 
-fn full_tokenizer() -> Option<PathBuf> {
-    let path = match std::env::var_os("VCLIP_TEST_CLIP_TOKENIZER") {
+/// CLIP's real tokenizers to test: `tokenizer.json` (HF's, written by the fixture script) and
+/// `vocab.json` + `merges.txt` (also written by `scripts/fetch-test-assets.sh`, from the
+/// open_clip wheel), in `.cache/clip-vit-b32/` or the folder of `VCLIP_TEST_CLIP_TOKENIZER`.
+fn full_tokenizers() -> Result<Vec<ClipTokenizer>> {
+    let json = match std::env::var_os("VCLIP_TEST_CLIP_TOKENIZER") {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../.cache/clip-vit-b32")
             .join(CLIP_TOKENIZER_FILE),
     };
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipping: CLIP's tokenizer.json not found at {} (tools/make_clip_fixtures.py writes \
-             it; or set VCLIP_TEST_CLIP_TOKENIZER)",
-            path.display()
-        );
-        None
+    let folder = json.parent().unwrap_or(Path::new("."));
+    let (vocab, merges) = (folder.join("vocab.json"), folder.join("merges.txt"));
+    let mut toks = Vec::new();
+    if json.is_file() {
+        toks.push(ClipTokenizer::from_file(&json)?);
     }
+    if vocab.is_file() && merges.is_file() {
+        toks.push(ClipTokenizer::from_vocab_merges(&vocab, &merges)?);
+    }
+    if toks.is_empty() {
+        eprintln!(
+            "skipping: neither CLIP's tokenizer.json nor vocab.json + merges.txt in {} \
+             (scripts/fetch-test-assets.sh writes the second; or set VCLIP_TEST_CLIP_TOKENIZER)",
+            folder.display()
+        );
+    }
+    Ok(toks)
 }
 
 #[test]
 fn real_clip_tokenizer_matches_hf_ids() -> Result<()> {
-    let Some(path) = full_tokenizer() else {
-        return Ok(());
-    };
+    let toks = full_tokenizers()?;
     let t = texts()?;
-    let mut toks = vec![ClipTokenizer::from_file(&path)?];
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let (vocab, merges) = (folder.join("vocab.json"), folder.join("merges.txt"));
-    if vocab.is_file() && merges.is_file() {
-        toks.push(ClipTokenizer::from_vocab_merges(&vocab, &merges)?);
-    }
     for tok in &toks {
         assert_eq!(
             (tok.sot_id(), tok.eot_id(), tok.vocab_size()),
