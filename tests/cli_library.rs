@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::ffmpeg;
-
 pub(crate) fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
         .args(args)
@@ -46,23 +44,7 @@ pub(crate) fn video(
     seconds: u32,
     cues: Option<&str>,
 ) -> PathBuf {
-    let path = dir.join(name);
-    let t = seconds.to_string();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &t,
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        path.to_str().expect("utf-8"),
-    ]);
+    let path = crate::support::lavfi(dir, name, source, f64::from(seconds));
     if let Some(c) = cues {
         std::fs::write(path.with_extension("srt"), c).expect("write srt");
     }

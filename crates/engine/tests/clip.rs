@@ -14,8 +14,6 @@ use vclip_index::read_features;
 use vclip_media::{decode_per_second, SampleOptions};
 use vclip_model::{init_random, init_random_clip, Device, Model, Preset, Tensor};
 
-use support::ffmpeg;
-
 fn clip_model(dir: &Path) -> Model {
     let m = dir.join("clip");
     if !m.join("config.json").exists() {
@@ -33,25 +31,7 @@ fn videoclip_model(dir: &Path) -> Model {
 }
 
 fn video(dir: &Path, name: &str, source: &str, seconds: u32) -> PathBuf {
-    let path = dir.join(name);
-    let t = seconds.to_string();
-    let p = path.to_str().expect("utf-8");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &t,
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        p,
-    ]);
-    path
+    support::lavfi(dir, name, source, f64::from(seconds))
 }
 
 /// Two videos: 10 s of `testsrc2` and 6 s of `mandelbrot`.

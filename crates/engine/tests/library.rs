@@ -15,8 +15,6 @@ use vclip_engine::{
 use vclip_index::{read_features, Library};
 use vclip_model::{init_random, Device, Preset, VClipModel};
 
-use support::ffmpeg;
-
 fn model(dir: &Path) -> VClipModel {
     let m = dir.join("model");
     if !m.join("config.json").exists() {
@@ -27,24 +25,7 @@ fn model(dir: &Path) -> VClipModel {
 
 /// A video from a lavfi source, with an optional sidecar `.srt`.
 fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: Option<&str>) -> PathBuf {
-    let path = dir.join(name);
-    let t = seconds.to_string();
-    let p = path.to_str().expect("utf-8");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &t,
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        p,
-    ]);
+    let path = support::lavfi(dir, name, source, f64::from(seconds));
     if let Some(cues) = srt {
         std::fs::write(path.with_extension("srt"), cues).expect("write srt");
     }

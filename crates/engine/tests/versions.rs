@@ -13,26 +13,8 @@ use vclip_engine::search::SearchOptions;
 use vclip_engine::{versions, CancelToken, Engine, ImportOptions, NoProgress};
 use vclip_model::{init_random, Device, Preset, VClipModel};
 
-use support::ffmpeg;
-
 fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
-    let path = dir.join(name);
-    let t = seconds.to_string();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &t,
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        path.to_str().expect("utf-8"),
-    ]);
+    let path = support::lavfi(dir, name, source, f64::from(seconds));
     std::fs::write(path.with_extension("srt"), srt).expect("write srt");
     path
 }

@@ -33,14 +33,25 @@ pub fn testsrc_with(
     seconds: f64,
     extra: &[&str],
 ) -> PathBuf {
-    let path = dir.join(name);
     let src = format!("testsrc2=size={size}:rate={rate}");
+    lavfi_with(dir, name, &src, seconds, extra)
+}
+
+/// An H.264 video (yuv420p, x264 ultrafast) of `seconds` from the lavfi `source`
+/// (`color=c=red:size=160x120:rate=10`, `mandelbrot=…`).
+pub fn lavfi(dir: &Path, name: &str, source: &str, seconds: f64) -> PathBuf {
+    lavfi_with(dir, name, source, seconds, &[])
+}
+
+/// [`lavfi`] with extra output options.
+pub fn lavfi_with(dir: &Path, name: &str, source: &str, seconds: f64, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
     let secs = seconds.to_string();
     let mut args = vec![
         "-f",
         "lavfi",
         "-i",
-        &src,
+        source,
         "-t",
         &secs,
         "-pix_fmt",
