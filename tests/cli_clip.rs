@@ -132,3 +132,52 @@ fn import_with_clip_then_switch_families_without_decoding_twice() {
     assert!(text.contains("clip-vit-b32-"), "{text}");
     assert!(text.contains("videoclip-"), "{text}");
 }
+
+#[test]
+fn the_clip_folder_is_the_default_when_it_is_the_only_model() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let models = t.join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args([
+            "models",
+            "init-random",
+            "--family",
+            "clip",
+            "--preset",
+            "tiny",
+        ])
+        .arg(models.join("clip-vit-b32"))
+        .output()
+        .expect("run vclip");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let videos = t.join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video(
+        &videos,
+        "green.mp4",
+        "color=c=green:size=160x120:rate=10",
+        3,
+        None,
+    );
+    let vclip = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vclip"))
+            .args(args)
+            .arg("--library")
+            .arg(t.join("lib"))
+            .env_remove("VCLIP_MODEL")
+            .env_remove("VCLIP_SENTENCE_MODEL")
+            .env("VCLIP_MODELS", &models)
+            .output()
+            .expect("run vclip")
+    };
+    ok(vclip(&["import", videos.to_str().expect("utf-8")]));
+    let list = json(&ok(vclip(&["list", "--json"])));
+    assert!(
+        list[0]["model_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("clip-vit-b32-")),
+        "{list}"
+    );
+}

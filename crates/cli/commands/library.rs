@@ -77,7 +77,15 @@ impl LibraryArgs {
             }
             return Ok((active.dir, "models.json"));
         }
-        Ok((default_model_dir()?, "default"))
+        // The default: VideoCLIP's folder, else CLIP's when only that one holds a model.
+        let videoclip = default_model_dir()?;
+        if !videoclip.join("config.json").is_file() {
+            let clip = super::models::default_clip_dir()?;
+            if clip.join("config.json").is_file() {
+                return Ok((clip, "default"));
+            }
+        }
+        Ok((videoclip, "default"))
     }
 
     /// The sentence encoder folder: given, from the environment, or the default one if present.
@@ -100,7 +108,8 @@ impl LibraryArgs {
             let device = vclip_model::device(self.gpu)?;
             let model = vclip_model::Model::load(&dir, &device).with_context(|| {
                 format!(
-                    "loading the model in {} (get one with `vclip models pull`, or pass --model)",
+                    "loading the model in {} (get one with `vclip models pull` or \
+                     `vclip models pull clip`, or pass --model)",
                     dir.display()
                 )
             })?;
