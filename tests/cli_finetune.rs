@@ -116,3 +116,142 @@ fn finetune_writes_a_new_model_and_reembeds_the_library() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least 1"));
 }
+
+/// `vclip finetune` with a CLIP model (a tiny random one): it trains the temporal tower from the
+/// per-second features in the cache (the videos are deleted first: nothing can be decoded),
+/// at the CLIP family's temperature, writes a CLIP model folder with a tower, re-embeds the
+/// library with it from the same features, records it as the active version (its parent the
+/// base), and `vclip models rollback` goes back.
+#[test]
+fn finetune_trains_a_clip_models_temporal_tower_from_the_feature_cache() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tmp.path().join("clip");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["models", "init-random", "--family", "clip-vit-b32"])
+        .args(["--preset", "tiny", "--seed", "3"])
+        .arg(&model)
+        .output()
+        .expect("run vclip");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lib = tmp.path().join("lib");
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
+        .iter()
+        .enumerate()
+    {
+        let cues: String = (0..4)
+            .map(|k| {
+                format!(
+                    "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
+                    k + 1,
+                    2 * k,
+                    2 * k + 1
+                )
+            })
+            .collect();
+        video(
+            &videos,
+            &format!("{colour}.mp4"),
+            &format!("color=c={colour}:size=160x120:rate=10"),
+            8 + i as u32,
+            Some(&cues),
+        );
+    }
+    let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(&videos).expect("remove the videos");
+
+    let out = tmp.path().join("tuned");
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "finetune",
+            "--epochs",
+            "2",
+            "--batch-videos",
+            "2",
+            "--pairs-per-video",
+            "3",
+            "--holdout",
+            "0.25",
+            "--lr",
+            "1e-3",
+            "--warmup-steps",
+            "1",
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = json(&o);
+    assert_eq!(r["tau"], 0.01, "the CLIP family's temperature: {r}");
+    assert_eq!(
+        (r["videos"].clone(), r["steps"].clone()),
+        (3.into(), 2.into()),
+        "{r}"
+    );
+    assert_eq!(r["epochs"].as_array().map(Vec::len), Some(2), "{r}");
+    for m in [&r["before"], &r["after"]] {
+        assert!(
+            m["median_rank"]
+                .as_f64()
+                .is_some_and(|x| (1.0..=3.0).contains(&x)),
+            "{r}"
+        );
+    }
+    // A CLIP folder: the base's weights and tokenizer, a tower, the same image tower id.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).expect("config"))
+            .expect("json");
+    let base: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(config["family"], "clip-vit-b32", "{config}");
+    assert!(config["temporal"].is_object(), "{config}");
+    assert!(out.join("temporal.safetensors").is_file());
+    assert_eq!(
+        config["vision_id"], base["vision_id"],
+        "the features are shared"
+    );
+    assert_ne!(config["model_id"], base["model_id"]);
+    // Re-embedded from the cache (the videos are gone), and the active version now.
+    assert_eq!(r["reindex"]["reembedded"], 3, "{r}");
+    assert!(
+        r["reindex"]["need_import"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{r}"
+    );
+    // The library now opens with the new version (no --model), and rolls back to the base
+    // without re-embedding.
+    let bare = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
+            .args(args)
+            .arg("--library")
+            .arg(&lib)
+            .env_remove("VCLIP_MODEL")
+            .env("VCLIP_MODELS", tmp.path().join("no-models-here"))
+            .output()
+            .expect("run vclip");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json(&o)
+    };
+    let version = r["model_version"].as_str().expect("version");
+    let listed = bare(&["models", "versions", "--json"]);
+    assert_eq!(listed["active"], version, "{listed}");
+    let hits = bare(&["search", "ocean", "--json"]);
+    assert!(
+        hits[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("blue.mp4")),
+        "{hits}"
+    );
+    let s = bare(&["models", "rollback", "--json"]);
+    assert_eq!(s["from"], version, "{s}");
+    // (The base, registered first.)
+    assert_eq!(s["version"], listed["versions"][0]["version"], "{s}");
+    assert!(s["reindex"].is_null(), "{s}");
+}

@@ -62,10 +62,11 @@ pub struct FinetuneArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 100)]
     pub warmup_steps: usize,
-    /// InfoNCE temperature.
-    #[arg(long, default_value_t = 1.0)]
-    pub tau: f64,
-    /// Train only the video side.
+    /// InfoNCE temperature (default: the model family's, 1.0 for VideoCLIP as in the paper,
+    /// 0.01 for CLIP, whose embeddings are unit vectors).
+    #[arg(long, value_name = "T")]
+    pub tau: Option<f64>,
+    /// Train only the video side (CLIP: the text tower is always frozen).
     #[arg(long)]
     pub freeze_text: bool,
     /// Ablation: train on other videos' captions (held-out recall should stay at chance).

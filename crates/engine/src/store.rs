@@ -288,15 +288,9 @@ impl Engine {
         self.active.as_ref().map(|a| &a.model)
     }
 
-    /// The active model as a VideoCLIP model, for jobs only that family has yet (fine-tuning).
-    pub(crate) fn trainable_model(&self) -> Result<&vclip_model::VClipModel> {
-        let model = self.model().ok_or(EngineError::NoModel)?;
-        model.as_videoclip().ok_or_else(|| {
-            EngineError::Invalid(format!(
-                "fine-tuning a {} model is not supported yet; fine-tune a VideoCLIP model",
-                model.family()
-            ))
-        })
+    /// The active model, to fine-tune (either family: `finetune::towers`).
+    pub(crate) fn trainable_model(&self) -> Result<&Model> {
+        self.model().ok_or(EngineError::NoModel)
     }
 
     /// Closes the library (its lock is released) and hands back the active model, e.g. to open

@@ -233,13 +233,16 @@ fn quick_gelu(x: &Tensor) -> Result<Tensor> {
 }
 
 /// `v / |v|` over the last dimension; a zero vector stays zero (the norm is clamped at 1e-12,
-/// as PyTorch's `F.normalize` and [`crate::l2_normalize`]).
+/// as PyTorch's `F.normalize` and [`crate::l2_normalize`]). The squared norm is clamped (at
+/// 1e-24) before the square root, which is the same value, so that the backward pass of a zero
+/// vector (a padded second of a fresh tower, whose output projection is zero) is zero and not
+/// `0 / sqrt(0)` = NaN.
 fn normalize(v: &Tensor) -> Result<Tensor> {
     let norm = v
         .sqr()?
         .sum_keepdim(D::Minus1)?
-        .sqrt()?
-        .clamp(1e-12f64, f64::INFINITY)?;
+        .clamp(1e-24f64, f64::INFINITY)?
+        .sqrt()?;
     Ok(v.broadcast_div(&norm)?)
 }
 
@@ -957,6 +960,29 @@ mod tests {
                 grads.get(var.as_tensor()).is_some(),
                 "no gradient for {name}"
             );
+        }
+        Ok(())
+    }
+
+    /// A fresh tower (output projection zero) on zero-padded windows, as the engine's batches
+    /// are: the padded seconds' outputs are zero vectors, and every gradient stays finite.
+    #[test]
+    fn padded_zero_seconds_of_a_fresh_tower_have_finite_gradients() -> Result<()> {
+        let config = TemporalConfig::tiny();
+        let dev = Device::Cpu;
+        let (fresh, _) = init_temporal(&config, 2, None)?;
+        let tower = TrainableTemporal::from_tensors(&fresh, &config, &dev, DType::F32)?;
+        let mask = Tensor::new(&[[1u8, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]], &dev)?;
+        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let feats = normalize(&Tensor::randn(0f32, 1.0, (3, 4, 16), &dev)?)?.broadcast_mul(&m)?;
+        let text = normalize(&Tensor::randn(0f32, 1.0, (3, 16), &dev)?)?;
+        let loss = symmetric_info_nce(&tower.tower.forward(&feats, &mask)?.pooled, &text, 0.01)?;
+        let grads = loss.backward()?;
+        for (name, var) in &tower.vars {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                let sq = g.sqr()?.sum_all()?.to_scalar::<f32>()?;
+                assert!(sq.is_finite(), "{name}: gradient norm² {sq}");
+            }
         }
         Ok(())
     }

@@ -4,7 +4,8 @@
 //! batch are hard ones (similar videos) instead of random ones.
 //!
 //! - A video's vector: `clips` text-aligned pairs (the "w/o overlap" sampler), each embedded as
-//!   `(pooled video + pooled text) / 2`, averaged over the clips; not normalised.
+//!   `(pooled video + pooled text) / 2`, averaged over the clips; not normalised. For CLIP the
+//!   video side is the temporal tower and the text side the frozen text embedding.
 //! - Nearest by L2 distance, as the paper's FAISS `IndexFlatL2`, found with usearch: the
 //!   library's index only has the inner product, and L2 reduces to it exactly: with
 //!   `x' = [x, -|x|²/2]` and `q' = [q, 1]`, `q'·x' = q·x - |x|²/2 = (|q|² - |q - x|²) / 2`, so
@@ -14,13 +15,11 @@
 //!   may be among those left out, as in MMPT's `random.sample`).
 //! - A library of at most `k` videos is one batch (nothing to choose from).
 
-use candle_core::Device;
 use vclip_index::VectorIndex;
-use vclip_model::train::TrainableTowers;
-use vclip_model::{VideoClipConfig, VideoMode};
 
 use super::rng::SplitMix64;
 use super::sampler::{sample, Overlap, SamplerConfig};
+use super::towers::Towers;
 use super::train::{pairs_batch, shuffle, PairRef, VideoData};
 use crate::store::{EngineError, Result};
 
@@ -33,12 +32,10 @@ fn err(context: &'static str) -> impl Fn(candle_core::Error) -> EngineError {
 
 /// One vector per video: the mean over `clips` aligned pairs of `(video + text) / 2`.
 pub(super) fn video_vectors(
-    towers: &TrainableTowers,
+    towers: &Towers<'_>,
     videos: &[VideoData],
     clips: usize,
     sampler: &SamplerConfig,
-    config: &VideoClipConfig,
-    device: &Device,
     rng: &mut SplitMix64,
 ) -> Result<Vec<Vec<f32>>> {
     let aligned = SamplerConfig {
@@ -50,34 +47,17 @@ pub(super) fn video_vectors(
         let spans: Vec<_> = v.train.iter().map(|(s, _)| *s).collect();
         for _ in 0..clips.max(1) {
             if let Some(p) = sample(&spans, v.feats.rows, &aligned, rng) {
-                pairs.push((vi, PairRef::new(vi, v, &p, config)));
+                pairs.push((vi, PairRef::new(vi, v, &p, towers.max_seconds())));
             }
         }
     }
-    let hidden = config.hidden_size;
-    let mut sums = vec![vec![0f32; hidden]; videos.len()];
+    let mut sums = vec![vec![0f32; towers.embedding_dim()]; videos.len()];
     let mut counts = vec![0usize; videos.len()];
     for chunk in pairs.chunks(64) {
         let refs: Vec<&PairRef> = chunk.iter().map(|(_, p)| p).collect();
-        let batch = pairs_batch(videos, &refs, config, device)?;
-        let v = towers
-            .video
-            .forward(&batch.feats, &batch.vmask, VideoMode::Retrieval)
-            .map_err(|source| EngineError::Model {
-                context: "video tower".into(),
-                source,
-            })?
-            .pooled
-            .detach();
-        let t = towers
-            .text
-            .forward(&batch.ids, &batch.tmask)
-            .map_err(|source| EngineError::Model {
-                context: "text tower".into(),
-                source,
-            })?
-            .pooled
-            .detach();
+        let batch = pairs_batch(videos, &refs, towers)?;
+        let v = towers.embed_video(&batch.feats, &batch.vmask)?.detach();
+        let t = towers.embed_texts(&batch.texts)?.detach();
         let joint = ((v + t).map_err(err("video vectors"))? * 0.5)
             .and_then(|j| j.to_vec2::<f32>())
             .map_err(err("video vectors"))?;

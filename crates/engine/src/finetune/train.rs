@@ -1,18 +1,25 @@
 //! `Engine::finetune`: trains the active model's towers on the library's own videos and
 //! subtitles with the paper's recipe (`VIDEOCLIP.md` §4), and writes the result as a new model
-//! directory. No video is decoded: the S3D features come from the feature cache.
+//! directory. No video is decoded: the per-second features come from the feature cache. Both
+//! families train through the same loop; what differs (which weights, the text side, the
+//! tokenizer, τ, the written folder) is `finetune::towers::Towers`: VideoCLIP's towers, or the
+//! CLIP family's temporal tower over the frozen per-second image embeddings, against frozen
+//! CLIP text embeddings.
 //!
 //! 1. Data: every ready video with subtitle cues and cached features. Rolling captions are
 //!    merged ([`super::captions`]); per video a fraction of the captions is held out (at least
 //!    one when the video has two or more) as text→video queries for evaluation.
 //! 2. Each step takes `batch_videos` videos and draws `pairs_per_video` overlapped pairs from
 //!    each ([`super::sampler`]): video features `[start, end)` (≤ 32 s) and the captions' tokens
-//!    (≤ 61). The batches of an epoch are retrieval-augmented clusters of similar videos
+//!    (≤ 61 for VideoCLIP, ≤ 75 for CLIP; budgets counted with the model's tokenizer). The
+//!    batches of an epoch are retrieval-augmented clusters of similar videos
 //!    ([`super::retrieval`], §4.4), or random ones ([`Batching::Random`], the ablation).
-//! 3. Loss: symmetric InfoNCE (τ configurable, 1.0 in the paper) on the pooled outputs of the
-//!    video tower (retrieval mode) and the text tower. AdamW with betas (0.9, 0.98), no weight
-//!    decay, linear warm-up then linear decay, gradients clipped to a global norm of 2.0. The
-//!    text tower can be frozen.
+//! 3. Loss: symmetric InfoNCE (τ configurable; by default 1.0 for VideoCLIP as in the paper,
+//!    0.01 for CLIP's unit vectors) on the pooled outputs of the video side (VideoCLIP's video
+//!    tower in retrieval mode; CLIP's temporal tower) and the text side (VideoCLIP's text tower;
+//!    CLIP's frozen text embeddings). AdamW with betas (0.9, 0.98), no weight decay, linear
+//!    warm-up then linear decay, gradients clipped to a global norm of 2.0. VideoCLIP's text
+//!    tower can be frozen.
 //! 4. Evaluation before training and after every epoch on the held-out captions: each caption
 //!    ranks every video by its best 32-second window (windows every 16 s, as search does);
 //!    R@1/5/10 and the median rank. The best epoch (R@1, then median rank) is written.
@@ -24,11 +31,11 @@ use std::path::{Path, PathBuf};
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use vclip_index::{read_features, Features, Status};
-use vclip_model::train::{retrieval_metrics, symmetric_info_nce, TrainableTowers};
-use vclip_model::{text_batch, VClipModel, VideoMode};
+use vclip_model::train::{retrieval_metrics, symmetric_info_nce};
+use vclip_model::Model;
 
 use super::adam::{Adam, AdamConfig};
 use super::captions::dedup;
@@ -36,8 +43,9 @@ use super::checkpoint::{self, State};
 use super::retrieval;
 use super::rng::SplitMix64;
 use super::sampler::{sample, Pair, SamplerConfig, Span};
+use super::towers::{candle_err, caption_tokens, default_tau, model_err, Towers};
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker, TrainStatus};
-use crate::store::{model_version, Engine, EngineError, Result};
+use crate::store::{model_version_of, Engine, EngineError, Result};
 
 /// What to train and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,11 +62,13 @@ pub struct FinetuneOptions {
     pub lr: f64,
     /// Warm-up steps (linear), then linear decay to zero at the last step.
     pub warmup_steps: usize,
-    /// InfoNCE temperature (the paper: 1.0).
-    pub tau: f64,
+    /// InfoNCE temperature; `None`: the family's ([`super::VIDEOCLIP_TAU`], the paper's 1.0;
+    /// [`super::CLIP_TAU`], 0.01, for CLIP's unit vectors).
+    pub tau: Option<f64>,
     /// Global gradient-norm clip (the paper: 2.0).
     pub clip_norm: f64,
-    /// Train only the video side (videomlp + video transformer).
+    /// Train only the video side (videomlp + video transformer). CLIP's text tower is always
+    /// frozen.
     pub freeze_text: bool,
     pub sampler: SamplerConfig,
     /// Ablation: give each video another video's captions for training (evaluation keeps the
@@ -120,7 +130,7 @@ impl Default for FinetuneOptions {
             seed: 0,
             lr: 5e-5,
             warmup_steps: 100,
-            tau: 1.0,
+            tau: None,
             clip_norm: 2.0,
             freeze_text: false,
             sampler: SamplerConfig::default(),
@@ -175,6 +185,8 @@ pub struct FinetuneReport {
     pub steps_per_s: f64,
     pub shuffled_labels: bool,
     pub batching: Batching,
+    /// The InfoNCE temperature used.
+    pub tau: f64,
     /// The step this run resumed from (0 for a fresh run).
     pub resumed_from_step: usize,
 }
@@ -220,14 +232,10 @@ pub(super) struct PairRef {
 }
 
 impl PairRef {
-    pub(super) fn new(
-        vi: usize,
-        v: &VideoData,
-        pair: &Pair,
-        config: &vclip_model::VideoClipConfig,
-    ) -> Self {
+    /// The pair `pair` of video `vi`, its clip cut to `max_seconds`.
+    pub(super) fn new(vi: usize, v: &VideoData, pair: &Pair, max_seconds: usize) -> Self {
         let (s, e) = pair.video;
-        let end = e.min(s + config.max_video_len).max(s + 1).min(v.feats.rows);
+        let end = e.min(s + max_seconds).max(s + 1).min(v.feats.rows);
         Self {
             video: vi,
             start: s.min(end.saturating_sub(1)),
@@ -240,23 +248,10 @@ impl PairRef {
     }
 }
 
-fn model_err(context: &str) -> impl Fn(vclip_model::Error) -> EngineError + '_ {
-    move |source| EngineError::Model {
-        context: context.to_owned(),
-        source,
-    }
-}
-
-fn candle_err(context: &str) -> impl Fn(candle_core::Error) -> EngineError + '_ {
-    move |e| EngineError::Model {
-        context: context.to_owned(),
-        source: e.into(),
-    }
-}
-
 impl Engine {
     /// Fine-tunes the active model on this library and writes the best epoch's towers (with
-    /// the same S3D-G weights and vocabulary) to `out_dir` as a new model directory.
+    /// the same S3D-G weights and vocabulary; for CLIP, the same CLIP weights with the trained
+    /// temporal tower) to `out_dir` as a new model directory.
     ///
     /// Progress events carry the step, loss, learning rate and throughput
     /// ([`crate::Progress::train`]), and a [`ProgressEvent::Epoch`] after each evaluation.
@@ -283,7 +278,6 @@ impl Engine {
         let mut rng = SplitMix64::new(opts.seed);
         let videos = self.training_data(model, opts, &mut rng, &crate::NoProgress)?;
         let device = model.device().clone();
-        let config = &model.config.videoclip;
         let steps_per_epoch = batches_per_epoch(videos.len(), opts);
         let mut plan = FinetunePlan {
             videos: videos.len(),
@@ -299,23 +293,22 @@ impl Engine {
         if videos.len() < 2 {
             return Ok(plan);
         }
-        let weights = model.dir().join(vclip_model::model_dir::VIDEOCLIP_FILE);
-        let towers = TrainableTowers::load(&weights, config, &device, DType::F32)
-            .map_err(model_err("loading the towers to train"))?;
+        let towers = Towers::load(model, opts.seed)?;
+        let tau = opts.tau.unwrap_or_else(|| default_tau(model));
         let t = Instant::now();
         if plan.heldout_queries > 0 {
-            evaluate(&towers, &videos, config, &device)?;
+            evaluate(&towers, &videos)?;
         }
         plan.eval_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let batches = epoch_batches(&towers, &videos, opts, config, &device, &mut rng)?;
+        let batches = epoch_batches(&towers, &videos, opts, &mut rng)?;
         plan.cluster_s = t.elapsed().as_secs_f64();
         // A forward and backward pass of full batches (the update itself is cheap).
         let trials = batches.len().min(3);
         let t = Instant::now();
         for chunk in batches.iter().take(trials) {
-            let batch = make_batch(&videos, chunk, opts, config, &device, &mut rng)?;
-            let (loss, _) = forward_loss(&towers, &batch, opts.tau)?;
+            let batch = make_batch(&videos, chunk, opts, &towers, &mut rng)?;
+            let (loss, _) = forward_loss(&towers, &batch, tau)?;
             loss.backward().map_err(candle_err("backward pass"))?;
         }
         plan.step_s = t.elapsed().as_secs_f64() / trials.max(1) as f64;
@@ -333,13 +326,12 @@ impl Engine {
     /// Ready videos with cached features and subtitle cues, captions deduplicated and split.
     fn training_data(
         &self,
-        model: &VClipModel,
+        model: &Model,
         opts: &FinetuneOptions,
         rng: &mut SplitMix64,
         sink: &dyn ProgressSink,
     ) -> Result<Vec<VideoData>> {
-        let version = model_version(&model.config)?;
-        let max_tokens = model.config.videoclip.max_text_len.saturating_sub(2);
+        let version = model_version_of(model)?;
         let mut out = Vec::new();
         for video in self.videos_with_status(Status::Ready)? {
             let cues = self.library().catalogue().cues_of(video.id)?;
@@ -366,10 +358,7 @@ impl Engine {
                 .collect();
             let mut captions = Vec::new();
             for c in dedup(&raw, rng) {
-                let ids = model
-                    .tokenizer
-                    .encode_up_to(&c.text, max_tokens)
-                    .map_err(model_err("tokenizing subtitles"))?;
+                let ids = caption_tokens(model, &c.text)?;
                 if !ids.is_empty() {
                     captions.push((c, ids));
                 }
@@ -443,10 +432,11 @@ fn check_options(opts: &FinetuneOptions) -> Result<()> {
 
 /// A fine-tuning run: its data, towers, optimizer and where it stands.
 struct Run<'a> {
-    model: &'a VClipModel,
     opts: FinetuneOptions,
+    /// The InfoNCE temperature (the options' or the family's).
+    tau: f64,
     videos: Vec<VideoData>,
-    towers: TrainableTowers,
+    towers: Towers<'a>,
     adam: Adam,
     rng: SplitMix64,
     state: State,
@@ -497,17 +487,8 @@ impl<'a> Run<'a> {
                 videos.len()
             )));
         }
-        let device = model.device().clone();
-        let config = &model.config.videoclip;
-        let weights = model.dir().join(vclip_model::model_dir::VIDEOCLIP_FILE);
-        let towers = TrainableTowers::load(&weights, config, &device, DType::F32)
-            .map_err(model_err("loading the towers to train"))?;
-        let trained: Vec<(String, Var)> = towers
-            .vars
-            .iter()
-            .filter(|(name, _)| !(opts.freeze_text && name.starts_with("text_encoder.")))
-            .cloned()
-            .collect();
+        let towers = Towers::load(model, opts.seed)?;
+        let trained = towers.trained_vars(opts.freeze_text);
         let adam = Adam::new(trained, AdamConfig::default())
             .map_err(candle_err("creating the optimizer"))?;
         let total_steps = batches_per_epoch(videos.len(), opts) * opts.epochs;
@@ -530,15 +511,15 @@ impl<'a> Run<'a> {
             }))
         );
         let mut run = Self {
-            model,
             opts: opts.clone(),
+            tau: opts.tau.unwrap_or_else(|| default_tau(model)),
             videos,
             towers,
             adam,
             rng,
             state: State {
                 format: 1,
-                base_version: model_version(&model.config)?.key(),
+                base_version: model_version_of(model)?.key(),
                 options: format!("{fingerprint:?}"),
                 data,
                 step: 0,
@@ -568,7 +549,7 @@ impl<'a> Run<'a> {
         if opts.resume {
             run.restore(out_dir)?;
         } else {
-            run.state.before = evaluate(&run.towers, &run.videos, config, &device)?;
+            run.state.before = evaluate(&run.towers, &run.videos)?;
         }
         sink.emit(ProgressEvent::Epoch {
             epoch: 0,
@@ -595,7 +576,7 @@ impl<'a> Run<'a> {
                 )));
             }
         }
-        let device = self.model.device().clone();
+        let device = self.towers.device().clone();
         let get = |name: String| {
             let t = tensors.get(&name).ok_or_else(|| {
                 EngineError::Invalid(format!(
@@ -606,7 +587,7 @@ impl<'a> Run<'a> {
             t.to_device(&device)
                 .map_err(candle_err("moving the checkpoint to the device"))
         };
-        for (name, var) in &self.towers.vars {
+        for (name, var) in self.towers.vars() {
             var.set(&get(format!("w.{name}"))?)
                 .map_err(candle_err("restoring the checkpoint"))?;
         }
@@ -617,7 +598,7 @@ impl<'a> Run<'a> {
         self.adam.t = saved.adam_t;
         if saved.best.is_some() {
             let mut best = HashMap::new();
-            for (name, _) in &self.towers.vars {
+            for (name, _) in self.towers.vars() {
                 best.insert(name.clone(), get(format!("best.{name}"))?);
             }
             self.best = Some(best);
@@ -629,7 +610,7 @@ impl<'a> Run<'a> {
 
     fn save_checkpoint(&mut self, out_dir: &Path) -> Result<()> {
         let mut tensors = HashMap::new();
-        for (name, var) in &self.towers.vars {
+        for (name, var) in self.towers.vars() {
             tensors.insert(format!("w.{name}"), var.as_tensor().clone());
         }
         for slot in &self.adam.slots {
@@ -653,8 +634,6 @@ impl<'a> Run<'a> {
         sink: &dyn ProgressSink,
         cancel: &CancelToken,
     ) -> Result<()> {
-        let config = self.model.config.videoclip.clone();
-        let device = self.model.device().clone();
         let opts = self.opts.clone();
         let mut tracker = Tracker::new(
             "finetune",
@@ -665,14 +644,8 @@ impl<'a> Run<'a> {
         while self.state.epoch <= opts.epochs {
             let epoch = self.state.epoch;
             if self.state.batches.is_empty() {
-                self.state.batches = epoch_batches(
-                    &self.towers,
-                    &self.videos,
-                    &opts,
-                    &config,
-                    &device,
-                    &mut self.rng,
-                )?;
+                self.state.batches =
+                    epoch_batches(&self.towers, &self.videos, &opts, &mut self.rng)?;
                 self.state.batch_in_epoch = 0;
             }
             while self.state.batch_in_epoch < self.state.batches.len() {
@@ -685,9 +658,8 @@ impl<'a> Run<'a> {
                 let step = self.state.step;
                 let lr = schedule(opts.lr, step, opts.warmup_steps, self.total_steps);
                 let chunk = self.state.batches[self.state.batch_in_epoch].clone();
-                let batch =
-                    make_batch(&self.videos, &chunk, &opts, &config, &device, &mut self.rng)?;
-                let (loss, value) = forward_loss(&self.towers, &batch, opts.tau)?;
+                let batch = make_batch(&self.videos, &chunk, &opts, &self.towers, &mut self.rng)?;
+                let (loss, value) = forward_loss(&self.towers, &batch, self.tau)?;
                 if !value.is_finite() {
                     return Err(EngineError::Invalid(format!(
                         "the loss diverged ({value}) at step {step}: lower the learning rate"
@@ -728,7 +700,7 @@ impl<'a> Run<'a> {
             let mean_loss = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
             let evaluate_now = epoch.is_multiple_of(opts.eval_every.max(1)) || epoch == opts.epochs;
             let heldout = if evaluate_now {
-                Some(evaluate(&self.towers, &self.videos, &config, &device)?)
+                Some(evaluate(&self.towers, &self.videos)?)
             } else {
                 None
             };
@@ -748,7 +720,7 @@ impl<'a> Run<'a> {
                 });
                 if better {
                     self.state.best = Some((epoch, m));
-                    self.best = Some(snapshot(&self.towers)?);
+                    self.best = Some(self.towers.snapshot()?);
                 }
             }
             self.state.epoch += 1;
@@ -764,9 +736,8 @@ impl<'a> Run<'a> {
         let (Some((best_epoch, after)), Some(tensors)) = (self.state.best, &self.best) else {
             return Err(EngineError::Invalid("no epoch was evaluated".into()));
         };
-        let written = write_finetuned(self.model, out_dir, tensors, best_epoch)?;
+        let version = self.towers.write(out_dir, tensors, best_epoch)?;
         checkpoint::remove(out_dir)?;
-        let version = model_version(&written)?;
         let resumed_from_step = self.state.step - self.steps_here;
         Ok(FinetuneReport {
             before: self.state.before,
@@ -783,6 +754,7 @@ impl<'a> Run<'a> {
             steps_per_s: self.steps_here as f64 / self.train_s.max(1e-9),
             shuffled_labels: self.opts.shuffle_labels,
             batching: self.opts.batching,
+            tau: self.tau,
             resumed_from_step,
             epochs: self.state.epochs,
         })
@@ -851,24 +823,15 @@ fn batches_per_epoch(n: usize, opts: &FinetuneOptions) -> usize {
 
 /// An epoch's batches of video indices.
 fn epoch_batches(
-    towers: &TrainableTowers,
+    towers: &Towers<'_>,
     videos: &[VideoData],
     opts: &FinetuneOptions,
-    config: &vclip_model::VideoClipConfig,
-    device: &Device,
     rng: &mut SplitMix64,
 ) -> Result<Vec<Vec<usize>>> {
     match opts.batching {
         Batching::Retrieval if videos.len() > opts.batch_videos => {
-            let vectors = retrieval::video_vectors(
-                towers,
-                videos,
-                opts.retrieval_clips,
-                &opts.sampler,
-                config,
-                device,
-                rng,
-            )?;
+            let vectors =
+                retrieval::video_vectors(towers, videos, opts.retrieval_clips, &opts.sampler, rng)?;
             retrieval::clusters(&vectors, opts.batch_videos, rng)
         }
         _ => {
@@ -883,17 +846,9 @@ fn epoch_batches(
 }
 
 /// The symmetric InfoNCE loss of a batch, and its value.
-fn forward_loss(towers: &TrainableTowers, batch: &Batch, tau: f64) -> Result<(Tensor, f64)> {
-    let v = towers
-        .video
-        .forward(&batch.feats, &batch.vmask, VideoMode::Retrieval)
-        .map_err(model_err("video tower"))?
-        .pooled;
-    let t = towers
-        .text
-        .forward(&batch.ids, &batch.tmask)
-        .map_err(model_err("text tower"))?
-        .pooled;
+fn forward_loss(towers: &Towers<'_>, batch: &Batch, tau: f64) -> Result<(Tensor, f64)> {
+    let v = towers.embed_video(&batch.feats, &batch.vmask)?;
+    let t = towers.embed_texts(&batch.texts)?;
     let loss = symmetric_info_nce(&v, &t, tau).map_err(model_err("loss"))?;
     let value = f64::from(
         loss.to_scalar::<f32>()
@@ -902,11 +857,12 @@ fn forward_loss(towers: &TrainableTowers, batch: &Batch, tau: f64) -> Result<(Te
     Ok((loss, value))
 }
 
+/// A batch of pairs: the video clips padded to the longest with their mask, and each pair's
+/// text (content tokens).
 pub(super) struct Batch {
     pub(super) feats: Tensor,
     pub(super) vmask: Tensor,
-    pub(super) ids: Tensor,
-    pub(super) tmask: Tensor,
+    pub(super) texts: Vec<Vec<u32>>,
     pub(super) pairs: usize,
 }
 
@@ -915,8 +871,7 @@ fn make_batch(
     videos: &[VideoData],
     chosen: &[usize],
     opts: &FinetuneOptions,
-    config: &vclip_model::VideoClipConfig,
-    device: &Device,
+    towers: &Towers<'_>,
     rng: &mut SplitMix64,
 ) -> Result<Batch> {
     let mut pairs = Vec::new();
@@ -925,7 +880,7 @@ fn make_batch(
         let spans: Vec<Span> = v.train.iter().map(|(s, _)| *s).collect();
         for _ in 0..opts.pairs_per_video {
             if let Some(pair) = sample(&spans, v.feats.rows, &opts.sampler, rng) {
-                pairs.push(PairRef::new(i, v, &pair, config));
+                pairs.push(PairRef::new(i, v, &pair, towers.max_seconds()));
             }
         }
     }
@@ -935,27 +890,22 @@ fn make_batch(
         ));
     }
     let refs: Vec<&PairRef> = pairs.iter().collect();
-    pairs_batch(videos, &refs, config, device)
+    pairs_batch(videos, &refs, towers)
 }
 
 /// Lays out pairs as the towers' inputs: features padded to the longest clip, with masks.
 pub(super) fn pairs_batch(
     videos: &[VideoData],
     pairs: &[&PairRef],
-    config: &vclip_model::VideoClipConfig,
-    device: &Device,
+    towers: &Towers<'_>,
 ) -> Result<Batch> {
     let spans: Vec<(usize, usize, usize)> =
         pairs.iter().map(|p| (p.video, p.start, p.end)).collect();
-    let (feats, vmask) = video_batch(videos, &spans, config, device)?;
-    let texts: Vec<Vec<u32>> = pairs.iter().map(|p| p.text.clone()).collect();
-    let (ids, tmask) = text_batch(&texts, config.max_text_len, false, device)
-        .map_err(model_err("laying out the texts"))?;
+    let (feats, vmask) = video_batch(videos, &spans, towers)?;
     Ok(Batch {
         feats,
         vmask,
-        ids,
-        tmask,
+        texts: pairs.iter().map(|p| p.text.clone()).collect(),
         pairs: pairs.len(),
     })
 }
@@ -964,11 +914,11 @@ pub(super) fn pairs_batch(
 fn video_batch(
     videos: &[VideoData],
     spans: &[(usize, usize, usize)],
-    config: &vclip_model::VideoClipConfig,
-    device: &Device,
+    towers: &Towers<'_>,
 ) -> Result<(Tensor, Tensor)> {
     let err = candle_err("building a batch");
-    let dim = config.video_feature_dim;
+    let device = towers.device();
+    let dim = towers.feature_dim();
     let l = spans
         .iter()
         .map(|(_, s, e)| e - s)
@@ -1001,27 +951,20 @@ fn video_batch(
 
 /// Held-out captions against every video's best window (32-second windows every 16 s, as
 /// search sees them).
-fn evaluate(
-    towers: &TrainableTowers,
-    videos: &[VideoData],
-    config: &vclip_model::VideoClipConfig,
-    device: &Device,
-) -> Result<RecallMetrics> {
+fn evaluate(towers: &Towers<'_>, videos: &[VideoData]) -> Result<RecallMetrics> {
     let err = candle_err("evaluating");
+    let device = towers.device();
     let mut spans = Vec::new();
     for (vi, v) in videos.iter().enumerate() {
-        for (s, e) in vclip_model::window_spans(v.feats.rows, 32.min(config.max_video_len), 16) {
+        for (s, e) in vclip_model::window_spans(v.feats.rows, 32.min(towers.max_seconds()), 16) {
             spans.push((vi, s, e));
         }
     }
     let mut windows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(spans.len());
     for chunk in spans.chunks(64) {
-        let (feats, mask) = video_batch(videos, chunk, config, device)?;
+        let (feats, mask) = video_batch(videos, chunk, towers)?;
         let pooled = towers
-            .video
-            .forward(&feats, &mask, VideoMode::Retrieval)
-            .map_err(model_err("video tower"))?
-            .pooled
+            .embed_video(&feats, &mask)?
             .detach()
             .to_vec2::<f32>()
             .map_err(&err)?;
@@ -1043,13 +986,8 @@ fn evaluate(
     let mut scores = vec![vec![f32::NEG_INFINITY; videos.len()]; queries.len()];
     for (chunk_i, chunk) in queries.chunks(64).enumerate() {
         let owned: Vec<Vec<u32>> = chunk.iter().map(|q| (*q).clone()).collect();
-        let (ids, mask) = text_batch(&owned, config.max_text_len, false, device)
-            .map_err(model_err("laying out the queries"))?;
         let t = towers
-            .text
-            .forward(&ids, &mask)
-            .map_err(model_err("text tower"))?
-            .pooled
+            .embed_texts(&owned)?
             .detach()
             .to_vec2::<f32>()
             .map_err(&err)?;
@@ -1075,66 +1013,10 @@ fn evaluate(
     })
 }
 
-/// The towers' current weights, copied.
-fn snapshot(towers: &TrainableTowers) -> Result<HashMap<String, Tensor>> {
-    towers
-        .vars
-        .iter()
-        .map(|(n, v)| {
-            Ok((
-                n.clone(),
-                v.as_tensor()
-                    .detach()
-                    .copy()
-                    .map_err(candle_err("copying weights"))?,
-            ))
-        })
-        .collect()
-}
-
-/// A model directory with `model`'s S3D-G weights and vocabulary and the trained towers.
-fn write_finetuned(
-    model: &VClipModel,
-    out_dir: &Path,
-    towers: &HashMap<String, Tensor>,
-    epoch: usize,
-) -> Result<vclip_model::ModelConfig> {
-    use vclip_model::model_dir::{S3D_FILE, VOCAB_FILE};
-    if out_dir.join(vclip_model::model_dir::CONFIG_FILE).exists() {
-        return Err(EngineError::Invalid(format!(
-            "{} already holds a model; choose a new folder",
-            out_dir.display()
-        )));
-    }
-    let base = model.dir();
-    let s3d_path = base.join(S3D_FILE);
-    let s3d = candle_core::safetensors::load(&s3d_path, &Device::Cpu)
-        .map_err(|e| EngineError::Invalid(format!("{}: {e}", s3d_path.display())))?;
-    // Non-trainable tensors of the towers' file (none today) are carried over as they are.
-    let towers_path = base.join(vclip_model::model_dir::VIDEOCLIP_FILE);
-    let mut videoclip = candle_core::safetensors::load(&towers_path, &Device::Cpu)
-        .map_err(|e| EngineError::Invalid(format!("{}: {e}", towers_path.display())))?;
-    for (name, t) in towers {
-        let t = t
-            .to_device(&Device::Cpu)
-            .map_err(candle_err("copying the trained weights"))?;
-        videoclip.insert(name.clone(), t);
-    }
-    let vocab_path = base.join(VOCAB_FILE);
-    let vocab = std::fs::read_to_string(&vocab_path)
-        .map_err(|e| EngineError::Invalid(format!("{}: {e}", vocab_path.display())))?;
-    let mut config = model.config.clone();
-    config.description = format!(
-        "fine-tuned on a VClip library (best epoch {epoch}) from: {}",
-        model.config.description
-    );
-    vclip_model::write_model_dir(out_dir, &config, &s3d, &videoclip, &vocab)
-        .map_err(model_err("writing the fine-tuned model"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn warm_up_then_linear_decay() {
