@@ -7,6 +7,7 @@
 #   tools/gpu-import-bench.sh --prepare   # .gpu/bench/1080p-60s.mp4 (H.264, 1920x1080, 30 fps)
 # then carry .gpu/pack/vclip-media.xz, .gpu/pack/ffmpeg-libs.tar.xz and .gpu/bench.
 # Usage: tools/gpu-import-bench.sh [BATCH...]   (S3D-G seconds per call; default 32)
+#        FAMILY=clip tools/gpu-import-bench.sh [BATCH...]   (CLIP ViT-B/32 frames per call, f32)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 G=${VCLIP_GPU_DIR:-.gpu}
@@ -30,14 +31,18 @@ tar -xJf "$G/pack/ffmpeg-libs.tar.xz" -C "$G"
 export LD_LIBRARY_PATH="$PWD/$G/ffmpeg-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ldd "$G/vclip-media" | grep -E 'not found|avcodec|cublas' || true
 "$G/vclip-media" probe "$VIDEO" || exit 1
-M=$G/model-full
-[ -f "$M/config.json" ] || "$G/vclip-media" models init-random --preset full --seed 0 "$M"
+FAMILY=${FAMILY:-videoclip}
+M=$G/model-full-$FAMILY
+[ -f "$M/config.json" ] ||
+  "$G/vclip-media" models init-random --family "$FAMILY" --preset full --seed 0 "$M"
+dtypes=(f32 bf16)
+[ "$FAMILY" = videoclip ] || dtypes=(f32) # --dtype is S3D-G's; CLIP runs in f32
 batches=("$@")
 [ ${#batches[@]} -gt 0 ] || batches=(32)
 for b in "${batches[@]}"; do
-  for dt in f32 bf16; do
+  for dt in "${dtypes[@]}"; do
     echo "== batch $b, $dt"
     "$G/vclip-media" bench import "$VIDEO" --model "$M" --gpu --batch "$b" --dtype "$dt" --json \
-      --runs "${RUNS:-3}" | tee "$OUT/import_b${b}_$dt.json"
+      --runs "${RUNS:-3}" | tee "$OUT/import_${FAMILY}_b${b}_$dt.json"
   done
 done
