@@ -32,7 +32,7 @@ use crate::store::{Engine, EngineError, Result};
 /// Save the HNSW index at least this often during a long import.
 const SAVE_EVERY: Duration = Duration::from_secs(60);
 /// Longest side of a thumbnail, pixels.
-const THUMBNAIL_SIDE: u32 = 480;
+pub(crate) const THUMBNAIL_SIDE: u32 = 480;
 
 /// Settings of an import.
 #[derive(Debug, Clone, Copy, Default)]

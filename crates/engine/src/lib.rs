@@ -11,6 +11,7 @@ pub mod discover;
 pub mod download;
 #[cfg(feature = "media")]
 pub mod encode;
+pub mod estimate;
 pub mod finetune;
 #[cfg(feature = "media")]
 pub mod import;

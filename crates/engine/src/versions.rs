@@ -446,8 +446,28 @@ impl Engine {
         }
         if !report.need_import.is_empty() {
             let paths: Vec<PathBuf> = report.need_import.iter().map(PathBuf::from).collect();
+            let ready: Vec<i64> = self
+                .videos_with_status(vclip_index::Status::Ready)?
+                .into_iter()
+                .filter(|v| report.need_import.contains(&v.path))
+                .map(|v| v.id)
+                .collect();
             let done = self.import(&paths, crate::ImportOptions::default(), sink, cancel)?;
             if done.cancelled {
+                // The video the cancel stopped mid-decode was ready (with the windows of the
+                // versions it had) and still is: it is not left `importing` for the next import
+                // to decode again with whatever model is active then.
+                for id in ready {
+                    let lib = self.library();
+                    let status = lib.catalogue().video(id)?.map(|v| v.status);
+                    if matches!(
+                        status,
+                        Some(vclip_index::Status::Importing | vclip_index::Status::Queued)
+                    ) {
+                        lib.catalogue()
+                            .set_status(id, vclip_index::Status::Ready, None)?;
+                    }
+                }
                 return Err(EngineError::Cancelled);
             }
             report.decoded = done.imported.len();

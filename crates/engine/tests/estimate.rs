@@ -1,0 +1,291 @@
+//! The import estimate (issue #7): measured on tiny **random-weight** models and generated
+//! videos, so the numbers prove the measuring, not the speed of the released models.
+#![cfg(feature = "media")]
+
+#[path = "../../media/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use vclip_engine::estimate::{EstimateOptions, ImportEstimate};
+use vclip_engine::{model_version_of, CancelToken, Engine, EngineError, ImportOptions, NoProgress};
+use vclip_model::{init_random, init_random_clip, Device, Model, Preset};
+
+use support::ffmpeg;
+
+fn model(dir: &Path, clip: bool) -> Model {
+    let m = dir.join(if clip { "clip" } else { "videoclip" });
+    if !m.join("config.json").exists() {
+        if clip {
+            init_random_clip(Preset::Tiny, 5, &m, None).expect("init tiny clip");
+        } else {
+            init_random(Preset::Tiny, 7, &m, None).expect("init tiny videoclip");
+        }
+    }
+    Model::load(&m, &Device::Cpu).expect("load")
+}
+
+fn video(dir: &Path, name: &str, source: &str, seconds: u32) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let path = dir.join(name);
+    let t = seconds.to_string();
+    let p = path.to_str().expect("utf-8");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-t",
+        &t,
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        p,
+    ]);
+    path
+}
+
+fn positive(x: f64, what: &str, e: &ImportEstimate) {
+    assert!(x.is_finite() && x > 0.0, "{what} = {x}: {e:#?}");
+}
+
+/// Rates, samples and totals are positive and consistent with each other.
+fn sane(e: &ImportEstimate, total_s: f64) {
+    positive(e.stages.encode.rate, "encode rate", e);
+    positive(e.stages.windows.rate, "windows rate", e);
+    assert!(e.stages.encode.calls >= 1, "{e:#?}");
+    let decode = e.decode.expect("decoding measured on the library's videos");
+    positive(decode.rate, "decode rate", e);
+    assert!(!e.samples.is_empty() && e.samples.len() <= 2, "{e:#?}");
+    for s in &e.samples {
+        positive(s.decode.seconds, "sample seconds", e);
+        positive(s.overhead_s, "per-video work", e);
+        assert!(s.overhead_s >= s.open_s, "{e:#?}");
+    }
+    positive(e.per_video_s, "per-video work", e);
+    positive(e.video_s_per_s, "video-s/s", e);
+    // The pipeline is no faster than its slowest stage.
+    assert!(
+        e.video_s_per_s <= decode.rate.min(e.stages.encode.rate) * 1.0001,
+        "{e:#?}"
+    );
+    // S3D-G is slow enough on a CPU, even tiny, that the joint run may be left out.
+    if let Some(joint) = &e.joint {
+        positive(joint.wall_s, "joint wall", e);
+        positive(joint.predicted_s, "joint prediction", e);
+        assert!(joint.contention >= 1.0, "{e:#?}");
+        assert!(joint.seconds >= 1.0, "{e:#?}");
+    } else {
+        assert_eq!(e.family, "videoclip", "CLIP's stages are quick: {e:#?}");
+    }
+    assert!((e.library.total_s - total_s).abs() < 0.5, "{e:#?}");
+    let expected = total_s / e.video_s_per_s + 2.0 * e.per_video_s;
+    assert!(
+        (e.library_import_s - expected).abs() <= 1e-6 * expected,
+        "{} vs {expected}",
+        e.library_import_s
+    );
+    assert!(e.per_hour_s > 3600.0 / e.video_s_per_s, "{e:#?}");
+    positive(e.measured_s, "measured", e);
+    assert!(e.measured_s < 60.0, "a few seconds, not minutes: {e:#?}");
+}
+
+#[test]
+fn the_estimate_measures_the_family_decoder_on_library_videos_and_says_what_a_switch_does() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let v = tmp.path().join("videos");
+    let paths = vec![
+        video(&v, "pattern.mp4", "testsrc2=size=192x108:rate=25", 10),
+        video(&v, "fractal.mp4", "mandelbrot=size=160x120:rate=25", 6),
+    ];
+    let lib = tmp.path().join("library");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path(), false))).expect("open");
+    let report = engine
+        .import(
+            &paths,
+            ImportOptions::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .expect("import");
+    assert_eq!(report.imported.len(), 2, "{report:?}");
+    let opts = EstimateOptions::default();
+
+    // The active VideoCLIP model: 30 fps clips, the library is embedded already.
+    let e = engine
+        .import_estimate(None, &opts, &CancelToken::new())
+        .expect("estimate");
+    sane(&e, 16.0);
+    assert_eq!(
+        (e.family.as_str(), e.decoder.as_str()),
+        ("videoclip", "30 fps clips")
+    );
+    assert_eq!((e.device.as_str(), e.random_weights), ("cpu", true));
+    for s in &e.samples {
+        assert_eq!(s.output_frames as f64, 30.0 * s.decode.seconds, "{s:?}");
+    }
+    // The longest video first.
+    assert!(e.samples[0].path.ends_with("pattern.mp4"), "{e:#?}");
+    assert!(e.library.embedded && e.library.decode_videos == 0, "{e:#?}");
+    assert_eq!((e.library.reembed_videos, e.switch_s), (2, 0.0));
+
+    // A CLIP model that is not active: one frame per second, and a switch decodes both videos.
+    let clip = model(tmp.path(), true);
+    let e = engine
+        .import_estimate(Some(&clip), &opts, &CancelToken::new())
+        .expect("estimate");
+    sane(&e, 16.0);
+    assert_eq!(
+        (e.family.as_str(), e.decoder.as_str()),
+        ("clip-vit-b32", "one frame per second")
+    );
+    for s in &e.samples {
+        assert_eq!(s.output_frames as f64, s.decode.seconds, "{s:?}");
+        assert!(s.decoded_frames >= s.output_frames, "{s:?}");
+    }
+    let w = &e.library;
+    assert!(!w.embedded, "{e:#?}");
+    assert_eq!(
+        (w.decode_videos, w.reembed_videos, w.missing_files),
+        (2, 0, 0)
+    );
+    assert!((w.decode_s - 16.0).abs() < 0.5, "{w:?}");
+    assert!(
+        e.switch_s > 0.0 && e.switch_s <= e.library_import_s * 1.0001,
+        "{e:#?}"
+    );
+
+    // Cancelled: an error, promptly.
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = engine
+        .import_estimate(Some(&clip), &opts, &cancel)
+        .expect_err("cancelled");
+    assert!(matches!(err, EngineError::Cancelled), "{err}");
+
+    // After a switch to CLIP, going back to VideoCLIP would re-embed both videos and decode none.
+    let videoclip_version = model_version_of(engine.model().expect("model")).expect("version");
+    let clip_version = model_version_of(&clip).expect("version");
+    drop(engine);
+    let (engine, _) = Engine::open(&lib, Some(clip)).expect("open with clip");
+    let done = engine
+        .ensure_embedded(&NoProgress, &CancelToken::new())
+        .expect("embed")
+        .expect("something to do");
+    assert_eq!(done.decoded, 2, "{done:?}");
+    let back = engine.embed_work(&videoclip_version).expect("work");
+    assert!(
+        back.embedded,
+        "VideoCLIP's windows are still there: {back:?}"
+    );
+    assert_eq!(
+        (back.decode_videos, back.reembed_videos),
+        (0, 2),
+        "{back:?}"
+    );
+    let now = engine.embed_work(&clip_version).expect("work");
+    assert!(now.embedded && now.decode_videos == 0, "{now:?}");
+}
+
+#[test]
+fn without_a_readable_video_decoding_is_not_measured_and_the_estimate_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = tmp.path().join("library");
+    let (engine, _) = Engine::open(&lib, Some(model(tmp.path(), true))).expect("open");
+    let e = engine
+        .import_estimate(None, &EstimateOptions::default(), &CancelToken::new())
+        .expect("estimate");
+    assert!(
+        e.decode.is_none() && e.samples.is_empty() && e.joint.is_none(),
+        "{e:#?}"
+    );
+    assert!(e.video_s_per_s > 0.0 && e.per_video_s == 0.0, "{e:#?}");
+    assert_eq!(
+        (e.library.videos, e.library_import_s, e.switch_s),
+        (0, 0.0, 0.0)
+    );
+    let err = Engine::open(&tmp.path().join("other"), None)
+        .expect("open")
+        .0
+        .import_estimate(None, &EstimateOptions::default(), &CancelToken::new())
+        .expect_err("no model");
+    assert!(matches!(err, EngineError::NoModel), "{err}");
+}
+
+/// The estimate against the real thing, with full-size random models (the released models'
+/// architectures and cost; the weights do not change the speed): the videos in
+/// `$VCLIP_ESTIMATE_VIDEOS` (`:`-separated) are imported with a tiny model, then for each
+/// family the estimate of a switch is compared with the switch itself (`ensure_embedded`).
+/// Minutes on a CPU (VideoCLIP's S3D-G), so not run by default:
+/// `VCLIP_ESTIMATE_VIDEOS=a.mp4:b.mp4 cargo test --release -p vclip-engine --features media
+/// --test estimate -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes of full-size models; run by hand with VCLIP_ESTIMATE_VIDEOS"]
+fn the_estimate_predicts_a_real_switch() {
+    let Some(videos) = std::env::var_os("VCLIP_ESTIMATE_VIDEOS") else {
+        eprintln!("VCLIP_ESTIMATE_VIDEOS is not set: nothing to measure");
+        return;
+    };
+    let paths: Vec<PathBuf> = std::env::split_paths(&videos).collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = tmp.path().join("library");
+    let tiny = tmp.path().join("tiny");
+    init_random_clip(Preset::Tiny, 5, &tiny, None).expect("init");
+    let (engine, _) =
+        Engine::open(&lib, Some(Model::load(&tiny, &Device::Cpu).expect("load"))).expect("open");
+    let r = engine
+        .import(
+            &paths,
+            ImportOptions::default(),
+            &NoProgress,
+            &CancelToken::new(),
+        )
+        .expect("import");
+    assert_eq!(r.imported.len(), paths.len(), "{r:?}");
+    drop(engine);
+    for clip in [true, false] {
+        let dir = tmp
+            .path()
+            .join(if clip { "clip-full" } else { "videoclip-full" });
+        if clip {
+            init_random_clip(Preset::Full, 1, &dir, None).expect("init");
+        } else {
+            init_random(Preset::Full, 1, &dir, None).expect("init");
+        }
+        let model = Model::load(&dir, &Device::Cpu).expect("load");
+        let (engine, _) = Engine::open(&lib, None).expect("open");
+        let e = engine
+            .import_estimate(
+                Some(&model),
+                &EstimateOptions::default(),
+                &CancelToken::new(),
+            )
+            .expect("estimate");
+        drop(engine);
+        let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
+        let t = std::time::Instant::now();
+        let done = engine
+            .ensure_embedded(&NoProgress, &CancelToken::new())
+            .expect("switch")
+            .expect("work");
+        let actual = t.elapsed().as_secs_f64();
+        assert_eq!(done.decoded, paths.len());
+        let r = serde_json::json!({
+            "family": e.family, "videos": e.library.videos, "video_s": e.library.total_s,
+            "measured_s": e.measured_s, "encode_rate": e.stages.encode.rate,
+            "encode_batch": e.stages.batch, "encode_calls": e.stages.encode.calls,
+            "decode_rate": e.decode.map(|d| d.rate), "window_rate": e.stages.windows.rate,
+            "contention": e.joint.as_ref().map(|j| j.contention),
+            "per_video_s": e.per_video_s, "video_s_per_s": e.video_s_per_s,
+            "predicted_s": e.switch_s, "actual_s": actual,
+            "actual_video_s_per_s": e.library.total_s / actual,
+            "predicted_over_actual": e.switch_s / actual,
+        });
+        eprintln!("ESTIMATE {r}");
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
