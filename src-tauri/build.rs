@@ -31,6 +31,13 @@ fn main() {
         "model_versions",
         "use_model_version",
         "rollback_model",
+        "model_families",
+        "estimate_family",
+        "switch_family",
+        "cancel_family",
+        "download_family",
+        "cancel_family_download",
+        "use_test_clip_model",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

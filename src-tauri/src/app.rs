@@ -451,6 +451,8 @@ pub struct AppCore {
     pub(crate) setup: crate::settings::Setup,
     /// The fine-tune thread and model version switches (`finetune.rs`).
     pub(crate) training: crate::finetune::Training,
+    /// The model family's estimate, switch and download (`family.rs`).
+    pub(crate) families: crate::family::Families,
 }
 
 impl std::fmt::Debug for AppCore {
@@ -485,6 +487,7 @@ impl AppCore {
             next_job: AtomicU64::new(0),
             media_base: std::sync::OnceLock::new(),
             training: crate::finetune::Training::default(),
+            families: crate::family::Families::default(),
         })
     }
 
@@ -548,8 +551,33 @@ impl AppCore {
         model: &ModelChoice,
         wait: Duration,
     ) -> Result<(), CommandError> {
+        self.reopen(library, model, wait, false)
+    }
+
+    /// [`Self::reopen_with`]; `by_switch`: the model family switch reopening the library it
+    /// holds (`family.rs`), which other callers are refused while it runs.
+    pub(crate) fn reopen(
+        &self,
+        library: Option<PathBuf>,
+        model: &ModelChoice,
+        wait: Duration,
+        by_switch: bool,
+    ) -> Result<(), CommandError> {
         {
             let running = lock(&self.running);
+            if !by_switch && self.families.switching() {
+                return Err(CommandError::Busy {
+                    message: "the library is switching to another model family: cancel it or \
+                              wait for it, then try again"
+                        .into(),
+                });
+            }
+            if self.families.measuring() {
+                return Err(CommandError::Busy {
+                    message: "an import-time measurement is running: wait a moment or cancel it"
+                        .into(),
+                });
+            }
             if running.is_some() {
                 return Err(CommandError::Busy {
                     message: "an import is running: cancel it or wait for it, then try again"
@@ -645,7 +673,7 @@ impl AppCore {
         if engine.model().is_none() {
             return Err(CommandError::no_model());
         }
-        if self.training.switching() {
+        if self.training.switching() || self.families.switching() {
             return Err(CommandError::Busy {
                 message: "the library is being re-embedded for another model version: import \
                           again when it is done"
@@ -789,8 +817,10 @@ impl AppCore {
     pub fn shutdown(&self, wait: Duration) -> bool {
         self.cancel_import();
         self.cancel_finetune();
+        self.cancel_family();
+        self.cancel_family_download();
         let until = Instant::now() + wait;
-        while self.job_running() || self.training_running() {
+        while self.job_running() || self.training_running() || self.families.switching() {
             if Instant::now() >= until {
                 return false;
             }

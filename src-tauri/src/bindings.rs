@@ -44,7 +44,11 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     ExportedChapters::export_all(&cfg)?;
     crate::finetune::FinetuneInfo::export_all(&cfg)?;
     crate::finetune::VersionsView::export_all(&cfg)?;
+    crate::family::FamiliesView::export_all(&cfg)?;
+    crate::family::FamilyEstimate::export_all(&cfg)?;
+    crate::family::SwitchStarted::export_all(&cfg)?;
     // What the UI sends.
+    crate::family::FamilyChoice::export_all(&cfg)?;
     crate::finetune::FinetuneSettings::export_all(&cfg)?;
     ChapterStep::export_all(&cfg)?;
     ChapterFormat::export_all(&cfg)?;
@@ -52,6 +56,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     CommandError::export_all(&cfg)?;
     ImportEvent::export_all(&cfg)?;
     crate::finetune::FinetuneEvent::export_all(&cfg)?;
+    crate::family::FamilyEvent::export_all(&cfg)?;
     Ok(())
 }
 

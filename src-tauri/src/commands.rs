@@ -16,6 +16,9 @@ use tauri::{AppHandle, Emitter as _, Manager as _, State};
 use tauri_plugin_dialog::{DialogExt as _, FileDialogBuilder, FilePath};
 use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
+use crate::family::{
+    EmitFamily, FamiliesView, FamilyChoice, FamilyEstimate, FamilyEvent, SwitchStarted,
+};
 use crate::finetune::{EmitFinetune, FinetuneEvent, FinetuneInfo, FinetuneSettings, VersionsView};
 use crate::settings::{DownloadEvent, EmitDownload, SettingsChange, SettingsView};
 use crate::{
@@ -458,4 +461,92 @@ pub async fn rollback_model(
 ) -> Result<VersionsView, CommandError> {
     let emit = emit_finetune(app.clone(), Arc::clone(core.inner()));
     reconfigure(app, &core, move |c| c.rollback_version(emit)).await
+}
+
+// ---- the model family (`family.rs`) ----
+
+/// Event carrying every [`FamilyEvent`] of a family switch.
+pub const FAMILY_EVENT: &str = "family-switch";
+/// Event carrying every [`DownloadEvent`] of the other family's download.
+pub const FAMILY_DOWNLOAD_EVENT: &str = "family-download";
+
+/// The active family and the other one on offer, with what a switch would do here.
+#[tauri::command]
+pub async fn model_families(core: State<'_, Arc<AppCore>>) -> Result<FamiliesView, CommandError> {
+    blocking(&core, |c| Ok(c.families_view())).await
+}
+
+/// How long importing with `family` would take here, measured now (a few seconds).
+#[tauri::command]
+pub async fn estimate_family(
+    core: State<'_, Arc<AppCore>>,
+    family: FamilyChoice,
+) -> Result<FamilyEstimate, CommandError> {
+    blocking(&core, move |c| {
+        c.estimate_family(family, &vclip_engine::estimate::EstimateOptions::default())
+    })
+    .await
+}
+
+/// Switches the library to `family` (events on `family-switch`; the end also sends the app's
+/// status: the model changed, or the old one is back).
+#[tauri::command]
+pub async fn switch_family(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    family: FamilyChoice,
+) -> Result<SwitchStarted, CommandError> {
+    let core = Arc::clone(core.inner());
+    let status_core = Arc::clone(&core);
+    let emit_app = app.clone();
+    let emit: EmitFamily = Arc::new(move |event: FamilyEvent| {
+        let done = !matches!(event, FamilyEvent::Progress { .. });
+        let _ = emit_app.emit(FAMILY_EVENT, event);
+        if done {
+            let _ = emit_app.emit(STATUS_EVENT, status_core.status());
+        }
+    });
+    let started = tauri::async_runtime::spawn_blocking(move || {
+        let started = core.switch_family(family, emit);
+        (started, core)
+    })
+    .await
+    .map_err(|e| CommandError::Internal {
+        message: format!("the command stopped: {e}"),
+    })?;
+    // The library was reopened with the family's model.
+    let _ = app.emit(STATUS_EVENT, started.1.status());
+    started.0
+}
+
+/// Stops a running estimate or switch.
+#[tauri::command]
+pub async fn cancel_family(core: State<'_, Arc<AppCore>>) -> Result<bool, CommandError> {
+    Ok(core.cancel_family())
+}
+
+/// Downloads the official weights of `family` (events on `family-download`); no switch.
+#[tauri::command]
+pub async fn download_family(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    family: FamilyChoice,
+) -> Result<(), CommandError> {
+    let emit: EmitDownload = Arc::new(move |event: DownloadEvent| {
+        let _ = app.emit(FAMILY_DOWNLOAD_EVENT, event);
+    });
+    core.download_family(family, Vec::new(), vclip_model::Preset::Full, emit)
+}
+
+#[tauri::command]
+pub async fn cancel_family_download(core: State<'_, Arc<AppCore>>) -> Result<bool, CommandError> {
+    Ok(core.cancel_family_download())
+}
+
+/// Writes a tiny random CLIP model to try the switch with (offered, not used).
+#[tauri::command]
+pub async fn use_test_clip_model(
+    core: State<'_, Arc<AppCore>>,
+) -> Result<FamiliesView, CommandError> {
+    blocking(&core, AppCore::use_test_clip_model).await
 }

@@ -148,6 +148,7 @@ impl CommandError {
 mod app;
 mod commands;
 pub mod desktop;
+pub mod family;
 pub mod finetune;
 pub mod media;
 pub mod media_server;
@@ -290,6 +291,13 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::model_versions,
             commands::use_model_version,
             commands::rollback_model,
+            commands::model_families,
+            commands::estimate_family,
+            commands::switch_family,
+            commands::cancel_family,
+            commands::download_family,
+            commands::cancel_family_download,
+            commands::use_test_clip_model,
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());

@@ -328,7 +328,7 @@ impl Setup {
     }
 
     /// The folder weights are written to.
-    fn models_dir(&self) -> Result<PathBuf, CommandError> {
+    pub(crate) fn models_dir(&self) -> Result<PathBuf, CommandError> {
         match &self.models_dir {
             Some(d) => Ok(d.clone()),
             None => vclip_engine::default_models_dir().map_err(|e| CommandError::Invalid {

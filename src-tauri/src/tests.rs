@@ -1445,7 +1445,7 @@ mod settings {
 
     /// An HTTP/1.1 server for the files of `dir` (by name) with `Range` support; `slow`: the
     /// body dribbles out in 4 KiB pieces, 50 ms apart, so a cancel lands mid-file.
-    fn serve_dir(files: Vec<PathBuf>, slow: bool) -> String {
+    pub(super) fn serve_dir(files: Vec<PathBuf>, slow: bool) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}/mirror", listener.local_addr().expect("addr"));
         std::thread::spawn(move || {
@@ -1534,7 +1534,7 @@ mod settings {
             .collect()
     }
 
-    fn download_channel() -> (EmitDownload, mpsc::Receiver<DownloadEvent>) {
+    pub(super) fn download_channel() -> (EmitDownload, mpsc::Receiver<DownloadEvent>) {
         let (tx, rx) = mpsc::channel();
         let emit: EmitDownload = Arc::new(move |e| {
             let _ = tx.send(e);
@@ -1543,7 +1543,7 @@ mod settings {
     }
 
     /// Events until the download ends (inclusive).
-    fn until_done(rx: &mpsc::Receiver<DownloadEvent>) -> Vec<DownloadEvent> {
+    pub(super) fn until_done(rx: &mpsc::Receiver<DownloadEvent>) -> Vec<DownloadEvent> {
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut events = Vec::new();
         loop {
@@ -1978,5 +1978,377 @@ mod finetune {
         let (emit, _rx) = channel();
         let err = core.use_version("nope", emit).expect_err("unknown version");
         assert!(err.to_string().contains("no model version"), "{err}");
+    }
+}
+
+mod family {
+    use std::path::{Path, PathBuf};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use vclip_engine::estimate::EstimateOptions;
+    use vclip_engine::search::Signal;
+    use vclip_engine::ProgressEvent;
+    use vclip_model::{init_random, Preset};
+
+    use super::{forest, import_and_wait, kitchen};
+    use crate::family::{EmitFamily, FamilyChoice, FamilyEvent, SwitchSummary};
+    use crate::settings::{Overrides, Setup};
+    use crate::{AppCore, CommandError, LibraryState, ModelChoice};
+
+    /// An app on `tmp/library` (settings in `tmp/config`, weights under `tmp/models`) with a
+    /// tiny random VideoCLIP model in `models/videoclip` and two videos imported with it (with
+    /// the random CLIP test model instead when `clip`).
+    fn library(tmp: &Path, clip: bool) -> (Arc<AppCore>, Vec<PathBuf>) {
+        let models = tmp.join("models");
+        init_random(Preset::Tiny, 7, &models.join("videoclip"), None).expect("init");
+        let setup = Setup::new(
+            Some(tmp.join("config/settings.json")),
+            Some(models.clone()),
+            Overrides::default(),
+        );
+        let core = AppCore::with_setup(tmp.join("library"), setup);
+        std::fs::create_dir_all(tmp.join("library")).expect("mkdir");
+        core.open(&ModelChoice::None);
+        let first = if clip {
+            core.use_test_clip_model().expect("test model");
+            models.join(crate::family::TEST_CLIP_DIR)
+        } else {
+            models.join("videoclip")
+        };
+        core.reopen_with(None, &ModelChoice::Dir(first), Duration::from_secs(5))
+            .expect("open");
+        assert_eq!(core.status().library_state, LibraryState::Ready);
+        let videos = vec![kitchen(&tmp.join("videos")), forest(&tmp.join("videos"))];
+        import_and_wait(&core, videos.clone());
+        (core, videos)
+    }
+
+    fn channel() -> (EmitFamily, mpsc::Receiver<FamilyEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let emit: EmitFamily = Arc::new(move |e| {
+            let _ = tx.send(e);
+        });
+        (emit, rx)
+    }
+
+    /// The switch's events until its end (inclusive).
+    fn until_end(rx: &mpsc::Receiver<FamilyEvent>) -> Vec<FamilyEvent> {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut events = Vec::new();
+        loop {
+            let e = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|e| panic!("no end of the switch ({e}); got {events:#?}"));
+            let end = !matches!(e, FamilyEvent::Progress { .. });
+            events.push(e);
+            if end {
+                return events;
+            }
+        }
+    }
+
+    fn finished(events: &[FamilyEvent]) -> &SwitchSummary {
+        match events.last() {
+            Some(FamilyEvent::Finished { summary }) => summary,
+            other => panic!("not finished: {other:#?}"),
+        }
+    }
+
+    /// Every ready video is found by what is seen (random weights: something always matches).
+    fn visual_hits(core: &AppCore) -> usize {
+        let hits = core
+            .search("a dog jumps into the lake", Some(50))
+            .expect("search");
+        let mut videos: Vec<i64> = hits
+            .iter()
+            .filter(|h| h.signals.contains(&Signal::Visual))
+            .map(|h| h.video_id)
+            .collect();
+        videos.sort_unstable();
+        videos.dedup();
+        videos.len()
+    }
+
+    fn wait_idle(core: &AppCore) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while core.families.switching() {
+            assert!(Instant::now() < deadline, "the switch did not let go");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn switching_family_measures_first_decodes_only_what_it_must_and_back_decodes_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (core, _) = library(tmp.path(), false);
+        let videoclip_version = core.status().model.version.expect("version");
+
+        // VideoCLIP is active; CLIP is offered but not here yet.
+        let view = core.families_view();
+        let active = view.active.as_ref().expect("active");
+        assert_eq!(
+            (active.family, active.label.as_str()),
+            (FamilyChoice::VideoClip, "VideoCLIP (GPU)")
+        );
+        assert_eq!(view.other.family, FamilyChoice::Clip);
+        assert_eq!(view.other.label, "Fast (CLIP)");
+        assert_eq!(view.other.dir, None, "{view:?}");
+        assert!(view
+            .other
+            .download_dir
+            .as_deref()
+            .is_some_and(|d| d.ends_with("clip-vit-b32")));
+        assert!(!view.gpu, "this build runs on the CPU");
+        let e = core
+            .estimate_family(FamilyChoice::Clip, &EstimateOptions::default())
+            .expect_err("no weights");
+        assert!(e.to_string().contains("download them first"), "{e}");
+        let (emit, _rx) = channel();
+        assert!(core.switch_family(FamilyChoice::Clip, emit).is_err());
+
+        // The random CLIP test model: offered, not used.
+        let view = core.use_test_clip_model().expect("test model");
+        assert_eq!(
+            core.status().model.version.as_deref(),
+            Some(videoclip_version.as_str())
+        );
+        let other = &view.other;
+        assert!(
+            other.random
+                && other
+                    .dir
+                    .as_deref()
+                    .is_some_and(|d| d.ends_with("random-test-clip")),
+            "{other:?}"
+        );
+        let work = other.work.as_ref().expect("what a switch does");
+        assert_eq!(
+            (work.videos, work.decode_videos, work.reembed_videos),
+            (2, 2, 0),
+            "{work:?}"
+        );
+        assert!(
+            !work.embedded && (work.decode_s - 10.0).abs() < 0.5,
+            "{work:?}"
+        );
+
+        // Measured before switching: CLIP's decoder (one frame per second) on the library's
+        // videos and its image tower, loaded for the measurement.
+        let m = core
+            .estimate_family(FamilyChoice::Clip, &EstimateOptions::default())
+            .expect("estimate");
+        assert_eq!(
+            (m.family, m.label.as_str()),
+            (FamilyChoice::Clip, "Fast (CLIP)")
+        );
+        assert!(m.load_s.is_some_and(|s| s > 0.0), "{m:?}");
+        let e = &m.estimate;
+        assert_eq!(e.decoder, "one frame per second");
+        assert_eq!(e.samples.len(), 2, "{e:#?}");
+        assert!(
+            e.video_s_per_s > 0.0 && e.switch_s > 0.0 && e.per_hour_s > 0.0,
+            "{e:#?}"
+        );
+        assert_eq!(e.library.decode_videos, 2);
+        // The active family is measured with the loaded model.
+        let v = core
+            .estimate_family(FamilyChoice::VideoClip, &EstimateOptions::default())
+            .expect("estimate");
+        assert_eq!(
+            (v.load_s, v.estimate.decoder.as_str()),
+            (None, "30 fps clips")
+        );
+        assert!(
+            v.estimate.library.embedded && v.estimate.switch_s == 0.0,
+            "{v:#?}"
+        );
+
+        // The switch: both videos are decoded (no CLIP features yet), then searchable.
+        let (emit, rx) = channel();
+        let started = core
+            .switch_family(FamilyChoice::Clip, emit)
+            .expect("switch");
+        assert_eq!(
+            (started.work.decode_videos, started.work.reembed_videos),
+            (2, 0)
+        );
+        let events = until_end(&rx);
+        let s = finished(&events);
+        assert_eq!((s.decoded, s.failed.len()), (2, 0), "{s:?}");
+        assert!(events.iter().any(|e| matches!(
+            e,
+            FamilyEvent::Progress { event: ProgressEvent::Progress(p) } if p.job == "import"
+        )));
+        wait_idle(&core);
+        let status = core.status();
+        let clip_version = status.model.version.clone().expect("version");
+        assert!(clip_version.starts_with("clip-vit-b32"), "{status:?}");
+        assert_eq!(s.version, clip_version);
+        assert_eq!(visual_hits(&core), 2, "both videos are found with CLIP");
+        let registry = vclip_engine::versions::load(&core.library()).expect("models.json");
+        assert_eq!(registry.active.as_deref(), Some(clip_version.as_str()));
+        assert_eq!(
+            registry.previous.as_deref(),
+            Some(videoclip_version.as_str())
+        );
+
+        // Now VideoCLIP is on offer: its windows are still there, nothing to decode.
+        let view = core.families_view();
+        assert_eq!(
+            view.active.as_ref().map(|a| a.family),
+            Some(FamilyChoice::Clip)
+        );
+        assert_eq!(view.other.family, FamilyChoice::VideoClip);
+        assert!(
+            view.other
+                .note
+                .as_deref()
+                .is_some_and(|n| n.contains("slow")),
+            "{view:?}"
+        );
+        let work = view.other.work.as_ref().expect("work");
+        assert!(work.embedded && work.decode_videos == 0, "{work:?}");
+        let (emit, rx) = channel();
+        let back = core
+            .switch_family(FamilyChoice::VideoClip, emit)
+            .expect("back");
+        assert_eq!(back.work.decode_videos, 0);
+        let s = finished(&until_end(&rx)).clone();
+        assert_eq!(s.decoded, 0, "switching back decodes nothing: {s:?}");
+        wait_idle(&core);
+        assert_eq!(
+            core.status().model.version.as_deref(),
+            Some(videoclip_version.as_str())
+        );
+        assert_eq!(visual_hits(&core), 2);
+        // And to CLIP again: its features are cached, so nothing is decoded either.
+        let (emit, rx) = channel();
+        core.switch_family(FamilyChoice::Clip, emit).expect("again");
+        assert_eq!(finished(&until_end(&rx)).decoded, 0);
+        wait_idle(&core);
+        assert_eq!(
+            core.status().model.version.as_deref(),
+            Some(clip_version.as_str())
+        );
+    }
+
+    #[test]
+    fn a_cancelled_switch_keeps_the_model_it_had_and_refuses_imports_meanwhile() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // On CLIP, switching to VideoCLIP: S3D-G's batches of 4 seconds report progress in the
+        // middle of a video, where the cancel lands.
+        let (core, videos) = library(tmp.path(), true);
+        let clip_version = core.status().model.version.expect("version");
+
+        // Stops at the first decoding progress until the test lets it go.
+        let (tx, rx) = mpsc::channel();
+        let (paused_tx, paused) = mpsc::channel::<()>();
+        let (open, open_rx) = mpsc::channel::<()>();
+        let paused_tx = Mutex::new(Some(paused_tx));
+        let open_rx = Mutex::new(open_rx);
+        let emit: EmitFamily = Arc::new(move |e| {
+            let decoding = matches!(
+                &e,
+                FamilyEvent::Progress { event: ProgressEvent::Progress(p) }
+                    if p.job == "import" && p.done > 0
+            );
+            let _ = tx.send(e);
+            if decoding {
+                if let Some(t) = paused_tx.lock().expect("lock").take() {
+                    let _ = t.send(());
+                    let _ = open_rx
+                        .lock()
+                        .expect("lock")
+                        .recv_timeout(Duration::from_secs(120));
+                }
+            }
+        });
+        core.switch_family(FamilyChoice::VideoClip, emit)
+            .expect("switch");
+        paused
+            .recv_timeout(Duration::from_secs(300))
+            .expect("decoding started");
+        let (emit_import, _import_rx) = super::channel();
+        for e in [
+            core.import_paths(videos.clone(), emit_import).map(drop),
+            core.estimate_family(FamilyChoice::Clip, &EstimateOptions::default())
+                .map(drop),
+            core.reopen_with(None, &ModelChoice::Default, Duration::from_secs(1)),
+            core.switch_family(FamilyChoice::VideoClip, channel().0)
+                .map(drop),
+        ] {
+            assert!(matches!(e, Err(CommandError::Busy { .. })), "{e:?}");
+        }
+        assert!(core.families_view().switching);
+        assert!(core.cancel_family());
+        open.send(()).expect("let it go");
+        let events = until_end(&rx);
+        assert!(
+            matches!(events.last(), Some(FamilyEvent::Cancelled { .. })),
+            "{events:#?}"
+        );
+        wait_idle(&core);
+        // The library uses CLIP again, every video ready (none left half-imported).
+        assert_eq!(
+            core.status().model.version.as_deref(),
+            Some(clip_version.as_str())
+        );
+        let rows = core.list_videos().expect("list");
+        assert!(rows.iter().all(|r| r.status == "ready"), "{rows:?}");
+        assert_eq!(visual_hits(&core), 2);
+        assert!(!core.cancel_family(), "nothing runs");
+        // Imports work again.
+        import_and_wait(&core, videos);
+    }
+
+    #[test]
+    fn the_other_family_is_downloaded_without_switching() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let models = tmp.path().join("models");
+        let setup = Setup::new(None, Some(models.clone()), Overrides::default());
+        let core = AppCore::with_setup(tmp.path().join("library"), setup);
+        std::fs::create_dir_all(tmp.path().join("library")).expect("mkdir");
+        init_random(Preset::Tiny, 7, &models.join("videoclip"), None).expect("init");
+        core.open(&ModelChoice::Dir(models.join("videoclip")));
+        let before = core.status().model.version.expect("version");
+        let hf =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/model/tests/fixtures/clip/hf");
+        let files = ["config.json", "tokenizer.json", "model.safetensors"]
+            .iter()
+            .map(|n| hf.join(n))
+            .collect();
+        let mirror = super::settings::serve_dir(files, false);
+        let (emit, rx) = super::settings::download_channel();
+        core.download_family(FamilyChoice::Clip, vec![mirror], Preset::Tiny, emit)
+            .expect("starts");
+        let events = super::settings::until_done(&rx);
+        let wanted = models.join("clip-vit-b32");
+        match events.last() {
+            Some(crate::settings::DownloadEvent::Finished { dir, reopened }) => {
+                assert_eq!(
+                    (dir.as_str(), *reopened),
+                    (&*wanted.to_string_lossy(), false)
+                );
+            }
+            other => panic!("not finished: {other:?} in {events:#?}"),
+        }
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, crate::settings::DownloadEvent::Progress { .. })));
+        assert_eq!(
+            core.status().model.version.as_deref(),
+            Some(before.as_str()),
+            "no switch"
+        );
+        let view = core.families_view();
+        assert!(!view.downloading);
+        assert_eq!(view.other.dir.as_deref(), Some(&*wanted.to_string_lossy()));
+        assert!(view
+            .other
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("clip-vit-b32")));
+        assert!(!core.cancel_family_download(), "nothing runs");
     }
 }

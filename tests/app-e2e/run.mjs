@@ -327,6 +327,13 @@ async function main() {
     ok(shown[1].endsWith("/library"), `and the library folder (${shown[1]})`);
     ok(shown[2].includes("Set by VCLIP_MODEL") && shown[2].includes("random weights"),
        "it says VCLIP_MODEL sets the model and warns that its weights are random");
+    const family = await until("the settings screen's model family line", () =>
+      exec(`const f = document.querySelector('#settings-family-active');
+            return f && f.textContent.includes('(GPU)') ? [f.textContent, document.querySelector('#settings-family').textContent] : null;`),
+    );
+    ok(family[0].startsWith("VideoCLIP (GPU)") && family[0].includes(MODEL),
+       `the active family is named with the model's folder (${family[0]})`);
+    ok(family[1].includes("Fast (CLIP)"), "and Fast (CLIP) is offered");
     await shot("settings");
     await wd("POST", s("/actions"), {
       actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],

@@ -5,6 +5,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { errorMessage, inTauri, type AppStatus } from "./api";
+import { familySection, initFamily, updateFamilies } from "./family";
 import { updateVersions, versionsSection } from "./finetune";
 import "./settings.css";
 
@@ -95,6 +96,7 @@ export async function openSettings(): Promise<void> {
   dialog.hidden = false;
   render();
   updateVersions();
+  void updateFamilies();
   try {
     view = await getSettings();
   } catch (e) {
@@ -116,6 +118,7 @@ export function updateSettingsStatus(s: AppStatus): void {
   if (settingsOpen()) {
     void getSettings().then((v) => ((view = v), render()), () => {});
     updateVersions();
+    void updateFamilies();
   }
 }
 
@@ -272,14 +275,18 @@ function render(): void {
       : "no model installed";
   model.append(row("Active", h("span", m.present ? "" : "settings-warn-text", state)));
   if (m.random) model.append(note(RANDOM_WARNING, "settings-warn"));
-  if (v.official_model_dir)
+  model.append(familySection());
+  // The weights below are VideoCLIP's, used at once: not offered while the library uses CLIP
+  // (the family part above offers VideoCLIP with its estimate and a switch instead).
+  const clipActive = m.version?.startsWith("clip-vit-b32") ?? false;
+  if (v.official_model_dir && !clipActive)
     model.append(
       note(
         `Downloaded or imported official weights go to ${v.official_model_dir}` +
           (v.model_locked_by ? ` (used once ${v.model_locked_by.split("=")[0]} is unset).` : "."),
       ),
     );
-  model.append(weightButtons(false));
+  if (!clipActive) model.append(weightButtons(false));
   model.append(versionsSection());
   box.append(model);
 
@@ -382,6 +389,7 @@ function renderFirstRun(): void {
  * reopened the library (the window then reads the app's status again). */
 export function initSettings(onChanged: () => void): void {
   changed = onChanged;
+  initFamily(onChanged);
   const gear = btn("", () => void openSettings(), "Models and settings");
   gear.id = "settings-open";
   gear.classList.add("button-quiet", "settings-gear");
