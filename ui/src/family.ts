@@ -130,9 +130,10 @@ export function measuredDetails(f: FamilyEstimate): string {
   parts.push(
     `${backbone} ${formatRate(e.stages.encode.rate)} video-s/s on ${device} (${plural(e.stages.encode.calls, "call")} of ${e.stages.batch} s)`,
   );
-  if (e.joint) {
+  if (e.concurrent) {
+    const pct = (x: number) => `${Math.round(x * 100)} %`;
     parts.push(
-      `both at once ${formatSpan(e.joint.wall_s)} for ${formatSpan(e.joint.seconds)} of video (×${e.joint.contention.toFixed(2)} of a perfect overlap)`,
+      `both at once, decoding kept ${pct(e.concurrent.decode_share)} of its speed and ${backbone} ${pct(e.concurrent.encode_share)}`,
     );
   }
   parts.push(`per video ${e.per_video_s.toFixed(2)} s`);

@@ -145,17 +145,15 @@ pub fn encode_features(
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
     let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
-    encode_opened(path, decoder, model, opts, None, on_clips, cancel)
+    encode_opened(path, decoder, model, opts, on_clips, cancel)
 }
 
-/// [`encode_features`] on a decoder the caller already opened, stopping after `limit` seconds
-/// when given.
+/// [`encode_features`] on a decoder the caller already opened.
 fn encode_opened(
     path: &Path,
     decoder: ClipDecoder,
     model: &VClipModel,
     opts: EncodeOptions,
-    limit: Option<usize>,
     on_clips: &mut dyn FnMut(u64),
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
@@ -163,10 +161,10 @@ fn encode_opened(
         let t = clips_tensor(clips, model.s3d.device())?;
         Ok(model.encode_clips(&t)?.to_vec2::<f32>()?)
     };
-    let decoded = |d: &Prefix<ClipDecoder>| d.inner.report().clone();
+    let decoded = |d: &ClipDecoder| d.report().clone();
     let stats = |c: &Clip| FrameStats::of_frame(c.sample_frame());
     let source = Source {
-        items: Prefix::new(decoder, limit),
+        items: decoder,
         report: &decoded,
     };
     pipeline(
@@ -190,18 +188,6 @@ pub fn encode_frames(
     on_seconds: &mut dyn FnMut(u64),
     cancel: &CancelToken,
 ) -> Result<FeaturePass, EncodeError> {
-    encode_frames_prefix(path, model, opts, None, on_seconds, cancel)
-}
-
-/// [`encode_frames`], stopping after `limit` seconds when given.
-fn encode_frames_prefix(
-    path: &Path,
-    model: &ClipModel,
-    opts: EncodeOptions,
-    limit: Option<usize>,
-    on_seconds: &mut dyn FnMut(u64),
-    cancel: &CancelToken,
-) -> Result<FeaturePass, EncodeError> {
     let size = model.image_size();
     let sample = SampleOptions {
         size: u32::try_from(size).unwrap_or(u32::MAX),
@@ -219,10 +205,10 @@ fn encode_frames_prefix(
             .to_device(&Device::Cpu)?
             .to_vec2::<f32>()?)
     };
-    let decoded = |s: &Prefix<FrameSampler>| s.inner.report().decode.clone();
+    let decoded = |s: &FrameSampler| s.report().decode.clone();
     let stats = |f: &SampledFrame| FrameStats::of_frame(&f.rgb);
     let source = Source {
-        items: Prefix::new(sampler, limit),
+        items: sampler,
         report: &decoded,
     };
     pipeline(
@@ -247,54 +233,6 @@ pub fn encode_features_of(
     match model {
         Model::VideoClip(m) => encode_features(path, m, opts, on_seconds, cancel),
         Model::Clip(m) => encode_frames(path, m, opts, on_seconds, cancel),
-    }
-}
-
-/// The first `max_seconds` seconds of `path` through the same decode/encode pipeline as
-/// [`encode_features_of`] (the family's decoder on its own thread, the backbone here): what
-/// [`crate::estimate`] times to see how decoding and encoding share this machine.
-pub fn encode_prefix_of(
-    path: &Path,
-    model: &Model,
-    opts: EncodeOptions,
-    max_seconds: usize,
-    cancel: &CancelToken,
-) -> Result<FeaturePass, EncodeError> {
-    let limit = Some(max_seconds);
-    match model {
-        Model::VideoClip(m) => {
-            let decoder = ClipDecoder::open(path, DecodeOptions::default())?;
-            encode_opened(path, decoder, m, opts, limit, &mut |_| {}, cancel)
-        }
-        Model::Clip(m) => encode_frames_prefix(path, m, opts, limit, &mut |_| {}, cancel),
-    }
-}
-
-/// At most `left` items of `inner` (all of them for `None`); the decoder stays reachable for
-/// its report.
-struct Prefix<S> {
-    inner: S,
-    left: Option<usize>,
-}
-
-impl<S> Prefix<S> {
-    fn new(inner: S, left: Option<usize>) -> Self {
-        Self { inner, left }
-    }
-}
-
-impl<S: Iterator> Iterator for Prefix<S> {
-    type Item = S::Item;
-
-    fn next(&mut self) -> Option<S::Item> {
-        match &mut self.left {
-            Some(0) => None,
-            Some(n) => {
-                *n -= 1;
-                self.inner.next()
-            }
-            None => self.inner.next(),
-        }
     }
 }
 
@@ -419,7 +357,6 @@ pub fn encode_video(
         decoder,
         model,
         opts,
-        None,
         &mut |n| tracker.advance(n, sink),
         cancel,
     );

@@ -15,17 +15,20 @@
 //!   [`vclip_media::ClipDecoder`] (VideoCLIP: every frame at 30 fps) or
 //!   [`vclip_media::FrameSampler`] (CLIP: one frame per second); with each, the per-video work
 //!   around decoding (content hash, probe, opening the decoder, the thumbnail);
-//! - both together ([`JointRun`]): the first seconds of one sample through the import's own
-//!   decode/encode pipeline ([`crate::encode::encode_prefix_of`]), so the estimate sees how
-//!   decoding and encoding share this machine's cores instead of assuming they overlap
-//!   perfectly.
+//! - both at once ([`Concurrent`]): the family's decoder on the first sample in a thread while
+//!   the backbone runs here, as the import's pipeline runs them, so the estimate sees how they
+//!   share this machine (on a CPU both want every core; with a GPU they hardly compete).
 //!
-//! Combined (decode and encode overlap in the import's pipeline, the window tower follows):
-//! seconds per video-second = max(decode, encode) × contention + windows, where contention is
-//! the joint run's time over what a perfect overlap of the separately measured stages predicts
-//! (at least 1); plus the measured per-video work for every video. [`LibraryWork`] says what a
-//! switch to the model's family would do in this library: videos without that family's
-//! features are decoded, the others re-embedded from the feature cache.
+//! Combined: the import's pipeline overlaps decoding and the backbone, so the slower stage sets
+//! the pace; while the faster one is busy (a fraction of the time) the slower one runs at its
+//! shared rate. For a decode-bound video (decoding alone `d`, shared `d'`; backbone shared `e'`)
+//! that gives `r = d / (1 + (d − d′) / e′)` video-seconds per second, between `min(d, e)` (no
+//! competition) and `1 / (1/d + 1/e)` (none overlaps), and symmetrically when the backbone is
+//! slower. Each sample gets its own `r` (the shares measured on the first apply to all),
+//! weighted by the sampled videos' durations; the window tower follows the pipeline; plus the
+//! measured per-video work for every video. [`LibraryWork`] says what a switch to the model's
+//! family would do in this library: videos without that family's features are decoded, the
+//! others re-embedded from the feature cache.
 
 use std::path::Path;
 
@@ -101,7 +104,7 @@ mod measure {
     use vclip_model::{Device, Model, Tensor};
 
     use super::LibraryWork;
-    use crate::encode::{encode_prefix_of, EncodeError, EncodeOptions, STRIDE_S, WINDOW_S};
+    use crate::encode::{EncodeOptions, STRIDE_S, WINDOW_S};
     use crate::progress::CancelToken;
     use crate::store::{model_version_of, Engine, EngineError, Result};
 
@@ -112,8 +115,8 @@ mod measure {
         pub samples: usize,
         /// Video-seconds decoded at most per sample.
         pub sample_seconds: usize,
-        /// Wall time each stage aims for (the backbone, each sample's decoding, the joint
-        /// run); a stage always completes at least one call, so a slow device takes longer.
+        /// Wall time each stage aims for (the backbone, each sample's decoding, both at
+        /// once); a stage always completes at least one call, so a slow device takes longer.
         pub stage_budget: Duration,
         /// How the import batches backbone calls (`clip_batch` for S3D-G, `frame_batch` for
         /// CLIP's image tower).
@@ -121,11 +124,9 @@ mod measure {
         /// The longest backbone call at the import's batch the measurement makes (predicted
         /// from the warm-up); beyond it, calls of one second are timed instead.
         pub max_call: Duration,
-        /// The longest joint run (two batches of the slower stage, predicted); beyond it there
-        /// is none.
-        pub max_joint: Duration,
-        /// Also run the decode/encode pipeline on the first sample ([`JointRun`]).
-        pub joint: bool,
+        /// Also time decoding and the backbone at once ([`Concurrent`]); without it they are
+        /// assumed not to compete.
+        pub concurrent: bool,
     }
 
     impl Default for EstimateOptions {
@@ -136,8 +137,7 @@ mod measure {
                 stage_budget: Duration::from_millis(800),
                 encode: EncodeOptions::default(),
                 max_call: Duration::from_secs(3),
-                max_joint: Duration::from_secs(6),
-                joint: true,
+                concurrent: true,
             }
         }
     }
@@ -202,20 +202,20 @@ mod measure {
         pub overhead_s: f64,
     }
 
-    /// The first seconds of one sample through the import's decode/encode pipeline.
+    /// Decoding (in a thread) and the backbone at the same time.
     #[derive(Debug, Clone, PartialEq, Serialize)]
     #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-    pub struct JointRun {
+    pub struct Concurrent {
+        /// The video decoded (the first sample).
         pub path: String,
-        pub seconds: f64,
         pub wall_s: f64,
-        /// What a perfect overlap of the separately timed stages predicts for the same seconds:
-        /// opening, the first batch's decoding and the last batch's encoding alone, the slower
-        /// stage for every batch in between.
-        pub predicted_s: f64,
-        /// How much slower than predicted the batches in between ran, when decoding and
-        /// encoding ran at once (they share the CPU cores): between 1 and 4.
-        pub contention: f64,
+        /// Video-seconds per second of each while the other ran.
+        pub decode: StageRate,
+        pub encode: StageRate,
+        /// Those rates over each one's rate alone (1: they do not compete; about 0.5: they
+        /// share the cores evenly).
+        pub decode_share: f64,
+        pub encode_share: f64,
     }
 
     /// What [`Engine::import_estimate`] measured and what it makes of it. Times in seconds.
@@ -233,14 +233,14 @@ mod measure {
         /// (CLIP).
         pub decoder: String,
         pub stages: EstimateStages,
-        /// Decoding over all samples (`None`: no ready video could be read, so decoding was
-        /// not measured and the estimate counts the model only).
+        /// Decoding alone over the samples, weighted by their videos' durations (`None`: no
+        /// ready video could be read, so decoding was not measured and the estimate counts
+        /// the model only).
         pub decode: Option<StageRate>,
         pub samples: Vec<DecodeSample>,
-        /// `None` without a sample, or when two batches of the slower stage would take longer
-        /// than [`EstimateOptions::max_joint`] (S3D-G on a CPU: decoding then hardly competes
-        /// with it, and contention counts as 1).
-        pub joint: Option<JointRun>,
+        /// `None` without a sample (or with [`EstimateOptions::concurrent`] off, or when the
+        /// sample could not be read again): the stages are then assumed not to compete.
+        pub concurrent: Option<Concurrent>,
         /// Mean per-video work around decoding (0 without samples).
         pub per_video_s: f64,
         /// The import's rate: video-seconds per second, per-video work aside.
@@ -538,10 +538,23 @@ mod measure {
                     samples.push(s);
                 }
             }
+            // Each sample stands for its video: weights by duration (at least a second).
+            let weights: Vec<f64> = samples.iter().map(|s| s.duration_s.max(1.0)).collect();
+            let total_w: f64 = weights.iter().sum();
             let decode = (!samples.is_empty()).then(|| {
-                let seconds = samples.iter().map(|s| s.decode.seconds).sum();
-                let wall = samples.iter().map(|s| s.decode.wall_s).sum();
-                StageRate::new(seconds, wall, samples.len())
+                let per_second: f64 = samples
+                    .iter()
+                    .zip(&weights)
+                    .map(|(s, w)| w * s.decode.per_second())
+                    .sum::<f64>()
+                    / total_w;
+                let seconds = samples.iter().map(|s| s.decode.seconds).sum::<f64>();
+                StageRate {
+                    seconds,
+                    wall_s: samples.iter().map(|s| s.decode.wall_s).sum(),
+                    calls: samples.len(),
+                    rate: 1.0 / per_second.max(1e-12),
+                }
             });
             let per_video_s = if samples.is_empty() {
                 0.0
@@ -549,15 +562,26 @@ mod measure {
                 samples.iter().map(|s| s.overhead_s).sum::<f64>() / samples.len() as f64
             };
 
-            // Both at once, on the first sample, through the import's own pipeline.
-            let joint = match (samples.first(), opts.joint) {
-                (Some(s), true) => joint_run(model, &stages, s, opts, cancel)?,
+            // Both at once, on the first sample.
+            let concurrent = match (samples.first(), opts.concurrent) {
+                (Some(s), true) => concurrent_run(model, &stages, s, opts, cancel)?,
                 _ => None,
             };
-            let contention = joint.as_ref().map_or(1.0, |j| j.contention);
-            let encode_s = stages.encode.per_second();
-            let decode_s = decode.map_or(0.0, |d| d.per_second());
-            let per_second = encode_s.max(decode_s) * contention + stages.windows.per_second();
+            let (decode_share, encode_share) = concurrent
+                .as_ref()
+                .map_or((1.0, 1.0), |c| (c.decode_share, c.encode_share));
+            let e = stages.encode.rate;
+            let pipeline_s = if samples.is_empty() {
+                stages.encode.per_second()
+            } else {
+                samples
+                    .iter()
+                    .zip(&weights)
+                    .map(|(s, w)| w / pipeline_rate(s.decode.rate, e, decode_share, encode_share))
+                    .sum::<f64>()
+                    / total_w
+            };
+            let per_second = pipeline_s + stages.windows.per_second();
             let mean_len = if library.videos > 0 {
                 library.total_s / library.videos as f64
             } else {
@@ -596,7 +620,7 @@ mod measure {
                 stages,
                 decode,
                 samples,
-                joint,
+                concurrent,
                 per_video_s,
                 video_s_per_s: 1.0 / per_second.max(1e-12),
                 per_hour_s,
@@ -608,73 +632,103 @@ mod measure {
         }
     }
 
-    /// The first seconds of `sample` through [`encode_prefix_of`]: enough whole batches to take
-    /// about one stage budget by the separate measurements (at least two, at most what was
-    /// decoded of it), compared with what a perfect overlap of those measurements predicts.
-    fn joint_run(
+    /// Video-seconds per second of the import's pipeline on a video that decodes at `d` alone
+    /// with a backbone at `e` alone, when running both at once leaves `decode_share` of `d`
+    /// and `encode_share` of `e` (see the module docs).
+    pub fn pipeline_rate(d: f64, e: f64, decode_share: f64, encode_share: f64) -> f64 {
+        let d_shared = d * decode_share.clamp(0.0, 1.0);
+        let e_shared = e * encode_share.clamp(0.0, 1.0);
+        let r = if d <= e {
+            d / (1.0 + (d - d_shared) / e_shared.max(1e-12))
+        } else {
+            e / (1.0 + (e - e_shared) / d_shared.max(1e-12))
+        };
+        r.clamp(1.0 / (1.0 / d + 1.0 / e), d.min(e))
+    }
+
+    /// The family's decoder on `sample` (from its start, again when it ends) in a thread while
+    /// the backbone runs here for about one stage budget (at least one call, and until the
+    /// decoder has delivered a second).
+    fn concurrent_run(
         model: &Model,
         stages: &EstimateStages,
         sample: &DecodeSample,
         opts: &EstimateOptions,
         cancel: &CancelToken,
-    ) -> Result<Option<JointRun>> {
-        let batch = stages.batch;
-        let batch_decode = batch as f64 * sample.decode.per_second();
-        let batch_encode = batch as f64 * stages.encode.per_second();
-        let slowest = batch_decode.max(batch_encode);
-        let budget = opts.stage_budget.as_secs_f64();
-        if 2.0 * slowest > opts.max_joint.as_secs_f64() {
-            // Two batches would take longer than the measurement should (S3D-G on a CPU, where
-            // decoding is some ten times faster and hardly competes with it).
-            return Ok(None);
-        }
-        let fit = (budget / slowest.max(1e-9)).floor() as usize;
-        // Whole batches of the video, not only what its decoding sample covered: fewer than two
-        // would show no overlap at all.
-        let available = (sample.duration_s.floor() as usize).max(sample.decode.seconds as usize);
-        let seconds = (fit.max(2) * batch).min(available);
-        if seconds == 0 {
-            return Ok(None);
-        }
+    ) -> Result<Option<Concurrent>> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let err = model_err("timing the model");
         let path = Path::new(&sample.path);
-        let t = Instant::now();
-        let enc = EncodeOptions {
-            clip_batch: batch,
-            frame_batch: batch,
-        };
-        let pass = match encode_prefix_of(path, model, enc, seconds, cancel) {
-            Ok(p) => p,
-            Err(EncodeError::Cancelled) => return Err(EngineError::Cancelled),
-            // It decoded alone a moment ago; a failure here says nothing about speed.
-            Err(_) => return Ok(None),
-        };
-        let wall_s = t.elapsed().as_secs_f64();
-        let done = pass.features.len();
-        if done == 0 {
+        let stop = AtomicBool::new(false);
+        let decoded = AtomicU64::new(0);
+        let batch = stages.batch;
+        let started = Instant::now();
+        let (calls, encode_wall, decode_wall) = std::thread::scope(|scope| {
+            let decoder = scope.spawn(|| {
+                let t = Instant::now();
+                let keep_going = || !stop.load(Ordering::SeqCst) && !cancel.is_cancelled();
+                let mut count = |ok: bool| {
+                    if ok {
+                        decoded.fetch_add(1, Ordering::SeqCst);
+                    }
+                    ok && keep_going()
+                };
+                while keep_going() {
+                    let opened = match model {
+                        Model::VideoClip(_) => ClipDecoder::open(path, DecodeOptions::default())
+                            .map(|d| d.map(|c| c.is_ok()).all(&mut count)),
+                        Model::Clip(m) => {
+                            let sample = SampleOptions {
+                                size: u32::try_from(m.image_size()).unwrap_or(u32::MAX),
+                                ..SampleOptions::default()
+                            };
+                            FrameSampler::open(path, sample)
+                                .map(|s| s.map(|f| f.is_ok()).all(&mut count))
+                        }
+                    };
+                    if opened.is_err() || decoded.load(Ordering::SeqCst) == 0 {
+                        break; // unreadable now, or nothing in it: nothing to measure
+                    }
+                }
+                t.elapsed().as_secs_f64()
+            });
+            let t = Instant::now();
+            let mut calls = 0usize;
+            let outcome = loop {
+                if cancel.is_cancelled() {
+                    break Err(EngineError::Cancelled);
+                }
+                if let Err(e) = backbone_call(model, batch) {
+                    break Err(err(e));
+                }
+                calls += 1;
+                let waited = t.elapsed();
+                let enough = waited >= opts.stage_budget
+                    && (decoded.load(Ordering::SeqCst) > 0 || decoder.is_finished());
+                if enough || waited >= 4 * opts.stage_budget.max(Duration::from_millis(100)) {
+                    break Ok(());
+                }
+            };
+            let encode_wall = t.elapsed().as_secs_f64();
+            stop.store(true, Ordering::SeqCst);
+            let decode_wall = decoder.join().unwrap_or(encode_wall);
+            outcome.map(|()| (calls, encode_wall, decode_wall))
+        })?;
+        let seconds = decoded.load(Ordering::SeqCst) as f64;
+        if seconds == 0.0 {
+            // It decoded alone a moment ago; nothing now says nothing about speed.
             return Ok(None);
         }
-        // Opening; the first batch decodes alone; then the slower stage sets the pace; the last
-        // batch (`last` seconds) is encoded after the decoder has finished.
-        let per_decode = sample.decode.per_second();
-        let per_encode = stages.encode.per_second();
-        let batches = done.div_ceil(batch);
-        let last = done - (batches - 1) * batch;
-        let alone = sample.open_s + batch.min(done) as f64 * per_decode + last as f64 * per_encode;
-        let overlapped = (batches - 1) as f64 * slowest;
-        let predicted_s = alone + overlapped;
-        // The steady state of a long import is the overlapped part (both stages at once):
-        // its slowdown is the contention. With a single batch there is none to see.
-        let contention = if batches > 1 {
-            (wall_s - alone) / overlapped.max(1e-9)
-        } else {
-            wall_s / predicted_s.max(1e-9)
-        };
-        Ok(Some(JointRun {
+        // A decoder that finished its video early ran alone for the rest: its own time counts.
+        let decode = StageRate::new(seconds, decode_wall.min(encode_wall).max(1e-9), 0);
+        let encode = StageRate::new((calls * batch) as f64, encode_wall, calls);
+        Ok(Some(Concurrent {
             path: sample.path.clone(),
-            seconds: done as f64,
-            wall_s,
-            predicted_s,
-            contention: contention.clamp(1.0, 4.0),
+            wall_s: started.elapsed().as_secs_f64(),
+            decode_share: (decode.rate / sample.decode.rate.max(1e-12)).min(1.0),
+            encode_share: (encode.rate / stages.encode.rate.max(1e-12)).min(1.0),
+            decode,
+            encode,
         }))
     }
 }
