@@ -39,7 +39,7 @@ pub const DEFAULT_SEARCH_LIMIT: usize = 20;
 /// Which model the library is opened with.
 #[derive(Debug, Clone)]
 pub enum ModelChoice {
-    /// `$VCLIP_MODEL`, else `videoclip` in the models folder ([`default_model_dir`]); no model
+    /// `$VCLIP_MODEL`, else the models folder's ([`default_model_dir`]); no model
     /// (without an error) when that folder holds none.
     Default,
     /// This model directory; a load failure is reported in [`ModelStatus::error`].
@@ -49,13 +49,26 @@ pub enum ModelChoice {
 }
 
 /// The model folder the app uses by default: `$VCLIP_MODEL`, else `videoclip` in
-/// [`vclip_engine::default_models_dir`] (as the CLI does). `None` without a home folder.
+/// [`vclip_engine::default_models_dir`] — or `clip-vit-b32` when only that one holds a model —
+/// (as the CLI does). `None` without a home folder.
 pub fn default_model_dir() -> Option<PathBuf> {
     match std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None => vclip_engine::default_models_dir()
             .ok()
-            .map(|d| d.join("videoclip")),
+            .map(|d| default_in(&d)),
+    }
+}
+
+/// `videoclip` in the models folder `models`, or `clip-vit-b32` when only that one holds a
+/// model (as the command line chooses).
+fn default_in(models: &Path) -> PathBuf {
+    let videoclip = models.join(vclip_model::Family::VideoClip.name());
+    let clip = models.join(vclip_model::Family::Clip.name());
+    if !videoclip.join("config.json").is_file() && clip.join("config.json").is_file() {
+        clip
+    } else {
+        videoclip
     }
 }
 
@@ -1085,5 +1098,25 @@ impl From<EngineError> for CommandError {
                 message: e.to_string(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::default_in;
+
+    #[test]
+    fn the_clip_folder_is_the_default_only_when_it_is_the_only_model() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let m = tmp.path();
+        let config = |name: &str| {
+            std::fs::create_dir_all(m.join(name)).expect("mkdir");
+            std::fs::write(m.join(name).join("config.json"), "{}").expect("write");
+        };
+        assert_eq!(default_in(m), m.join("videoclip"), "nothing there");
+        config("clip-vit-b32");
+        assert_eq!(default_in(m), m.join("clip-vit-b32"));
+        config("videoclip");
+        assert_eq!(default_in(m), m.join("videoclip"));
     }
 }
