@@ -150,9 +150,12 @@ async function main() {
     // Type a subtitle phrase: the right moment comes first.
     const box = await find("#search");
     await wd("POST", s(`/element/${box}/value`), { text: PHRASE });
+    // Typing searches at each pause: wait for the results of the whole phrase.
     const first = await until("search results", () =>
       exec(`const m = document.querySelector('#result-list .moment');
-            return m && { name: m.querySelector('.file-name').textContent,
+            const q = document.querySelector('#result-list').dataset.query;
+            return m && q === ${JSON.stringify(PHRASE.trim())} &&
+                   { name: m.querySelector('.file-name').textContent,
                           start: Number(m.dataset.start), end: Number(m.dataset.end) };`),
     );
     ok(first.name === "kitchen.webm", `the first moment is in kitchen.webm (got ${first.name})`);

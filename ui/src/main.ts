@@ -896,6 +896,8 @@ async function runSearch(): Promise<void> {
     searchError = errorKind(e) === "opening" ? "The library is still opening…" : errorMessage(e);
   }
   ui.searchSpinner.hidden = true;
+  // The query these results answer (typing runs a search per pause): tests wait for theirs.
+  ui.resultList.dataset.query = q;
   renderResults();
 }
 
