@@ -4,31 +4,10 @@
 //! that have no features for the family switched to.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::cli_library::{json, tiny_model, video};
-
-fn run(tmp: &Path, lib: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(args)
-        .arg("--library")
-        .arg(lib)
-        .env_remove("VCLIP_MODEL")
-        .env_remove("VCLIP_SENTENCE_MODEL")
-        .env("VCLIP_MODELS", tmp.join("no-models-here"))
-        .output()
-        .expect("run vclip")
-}
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+use crate::cli_versions::{ok, run};
 
 fn tiny_clip(dir: &Path) -> std::path::PathBuf {
     let m = dir.join("clip");

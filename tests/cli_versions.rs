@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use crate::cli_library::{json, tiny_model, video};
 
 /// `vclip ARGS --library LIB` with no model named anywhere but in the library.
-fn run(tmp: &Path, lib: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(tmp: &Path, lib: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
         .args(args)
         .arg("--library")
@@ -22,7 +22,7 @@ fn run(tmp: &Path, lib: &Path, args: &[&str]) -> Output {
         .expect("run vclip")
 }
 
-fn ok(o: Output) -> Output {
+pub(crate) fn ok(o: Output) -> Output {
     assert!(
         o.status.success(),
         "{}\n{}",

@@ -3,6 +3,8 @@
 //! plan's estimate, and progress events.
 #![cfg(feature = "media")]
 
+#[path = "common/finetune.rs"]
+mod finetune_support;
 #[path = "../../media/tests/support/mod.rs"]
 mod support;
 
@@ -13,6 +15,7 @@ use vclip_engine::finetune::{Batching, FinetuneOptions, FinetuneReport};
 use vclip_engine::{CancelToken, Engine, EngineError, ImportOptions, NoProgress, ProgressEvent};
 use vclip_model::{init_random, Device, Preset, VClipModel};
 
+use finetune_support::{max_weight_diff, options};
 use support::ffmpeg;
 
 const COLOURS: [&str; 6] = ["red", "green", "blue", "yellow", "white", "purple"];
@@ -66,39 +69,6 @@ fn library(dir: &Path) -> Engine {
     engine
 }
 
-fn options() -> FinetuneOptions {
-    FinetuneOptions {
-        epochs: 3,
-        batch_videos: 2,
-        pairs_per_video: 2,
-        holdout: 0.25,
-        seed: 5,
-        lr: 1e-3,
-        warmup_steps: 2,
-        retrieval_clips: 4,
-        checkpoint_every: 2,
-        ..FinetuneOptions::default()
-    }
-}
-
-fn towers(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let t = candle_core::safetensors::load(dir.join("videoclip.safetensors"), &Device::Cpu)
-        .expect("load towers");
-    let mut v: Vec<_> = t
-        .into_iter()
-        .map(|(n, t)| {
-            let data = t
-                .flatten_all()
-                .and_then(|t| t.to_dtype(candle_core::DType::F32))
-                .and_then(|t| t.to_vec1::<f32>())
-                .expect("values");
-            (n, data)
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
 fn assert_same_run(a: &FinetuneReport, b: &FinetuneReport, a_dir: &Path, b_dir: &Path) {
     assert_eq!(a.steps, b.steps);
     assert_eq!(a.before, b.before);
@@ -113,15 +83,8 @@ fn assert_same_run(a: &FinetuneReport, b: &FinetuneReport, a_dir: &Path, b_dir: 
             y.mean_loss
         );
     }
-    let (ta, tb) = (towers(a_dir), towers(b_dir));
-    assert_eq!(ta.len(), tb.len());
-    let mut worst = 0f32;
-    for ((na, va), (nb, vb)) in ta.iter().zip(&tb) {
-        assert_eq!(na, nb);
-        for (x, y) in va.iter().zip(vb) {
-            worst = worst.max((x - y).abs());
-        }
-    }
+    let file = "videoclip.safetensors";
+    let worst = max_weight_diff(&a_dir.join(file), &b_dir.join(file));
     assert!(worst < 1e-4, "weights differ by up to {worst}");
 }
 

@@ -9,6 +9,8 @@
 //!   trained tower, the same feature family, re-embedded from the cache without decoding.
 #![cfg(feature = "media")]
 
+#[path = "common/finetune.rs"]
+mod finetune_support;
 #[path = "../../media/tests/support/mod.rs"]
 mod support;
 
@@ -25,6 +27,7 @@ use vclip_index::read_features;
 use vclip_model::clip::write_clip_dir;
 use vclip_model::{init_random_clip, ClipModelConfig, Device, Model, Preset, Tensor};
 
+use finetune_support::{max_weight_diff, options};
 use support::ffmpeg;
 
 fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
@@ -248,39 +251,6 @@ fn small_library(dir: &Path) -> (Engine, PathBuf, PathBuf) {
     (engine, model, videos)
 }
 
-fn options() -> FinetuneOptions {
-    FinetuneOptions {
-        epochs: 3,
-        batch_videos: 2,
-        pairs_per_video: 2,
-        holdout: 0.25,
-        seed: 5,
-        lr: 1e-3,
-        warmup_steps: 2,
-        retrieval_clips: 4,
-        checkpoint_every: 2,
-        ..FinetuneOptions::default()
-    }
-}
-
-fn tower(dir: &Path) -> Vec<(String, Vec<f32>)> {
-    let t = candle_core::safetensors::load(dir.join("temporal.safetensors"), &Device::Cpu)
-        .expect("load the tower");
-    let mut v: Vec<_> = t
-        .into_iter()
-        .map(|(n, t)| {
-            (
-                n,
-                t.flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .expect("values"),
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
 /// A CLIP run cancelled mid-epoch and resumed (twice) ends like the uninterrupted run: same
 /// batches (retrieval clusters found through the tower and the frozen text embeddings), same
 /// draws, same optimizer state, same tower.
@@ -347,15 +317,8 @@ fn a_cancelled_clip_run_resumes_where_it_stopped() {
     for (x, y) in whole.epochs.iter().zip(&resumed.epochs) {
         assert!((x.mean_loss - y.mean_loss).abs() < 1e-4, "{x:?} vs {y:?}");
     }
-    let (a, b) = (tower(&whole_dir), tower(&split_dir));
-    assert_eq!(a.len(), b.len());
-    let mut worst = 0f32;
-    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
-        assert_eq!(na, nb);
-        for (x, y) in va.iter().zip(vb) {
-            worst = worst.max((x - y).abs());
-        }
-    }
+    let file = "temporal.safetensors";
+    let worst = max_weight_diff(&whole_dir.join(file), &split_dir.join(file));
     assert!(worst < 1e-4, "towers differ by up to {worst}");
     assert!(!split_dir.join("checkpoint").exists());
 }

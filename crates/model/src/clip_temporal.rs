@@ -924,35 +924,7 @@ mod tests {
             ("output.weight", 20),
             ("output.bias", 9),
         ];
-        let eps = 1e-5;
-        let mut nonzero = 0;
-        for (name, index) in checks {
-            let var = tower
-                .var(name)
-                .ok_or_else(|| Error::Input(format!("no weight {name}")))?;
-            let grad = grads
-                .get(var.as_tensor())
-                .ok_or_else(|| Error::Input(format!("no gradient for {name}")))?
-                .flatten_all()?
-                .to_vec1::<f64>()?[index];
-            let original = var.as_tensor().copy()?;
-            let shape = original.shape().clone();
-            let at = |delta: f64| -> Result<f64> {
-                let mut v = original.flatten_all()?.to_vec1::<f64>()?;
-                v[index] += delta;
-                var.set(&Tensor::from_vec(v, shape.clone(), &dev)?)?;
-                Ok(loss()?.to_scalar::<f64>()?)
-            };
-            let fd = (at(eps)? - at(-eps)?) / (2.0 * eps);
-            var.set(&original)?;
-            assert!(
-                (grad - fd).abs() < 1e-6 * fd.abs().max(1e-3),
-                "{name}[{index}]: autograd {grad} vs finite differences {fd}"
-            );
-            if grad.abs() > 1e-9 {
-                nonzero += 1;
-            }
-        }
+        let nonzero = crate::train::check_gradients(&checks, |n| tower.var(n), &grads, loss)?;
         assert!(nonzero >= checks.len() - 1, "{nonzero} non-zero gradients");
         // Every variable gets a gradient.
         for (name, var) in &tower.vars {

@@ -122,6 +122,46 @@ pub fn retrieval_metrics(
     Ok((recall, median))
 }
 
+/// Test support: each `(weight, flat index)` of `checks` — its autograd gradient in `grads`
+/// against central finite differences of `loss` (f64 weights), to 1e-6 relative. Returns how
+/// many of those gradients are non-zero, so a caller can check the test is not vacuous.
+#[cfg(test)]
+pub(crate) fn check_gradients<'a>(
+    checks: &[(&str, usize)],
+    var: impl Fn(&str) -> Option<&'a Var>,
+    grads: &candle_core::backprop::GradStore,
+    loss: impl Fn() -> Result<Tensor>,
+) -> Result<usize> {
+    let eps = 1e-5;
+    let mut nonzero = 0;
+    for &(name, index) in checks {
+        let var = var(name).ok_or_else(|| Error::Input(format!("no weight {name}")))?;
+        let grad = grads
+            .get(var.as_tensor())
+            .ok_or_else(|| Error::Input(format!("no gradient for {name}")))?
+            .flatten_all()?
+            .to_vec1::<f64>()?[index];
+        let original = var.as_tensor().copy()?;
+        let shape = original.shape().clone();
+        let at = |delta: f64| -> Result<f64> {
+            let mut v = original.flatten_all()?.to_vec1::<f64>()?;
+            v[index] += delta;
+            var.set(&Tensor::from_vec(v, shape.clone(), original.device())?)?;
+            Ok(loss()?.to_scalar::<f64>()?)
+        };
+        let fd = (at(eps)? - at(-eps)?) / (2.0 * eps);
+        var.set(&original)?;
+        assert!(
+            (grad - fd).abs() < 1e-6 * fd.abs().max(1e-3),
+            "{name}[{index}]: autograd {grad} vs finite differences {fd}"
+        );
+        if grad.abs() > 1e-9 {
+            nonzero += 1;
+        }
+    }
+    Ok(nonzero)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,35 +282,7 @@ mod tests {
                 300 * config.hidden_size + 2,
             ),
         ];
-        let eps = 1e-5;
-        let mut nonzero = 0;
-        for (name, index) in checks {
-            let var = towers
-                .var(name)
-                .ok_or_else(|| Error::Input(format!("no weight {name}")))?;
-            let grad = grads
-                .get(var.as_tensor())
-                .ok_or_else(|| Error::Input(format!("no gradient for {name}")))?
-                .flatten_all()?
-                .to_vec1::<f64>()?[index];
-            let original = var.as_tensor().copy()?;
-            let shape = original.shape().clone();
-            let at = |delta: f64| -> Result<f64> {
-                let mut v = original.flatten_all()?.to_vec1::<f64>()?;
-                v[index] += delta;
-                var.set(&Tensor::from_vec(v, shape.clone(), &dev)?)?;
-                Ok(loss()?.to_scalar::<f64>()?)
-            };
-            let fd = (at(eps)? - at(-eps)?) / (2.0 * eps);
-            var.set(&original)?;
-            assert!(
-                (grad - fd).abs() < 1e-6 * fd.abs().max(1e-3),
-                "{name}[{index}]: autograd {grad} vs finite differences {fd}"
-            );
-            if grad.abs() > 1e-9 {
-                nonzero += 1;
-            }
-        }
+        let nonzero = crate::train::check_gradients(&checks, |n| towers.var(n), &grads, loss)?;
         // The check is not vacuous: the gradients are not all zero.
         assert!(nonzero >= checks.len() - 1, "{nonzero} non-zero gradients");
         Ok(())
