@@ -12,7 +12,7 @@ use vclip_media::{
     Clip, ClipDecoder, DecodeOptions, DecodeReport, FrameSampler, MediaError, SampleOptions,
     SampledFrame,
 };
-use vclip_model::{ClipModel, Device, Model, Tensor, VClipModel};
+use vclip_model::{ClipModel, Device, Model, Tensor, VClipModel, WindowStates};
 
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 
@@ -20,6 +20,16 @@ use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 /// starts: VideoCLIP's sliding windows (`VIDEOCLIP.md` §5.4–§5.5).
 pub const WINDOW_S: usize = 32;
 pub const STRIDE_S: usize = 16;
+
+/// What the library stores for per-second `features` `(N, F)` with `model`: the windows of
+/// [`WINDOW_S`] seconds every [`STRIDE_S`] — shorter when the model pools fewer seconds, with
+/// the stride at most half a window so that every second stays covered — and the per-second
+/// states ([`Model::window_states`]).
+pub fn library_windows(model: &Model, features: &Tensor) -> vclip_model::Result<WindowStates> {
+    let window = WINDOW_S.min(model.max_window()).max(1);
+    let stride = STRIDE_S.min(window.div_ceil(2));
+    model.window_states(features, window, stride)
+}
 
 /// One window's pooled embedding (768-d for VideoCLIP).
 #[derive(Debug, Clone, PartialEq, Serialize)]

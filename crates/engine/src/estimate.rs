@@ -104,7 +104,7 @@ mod measure {
     use vclip_model::{Device, Model, Tensor};
 
     use super::LibraryWork;
-    use crate::encode::{EncodeOptions, STRIDE_S, WINDOW_S};
+    use crate::encode::{library_windows, EncodeOptions};
     use crate::progress::CancelToken;
     use crate::store::{model_version_of, Engine, EngineError, Result};
 
@@ -367,21 +367,12 @@ mod measure {
             model.device(),
         )
         .map_err(|e| err(e.into()))?;
-        let window = WINDOW_S.min(model.max_window());
-        std::hint::black_box(
-            model
-                .window_states(&features, window, STRIDE_S)
-                .map_err(&err)?,
-        );
+        std::hint::black_box(library_windows(model, &features).map_err(&err)?);
         let started = Instant::now();
         let mut calls = 0;
         loop {
             cancelled(cancel)?;
-            std::hint::black_box(
-                model
-                    .window_states(&features, window, STRIDE_S)
-                    .map_err(&err)?,
-            );
+            std::hint::black_box(library_windows(model, &features).map_err(&err)?);
             calls += 1;
             if started.elapsed() >= opts.stage_budget / 4 || calls >= 8 {
                 break;

@@ -24,8 +24,8 @@ use vclip_index::{
 };
 
 use crate::discover::{content_hash, discover};
+use crate::encode::library_windows;
 use crate::encode::{encode_features_of, representative_second, EncodeError, EncodeOptions};
-use crate::encode::{STRIDE_S, WINDOW_S};
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 use crate::store::{Engine, EngineError, Result};
 
@@ -383,10 +383,7 @@ impl Engine {
         let model_err = |e| ItemError::from(model_error(v, e));
         let t = vclip_model::Tensor::from_vec(features.to_vec(), (rows, dim), model.device())
             .map_err(|e| model_err(e.into()))?;
-        let window = WINDOW_S.min(model.max_window());
-        let states = model
-            .window_states(&t, window, STRIDE_S)
-            .map_err(model_err)?;
+        let states = library_windows(model, &t).map_err(model_err)?;
         let flat: Vec<f32> = states.pooled.iter().flatten().copied().collect();
         let vectors_path = self
             .library()

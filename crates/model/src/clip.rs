@@ -1072,6 +1072,21 @@ impl ClipModel {
         }
     }
 
+    /// [`Self::embed_windows`] and the per-second states over the same `spans` in one pass:
+    /// meanP windows and the embeddings themselves, or the temporal tower's pooled windows and
+    /// its per-second outputs averaged over the windows that cover each second
+    /// ([`TemporalTower::windows`]). Returns `(W, D)` and `(T, D)`.
+    pub fn window_states(
+        &self,
+        per_second: &Tensor,
+        spans: &[(usize, usize)],
+    ) -> Result<(Tensor, Tensor)> {
+        match &self.temporal {
+            Some(t) => t.windows(per_second, spans),
+            None => Ok((mean_pool_windows(per_second, spans)?, per_second.clone())),
+        }
+    }
+
     /// The fine-tuned temporal tower, when the model has one.
     pub fn temporal(&self) -> Option<&TemporalTower> {
         self.temporal.as_ref()

@@ -159,8 +159,7 @@ impl Model {
                     )));
                 }
                 let spans = window_spans(n, window, stride);
-                let pooled = m.embed_windows(features, &spans)?;
-                let states = m.second_states(features)?;
+                let (pooled, states) = m.window_states(features, &spans)?;
                 let cpu = |t: &Tensor| t.to_device(&Device::Cpu)?.to_dtype(DType::F32);
                 Ok(WindowStates {
                     spans,
