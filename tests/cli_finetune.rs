@@ -2,37 +2,15 @@
 //! model: it trains from the feature cache, reports held-out recall before and after, writes a
 //! new model folder that loads, and re-embeds the library with it.
 
-use crate::cli_library::{json, tiny_model, vclip, video};
+use crate::cli_library::{json, tiny_model, vclip};
+use crate::cli_versions::three_colour_videos;
 
 #[test]
 fn finetune_writes_a_new_model_and_reembeds_the_library() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let model = tiny_model(tmp.path());
     let lib = tmp.path().join("lib");
-    let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
-        .iter()
-        .enumerate()
-    {
-        let cues: String = (0..4)
-            .map(|k| {
-                format!(
-                    "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
-                    k + 1,
-                    2 * k,
-                    2 * k + 1
-                )
-            })
-            .collect();
-        video(
-            &videos,
-            &format!("{colour}.mp4"),
-            &format!("color=c={colour}:size=160x120:rate=10"),
-            8 + i as u32,
-            Some(&cues),
-        );
-    }
+    let videos = three_colour_videos(tmp.path());
     let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
@@ -134,30 +112,7 @@ fn finetune_trains_a_clip_models_temporal_tower_from_the_feature_cache() {
         .expect("run vclip");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let lib = tmp.path().join("lib");
-    let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
-        .iter()
-        .enumerate()
-    {
-        let cues: String = (0..4)
-            .map(|k| {
-                format!(
-                    "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
-                    k + 1,
-                    2 * k,
-                    2 * k + 1
-                )
-            })
-            .collect();
-        video(
-            &videos,
-            &format!("{colour}.mp4"),
-            &format!("color=c={colour}:size=160x120:rate=10"),
-            8 + i as u32,
-            Some(&cues),
-        );
-    }
+    let videos = three_colour_videos(tmp.path());
     let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::remove_dir_all(&videos).expect("remove the videos");

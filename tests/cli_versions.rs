@@ -4,7 +4,7 @@
 //! import runs without `--model`: the library opens with its active version (the models
 //! folder is empty, so nothing else could be found).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::cli_library::{json, tiny_model, video};
@@ -61,13 +61,10 @@ fn cues(word: &str, colour: &str) -> String {
         .collect()
 }
 
-#[test]
-fn finetune_versions_rollback_and_use_again() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let t = tmp.path();
-    let model = tiny_model(t);
-    let lib = t.join("lib");
-    let videos = t.join("videos");
+/// `red.mp4`, `blue.mp4`, `green.mp4` (8, 9, 10 s) in `dir/videos`, each with four cues naming
+/// a word and its colour (apples, ocean, forest).
+pub(crate) fn three_colour_videos(dir: &Path) -> PathBuf {
+    let videos = dir.join("videos");
     std::fs::create_dir_all(&videos).expect("mkdir");
     for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
         .iter()
@@ -81,6 +78,16 @@ fn finetune_versions_rollback_and_use_again() {
             Some(&cues(word, colour)),
         );
     }
+    videos
+}
+
+#[test]
+fn finetune_versions_rollback_and_use_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let model = tiny_model(t);
+    let lib = t.join("lib");
+    let videos = three_colour_videos(t);
     let m = model.to_str().expect("utf-8");
     ok(run(
         t,
