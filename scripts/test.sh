@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 ./scripts/ui-build.sh
 ./scripts/fetch-test-assets.sh
 
-# All crates' unit, integration and end-to-end tests (tests/ drives the vclip binary).
-cargo test --workspace --locked
+# All crates' unit, integration and end-to-end tests (tests/ drives the vclip binary). The app's
+# tests build with the UI embedded (custom-protocol), as window-smoke.sh builds the app below, so
+# Tauri is compiled once, not twice (minutes and hundreds of MB on a 2-core CI machine).
+cargo test --workspace --locked --features vclip-app/custom-protocol
 
 # The desktop window really opens and renders under a virtual display.
 ./scripts/window-smoke.sh
