@@ -411,7 +411,19 @@ fn pull_clip_downloads_from_a_mirror_and_imports() {
         out_dir.as_os_str(),
     ]);
     assert_eq!(ok(&o).trim(), out_dir.to_str().expect("utf-8"));
+    // A plain web folder declares no SHA-256: the weights' hash is computed and said to be
+    // unverified, on stderr and in the model's description.
+    let sha = vclip_engine::download::sha256_file(&hf.join("model.safetensors")).expect("sha");
+    let line = format!("model.safetensors sha256 {sha} (not verified)");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains(&format!("weights: {line}")), "{stderr}");
     let cfg = config_json(&out_dir);
+    assert!(
+        cfg["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(&line)),
+        "{cfg}"
+    );
     assert_eq!(cfg["family"], "clip-vit-b32");
     assert_eq!(cfg["random_weights"], false);
     vclip_model::ClipModel::load(&out_dir, &vclip_model::Device::Cpu).expect("loads");

@@ -101,7 +101,10 @@ pub fn pull(
         let bar = Bar::new();
         let summary =
             vclip_engine::models::pull_clip(&out_dir, &mirrors, &bar, &CancelToken::new())?;
-        print_clip_import(&summary);
+        print_clip_import(&summary.import);
+        // What the weights' SHA-256 was checked against: the hash the server declared (Hugging
+        // Face does), or nothing (a mirror folder) — then the import's structural checks alone.
+        eprintln!("weights: {}", summary.weights_line());
         return Ok(ExitCode::SUCCESS);
     }
     let out_dir = match out {

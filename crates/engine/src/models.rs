@@ -7,9 +7,10 @@
 //! checkpoints are checked structurally by the import (every tensor's name and shape).
 //!
 //! `pull_clip` does the same for the CLIP family: the files of Hugging Face's
-//! `openai/clip-vit-base-patch32` into a staging folder, then [`vclip_model::import_clip`] into a
-//! temporary folder that is renamed into place ([`import_clip_dir`]), so a model folder is
-//! complete or absent.
+//! `openai/clip-vit-base-patch32` into a staging folder (each checked against the SHA-256 the
+//! server declares, where it declares one), then [`vclip_model::import_clip`] into a temporary
+//! folder that is renamed into place ([`import_clip_dir`]), so a model folder is complete or
+//! absent.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ use vclip_model::clip::{
 use vclip_model::config::FORMAT;
 use vclip_model::{ClipImportSummary, ImportSummary, ModelConfig, Preset};
 
-use crate::download::{download, mirror_url, Download, DownloadError};
+use crate::download::{download, mirror_url, Download, DownloadError, Verification};
 use crate::progress::{CancelToken, ProgressSink};
 
 /// Environment variable naming a mirror folder URL that holds the three files.
@@ -166,11 +167,16 @@ pub const CLIP_HF_BASE: &str = "https://huggingface.co/openai/clip-vit-base-patc
 /// the byte-level BPE tokenizer (`tokenizer.json`).
 pub const CLIP_FILES: [&str; 2] = [CLIP_CONFIG_FILE, CLIP_TOKENIZER_FILE];
 
-// No SHA-256 for the CLIP files: none could be verified from a source available to this
+// No pinned SHA-256 for the CLIP files: none could be verified from a source available to this
 // project (no package on the registries it reaches ships these exact files), and checksums are
-// never written from memory. As for the VideoCLIP checkpoints, the import checks the files
-// structurally instead: the config's sizes, every tensor's name and shape, the tokenizer's
-// vocabulary size against the config. The transfer itself is HTTPS.
+// never written from memory. Instead each download is checked against the SHA-256 the server
+// declares, as huggingface_hub does: Hugging Face's redirect for an LFS file (the weights)
+// carries `X-Linked-Etag: "<sha256>"` (`download` reads every redirect hop). Its small files
+// (config.json, tokenizer.json) are plain git blobs whose ETag is a 40-hex SHA-1, and a plain
+// mirror folder declares nothing: those are not verified, only hashed. Either way the import
+// also checks the files structurally: the config's sizes, every tensor's name and shape, the
+// tokenizer's vocabulary size against the config. The weights file's SHA-256 and what it was
+// checked against are returned ([`ClipPullSummary`]) and written into the model's description.
 
 /// The staging folder `pull_clip` downloads into: `downloads/<name of out_dir>` beside
 /// `out_dir` (`models/downloads/clip-vit-b32` for the default `models/clip-vit-b32`). Partial
@@ -184,15 +190,48 @@ pub fn clip_downloads_dir(out_dir: &Path) -> PathBuf {
     parent.join("downloads").join(name)
 }
 
+/// What [`pull_clip`] put in place: the import, and the downloaded weights file's checksum.
+#[derive(Debug, Clone)]
+pub struct ClipPullSummary {
+    pub import: ClipImportSummary,
+    /// The weights file downloaded: `model.safetensors` or `pytorch_model.bin`.
+    pub weights_file: String,
+    /// SHA-256 of the whole weights file, lower-case hex.
+    pub weights_sha256: String,
+    /// What `weights_sha256` was checked against (`declared by huggingface.co` for the official
+    /// address; `not verified` from a mirror that declares no hash).
+    pub weights_verified: Verification,
+}
+
+impl ClipPullSummary {
+    /// `model.safetensors sha256 <hex> (verified: declared by <host>)`, or `(not verified)`.
+    pub fn weights_line(&self) -> String {
+        weights_line(
+            &self.weights_file,
+            &self.weights_sha256,
+            &self.weights_verified,
+        )
+    }
+}
+
+fn weights_line(file: &str, sha256: &str, verified: &Verification) -> String {
+    let check = if verified.is_verified() {
+        format!("verified: {verified}")
+    } else {
+        verified.to_string()
+    };
+    format!("{file} sha256 {sha256} ({check})")
+}
+
 /// Downloads `openai/clip-vit-base-patch32` (mirrors first, then `$VCLIP_MODEL_MIRROR`, then
-/// Hugging Face; resumable, with progress) and imports it into `out_dir`. See
-/// [`pull_clip_from`].
+/// Hugging Face; resumable, with progress, checked against the SHA-256 a server declares) and
+/// imports it into `out_dir`. See [`pull_clip_from`].
 pub fn pull_clip(
     out_dir: &Path,
     mirrors: &[String],
     sink: &dyn ProgressSink,
     cancel: &CancelToken,
-) -> Result<ClipImportSummary, PullError> {
+) -> Result<ClipPullSummary, PullError> {
     let mut sources = with_env_mirror(mirrors);
     sources.push(CLIP_HF_BASE.to_owned());
     pull_clip_from(out_dir, &sources, sink, cancel)
@@ -203,14 +242,16 @@ pub fn pull_clip(
 /// `model.safetensors`, or `pytorch_model.bin` when no source has it (the format the model was
 /// first uploaded in; a repository need not have both) — into [`clip_downloads_dir`], then
 /// [`import_clip_dir`] into `out_dir` and removes the staging folder. A cancelled or broken
-/// download keeps its `.part` file for the next attempt; downloaded files that do not import
-/// are deleted ([`PullError::BadDownload`], naming the file) and `out_dir` is left as it was.
+/// download keeps its `.part` file for the next attempt; a file whose SHA-256 is not the one the
+/// server declared is deleted ([`DownloadError::Checksum`]; no fallback to the other weights
+/// format then); downloaded files that do not import are deleted ([`PullError::BadDownload`],
+/// naming the file). On any error `out_dir` is left as it was.
 pub fn pull_clip_from(
     out_dir: &Path,
     sources: &[String],
     sink: &dyn ProgressSink,
     cancel: &CancelToken,
-) -> Result<ClipImportSummary, PullError> {
+) -> Result<ClipPullSummary, PullError> {
     if out_dir.exists() && !replaceable(out_dir) {
         // Said before downloading 600 MB, not after.
         return Err(ClipImportError::NotAModelDir(out_dir.to_owned()).into());
@@ -229,13 +270,19 @@ pub fn pull_clip_from(
     }
     let have_bin_only = staging.join(CLIP_PYTORCH_WEIGHTS_FILE).is_file()
         && !staging.join(CLIP_WEIGHTS_FILE).is_file();
-    if !have_bin_only {
+    let weights = if have_bin_only {
+        fetch(CLIP_PYTORCH_WEIGHTS_FILE)?
+    } else {
         match fetch(CLIP_WEIGHTS_FILE) {
-            Ok(_) => {}
-            Err(DownloadError::Cancelled) => return Err(DownloadError::Cancelled.into()),
+            Ok(w) => w,
+            // A file that came but is not what the server declared is an error of its own,
+            // not a reason to try the other format.
+            Err(e @ DownloadError::Cancelled) => return Err(e.into()),
+            Err(e) if e.is_checksum_mismatch() => return Err(e.into()),
             Err(safetensors) => match fetch(CLIP_PYTORCH_WEIGHTS_FILE) {
-                Ok(_) => {}
-                Err(DownloadError::Cancelled) => return Err(DownloadError::Cancelled.into()),
+                Ok(w) => w,
+                Err(e @ DownloadError::Cancelled) => return Err(e.into()),
+                Err(e) if e.is_checksum_mismatch() => return Err(e.into()),
                 Err(bin) => {
                     return Err(PullError::NoClipWeights {
                         safetensors: Box::new(safetensors),
@@ -244,11 +291,19 @@ pub fn pull_clip_from(
                 }
             },
         }
-    }
-    // The description says where the weights came from, not the staging folder's path.
-    let described =
-        "openai/clip-vit-base-patch32 (Hugging Face), by `vclip models pull clip-vit-b32`";
-    let summary = match install_clip(&staging, out_dir, Some(described)) {
+    };
+    let weights_file = weights
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The description says where the weights came from (not the staging folder's path) and
+    // what their checksum was checked against.
+    let described = format!(
+        "openai/clip-vit-base-patch32 (Hugging Face), by `vclip models pull clip-vit-b32`; {}",
+        weights_line(&weights_file, &weights.sha256, &weights.verified)
+    );
+    let import = match install_clip(&staging, out_dir, Some(&described)) {
         Ok(s) => s,
         Err(ClipImportError::Model(e)) if names_file_in(&e, &staging) => {
             remove_staging(&staging);
@@ -257,7 +312,12 @@ pub fn pull_clip_from(
         Err(e) => return Err(e.into()),
     };
     remove_staging(&staging);
-    Ok(summary)
+    Ok(ClipPullSummary {
+        import,
+        weights_file,
+        weights_sha256: weights.sha256,
+        weights_verified: weights.verified,
+    })
 }
 
 /// Deletes the staging folder, and `downloads` above it when nothing else is in there.
@@ -408,7 +468,7 @@ pub fn pull(
                 .map(str::to_owned),
             dest: opts.downloads.join(file.file_name),
         };
-        paths.push(download(&d, sink, cancel)?);
+        paths.push(download(&d, sink, cancel)?.path);
     }
     Ok(import(
         &paths[0],

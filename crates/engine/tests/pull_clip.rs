@@ -1,104 +1,23 @@
 //! `models::pull_clip_from` against a real HTTP server on loopback serving a tiny HF-layout CLIP
 //! folder (the fixture `crates/model/tests/fixtures/clip/`): resume from a `.part` file with a
 //! `Range` request, the `pytorch_model.bin` fallback, a bad file named in the error with no model
-//! folder left behind, and the pulled folder loads with `ClipModel::load`.
+//! folder left behind, and the pulled folder loads with `ClipModel::load`; the weights checked
+//! against the SHA-256 a Hugging Face-like server declares on its redirect (a wrong one fails
+//! and deletes the file, a resumed download is checked whole), a 40-hex ETag ignored, and a
+//! plain mirror's weights reported as not verified, with their computed SHA-256.
+
+#[path = "common/http.rs"]
+mod http;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use vclip_engine::download::part_path;
+use http::{serve, sha256_hex};
+use vclip_engine::download::{part_path, DownloadError, Verification};
 use vclip_engine::models::{clip_downloads_dir, import_clip_dir, pull_clip_from, PullError};
 use vclip_engine::{CancelToken, NoProgress, ProgressEvent};
 use vclip_model::{ClipModel, Device, Family};
-
-/// An HTTP/1.1 server for a folder of files (`/models/<name>`), with `Range` support; unknown
-/// names get 404. Every request is logged as `<name> range=<start>`.
-struct Server {
-    url: String,
-    files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
-    }
-
-    /// The server's folder, as the one source to pull from.
-    fn sources(&self) -> Vec<String> {
-        vec![self.url.clone()]
-    }
-
-    fn set(&self, name: &str, body: Vec<u8>) {
-        self.files.lock().expect("lock").insert(name.into(), body);
-    }
-}
-
-fn serve(files: HashMap<String, Vec<u8>>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/models", listener.local_addr().expect("addr"));
-    let files = Arc::new(Mutex::new(files));
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let (served, seen) = (files.clone(), requests.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() {
-                continue;
-            }
-            let mut range_start = None;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("range: bytes=") {
-                    range_start = v.trim().trim_end_matches('-').parse::<usize>().ok();
-                }
-            }
-            let path = first.split_whitespace().nth(1).unwrap_or("").to_owned();
-            let name = path.rsplit('/').next().unwrap_or("").to_owned();
-            seen.lock()
-                .expect("lock")
-                .push(format!("{name} range={range_start:?}"));
-            let body = served.lock().expect("lock").get(&name).cloned();
-            let Some(body) = body.filter(|_| path.starts_with("/models/")) else {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
-                continue;
-            };
-            let start = range_start.unwrap_or(0).min(body.len());
-            let head = if range_start.is_some() {
-                format!(
-                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
-                    body.len() - start,
-                    body.len().saturating_sub(1),
-                    body.len()
-                )
-            } else {
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                )
-            };
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body[start..]);
-            let _ = stream.flush();
-        }
-    });
-    Server {
-        url,
-        files,
-        requests,
-    }
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/clip")
@@ -177,10 +96,11 @@ fn resumes_a_part_file_imports_and_loads() {
             format!("model.safetensors range=Some({cut})"),
         ]
     );
-    assert_eq!(summary.dir, out);
+    assert_eq!(summary.import.dir, out);
     assert_eq!(Family::of_dir(&out).expect("family"), Family::Clip);
-    assert!(!summary.config.random_weights);
+    assert!(!summary.import.config.random_weights);
     assert!(summary
+        .import
         .config
         .description
         .contains("openai/clip-vit-base-patch32"));
@@ -276,7 +196,7 @@ fn a_bad_file_is_named_and_no_model_folder_is_left() {
     assert_eq!(leftovers(&models), vec!["clip-vit-b32".to_owned()]);
 
     // No source has a file: the error names it and the sources tried.
-    server.files.lock().expect("lock").clear();
+    server.clear();
     let msg = pull_clip_from(
         &models.join("other"),
         &server.sources(),
@@ -376,4 +296,194 @@ fn import_clip_dir_replaces_a_model_only_when_the_new_one_is_complete() {
         vec!["clip-vit-b32".to_owned()]
     );
     assert_eq!(text_embeddings(&out), reference(tmp.path()));
+}
+
+/// The `description` of a model folder's `config.json`.
+fn description(dir: &Path) -> String {
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&read(&dir.join("config.json"))).expect("config json");
+    cfg["description"].as_str().expect("description").to_owned()
+}
+
+fn fixture_weights() -> Vec<u8> {
+    read(&fixtures().join("hf/model.safetensors"))
+}
+
+#[test]
+fn weights_are_checked_against_the_hash_a_hugging_face_like_server_declares() {
+    let server = serve(hf_files());
+    let sha = sha256_hex(&fixture_weights());
+    server.like_hugging_face("model.safetensors", &sha);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("models/clip-vit-b32");
+    let summary =
+        pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new()).expect("pull");
+    assert_eq!(summary.weights_file, "model.safetensors");
+    assert_eq!(summary.weights_sha256, sha);
+    assert_eq!(
+        summary.weights_verified,
+        Verification::Declared {
+            host: "127.0.0.1".into(),
+            header: "X-Linked-Etag".into()
+        }
+    );
+    let line = format!("model.safetensors sha256 {sha} (verified: declared by 127.0.0.1)");
+    assert_eq!(summary.weights_line(), line);
+    // The model folder says so too.
+    assert!(description(&out).ends_with(&line), "{}", description(&out));
+    assert_eq!(
+        server.requests(),
+        vec![
+            "config.json range=None",
+            "tokenizer.json range=None",
+            "model.safetensors range=None",
+            "/cdn/model.safetensors range=None",
+        ]
+    );
+    assert_eq!(text_embeddings(&out), reference(tmp.path()));
+}
+
+#[test]
+fn a_wrong_declared_hash_fails_the_pull_and_leaves_no_model_and_no_weights() {
+    let mut files = hf_files();
+    // A fallback that would import: a checksum mismatch must not fall back to it.
+    files.insert(
+        "pytorch_model.bin".into(),
+        read(&fixtures().join("bin/pytorch_model.bin")),
+    );
+    let server = serve(files);
+    let sha = sha256_hex(&fixture_weights());
+    let wrong = "5a".repeat(32);
+    server.like_hugging_face("model.safetensors", &wrong);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let models = tmp.path().join("models");
+    let out = models.join("clip-vit-b32");
+    let staging = clip_downloads_dir(&out);
+
+    let err = pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new())
+        .expect_err("the weights are not what the server declared");
+    assert!(
+        matches!(err, PullError::Download(DownloadError::Checksum(_))),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    for part in [
+        "model.safetensors",
+        "checksum mismatch",
+        &wrong,
+        &sha,
+        "declared by 127.0.0.1",
+        "downloads it again",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+    assert!(!out.exists());
+    assert!(!staging.join("model.safetensors").exists());
+    assert!(!part_path(&staging.join("model.safetensors")).exists());
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.contains("pytorch_model")),
+        "{:?}",
+        server.requests()
+    );
+    assert_eq!(leftovers(&models), vec!["downloads".to_owned()]);
+
+    // The server fixed: the next pull fetches the weights from the first byte and succeeds.
+    server.like_hugging_face("model.safetensors", &sha);
+    let before = server.requests().len();
+    let summary =
+        pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new()).expect("pull");
+    assert!(summary.weights_verified.is_verified());
+    assert_eq!(
+        server.requests()[before..],
+        [
+            "model.safetensors range=None".to_owned(),
+            "/cdn/model.safetensors range=None".to_owned()
+        ]
+    );
+    assert_eq!(leftovers(&models), vec!["clip-vit-b32".to_owned()]);
+}
+
+#[test]
+fn a_resumed_pull_is_verified_over_the_whole_file() {
+    let server = serve(hf_files());
+    let weights = fixture_weights();
+    let sha = sha256_hex(&weights);
+    server.like_hugging_face("model.safetensors", &sha);
+    // The connection drops a third of the way into the weights the first time.
+    let cut = weights.len() / 3;
+    server.break_next("model.safetensors", 1, cut);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("models/clip-vit-b32");
+    let summary =
+        pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new()).expect("pull");
+    assert_eq!(
+        server.requests()[2..],
+        [
+            "model.safetensors range=None".to_owned(),
+            "/cdn/model.safetensors range=None".to_owned(),
+            format!("model.safetensors range=Some({cut})"),
+            format!("/cdn/model.safetensors range=Some({cut})"),
+        ]
+    );
+    assert_eq!(summary.weights_sha256, sha);
+    assert!(matches!(
+        summary.weights_verified,
+        Verification::Declared { .. }
+    ));
+    assert_eq!(text_embeddings(&out), reference(tmp.path()));
+
+    // A `.part` from an earlier run with a damaged byte: the resumed whole does not match.
+    let out = tmp.path().join("models/second");
+    let staging = clip_downloads_dir(&out);
+    std::fs::create_dir_all(&staging).expect("mkdir");
+    let mut stale = weights[..cut].to_vec();
+    stale[cut / 2] ^= 0x01;
+    let part = part_path(&staging.join("model.safetensors"));
+    std::fs::write(&part, &stale).expect("part");
+    let msg = pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new())
+        .expect_err("the damaged prefix is caught")
+        .to_string();
+    assert!(
+        msg.contains("checksum mismatch") && msg.contains(&sha),
+        "{msg}"
+    );
+    assert!(!part.exists() && !out.exists());
+}
+
+#[test]
+fn a_40_hex_etag_is_not_taken_for_a_sha256() {
+    let server = serve(hf_files());
+    // What Hugging Face sends for a small (non-LFS) file: the git blob's SHA-1.
+    let sha1 = "\"8c1f3a2b4d5e6f708192a3b4c5d6e7f801234567\"";
+    server.redirect(
+        "/models/model.safetensors",
+        307,
+        "/cdn/model.safetensors",
+        &[("X-Linked-Etag", sha1)],
+    );
+    server.header("model.safetensors", "ETag", &format!("W/{sha1}"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("models/clip-vit-b32");
+    let summary =
+        pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new()).expect("pull");
+    assert_eq!(summary.weights_verified, Verification::NotVerified);
+    assert_eq!(summary.weights_sha256, sha256_hex(&fixture_weights()));
+}
+
+#[test]
+fn a_plain_mirror_reports_not_verified_with_the_computed_sha256() {
+    let server = serve(hf_files());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("models/clip-vit-b32");
+    let summary =
+        pull_clip_from(&out, &server.sources(), &NoProgress, &CancelToken::new()).expect("pull");
+    let sha = sha256_hex(&fixture_weights());
+    assert_eq!(summary.weights_verified, Verification::NotVerified);
+    assert_eq!(summary.weights_sha256, sha);
+    let line = format!("model.safetensors sha256 {sha} (not verified)");
+    assert_eq!(summary.weights_line(), line);
+    assert!(description(&out).ends_with(&line), "{}", description(&out));
 }
