@@ -452,6 +452,54 @@ fn bench_encode_reports_clips_and_queries_per_second() {
 }
 
 #[test]
+fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
+    let o = vclip([
+        "bench", "encode", "--family", "clip", "--preset", "tiny", "--runs", "1", "--batch", "3",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert_eq!(v["family"], "clip-vit-b32");
+    assert_eq!(v["clip_image"]["batch"], 3);
+    assert!(v["clip_image"]["frames_per_s"].as_f64().expect("frames/s") > 0.0);
+    assert!(v["text"]["queries_per_s"].as_f64().expect("queries/s") > 0.0);
+    assert!(v.get("s3d").is_none(), "no S3D-G in a CLIP model: {v}");
+    // The first synthetic frame's embedding (what tools/clip_tower_bench.py compares with
+    // PyTorch's): the model's unit-length output.
+    let check: Vec<f64> = v["check_features"]
+        .as_array()
+        .expect("check_features")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect();
+    assert!(!check.is_empty());
+    let norm = check.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+
+    // A VideoCLIP folder with --family clip is refused, naming both.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("vc");
+    ok(&vclip([
+        "models".as_ref(),
+        "init-random".as_ref(),
+        dir.as_os_str(),
+    ]));
+    let o = vclip([
+        "bench".as_ref(),
+        "encode".as_ref(),
+        "--family".as_ref(),
+        "clip".as_ref(),
+        "--model".as_ref(),
+        dir.as_os_str(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--family clip-vit-b32") && err.contains("videoclip"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bench_search_reports_recall_against_exact_search() {
     let o = vclip([
         "bench",

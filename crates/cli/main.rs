@@ -321,7 +321,8 @@ enum BenchCommand {
     /// Fine-tuning steps and pairs per second (both towers, loss, backward, Adam) on a fixed
     /// random batch; `tools/train_step_bench.py` times PyTorch on the same shapes.
     Finetune(commands::bench::FinetuneBenchArgs),
-    /// S3D-G clips per second and text queries per second on CPU or GPU.
+    /// S3D-G clips per second (or the CLIP image tower's frames per second) and text queries per
+    /// second on CPU or GPU. `tools/clip_tower_bench.py` times PyTorch on the same CLIP model.
     Encode {
         /// Model directory; without it a random-weight model of `--preset` is made in a
         /// temporary folder (speed does not depend on the weights).
@@ -329,9 +330,15 @@ enum BenchCommand {
         model: Option<PathBuf>,
         #[arg(long, default_value = "full")]
         preset: String,
-        /// Clips per S3D-G call.
-        #[arg(long, default_value_t = 4)]
-        batch: usize,
+        /// Model family of the random model: `videoclip` (default) or `clip-vit-b32` (`clip`:
+        /// the image tower on one frame per video-second). With --model, the folder's family
+        /// (checked against this when both are given).
+        #[arg(long, value_name = "FAMILY")]
+        family: Option<String>,
+        /// Clips per S3D-G call, or frames per CLIP image-tower call; default: the import's
+        /// (4 clips, 16 frames).
+        #[arg(long)]
+        batch: Option<usize>,
         /// Frames per clip (VideoCLIP: 30; the GPU comparison with PyTorch uses 32).
         #[arg(long, default_value_t = 30)]
         frames: usize,

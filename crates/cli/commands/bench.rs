@@ -2,7 +2,7 @@
 //! the same file, in the same run, plus peak resident memory.
 
 #[cfg(feature = "media")]
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 #[cfg(feature = "media")]
 use std::process::{Command, Stdio};
@@ -13,6 +13,8 @@ use anyhow::Context;
 use serde::Serialize;
 #[cfg(feature = "media")]
 use vclip_media::{ClipDecoder, DecodeOptions};
+
+use vclip_model::Family;
 
 use super::print_json;
 
@@ -147,13 +149,48 @@ fn peak_rss_mb() -> Option<f64> {
 pub struct EncodeBench {
     pub model: Option<std::path::PathBuf>,
     pub preset: String,
-    pub batch: usize,
+    /// `videoclip` or `clip-vit-b32`: the random model made without `model`.
+    pub family: String,
+    /// `--family` was given (checked against `model`'s family).
+    pub family_given: bool,
+    /// Clips per S3D-G call or frames per image-tower call; `None`: the import's defaults.
+    pub batch: Option<usize>,
     pub frames: usize,
     pub text_batch: usize,
     pub dtype: String,
     pub runs: usize,
     pub gpu: bool,
     pub json: bool,
+}
+
+/// The model folder a benchmark runs: `model` (its family checked against `--family` when
+/// that was given too), or a fresh random-weight model of `preset` and `family` written into
+/// `tmp` (speed does not depend on the weights).
+pub(super) fn bench_model_dir(
+    model: Option<&Path>,
+    family: &str,
+    family_given: bool,
+    preset: &str,
+    tmp: &Path,
+) -> anyhow::Result<PathBuf> {
+    let family = super::parse_family(family)?;
+    if let Some(d) = model {
+        let of_dir = Family::of_dir(d)?;
+        if family_given && of_dir != family {
+            anyhow::bail!(
+                "--family {family} but the model in {} is {of_dir}",
+                d.display()
+            );
+        }
+        return Ok(d.to_owned());
+    }
+    let preset: vclip_model::Preset = preset.parse()?;
+    let d = tmp.join("model");
+    match family {
+        Family::VideoClip => drop(vclip_model::init_random(preset, 0, &d, None)?),
+        Family::Clip => drop(vclip_model::init_random_clip(preset, 0, &d, None)?),
+    }
+    Ok(d)
 }
 
 /// The `--dtype` of the benchmarks.
@@ -167,63 +204,89 @@ pub(super) fn parse_dtype(s: &str) -> anyhow::Result<vclip_model::DType> {
     })
 }
 
-/// S3D-G clips/s and text queries/s (`vclip bench encode`).
+/// S3D-G clips/s (or CLIP image-tower frames/s) and text queries/s (`vclip bench encode`).
 pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
-    use vclip_model::bench::{bench_s3d, bench_text, BenchRuns};
-    use vclip_model::DType;
+    use vclip_model::bench::{
+        bench_clip_image, bench_clip_text, bench_s3d, bench_text, synthetic_frames, BenchRuns,
+    };
+    use vclip_model::{DType, Model};
 
     let dtype = parse_dtype(&a.dtype)?;
     let device = vclip_model::device(a.gpu)?;
-    let tmp;
-    let dir = match a.model {
-        Some(d) => d,
-        None => {
-            tmp = tempfile::tempdir().context("temporary folder for the random model")?;
-            let preset: vclip_model::Preset = a.preset.parse()?;
-            vclip_model::init_random(preset, 0, tmp.path(), None)?;
-            tmp.path().to_path_buf()
-        }
-    };
-    let model = vclip_model::VClipModel::load_with_s3d_dtype(&dir, &device, dtype)?;
+    let tmp = tempfile::tempdir().context("temporary folder for the random model")?;
+    let dir = bench_model_dir(
+        a.model.as_deref(),
+        &a.family,
+        a.family_given,
+        &a.preset,
+        tmp.path(),
+    )?;
+    let model = Model::load_with_s3d_dtype(&dir, &device, dtype)
+        .with_context(|| format!("loading the model in {}", dir.display()))?;
     let runs = BenchRuns {
         warmup: 1,
         runs: a.runs.max(1),
     };
-    // VideoCLIP's clips are 224x224 (S3D-G is fully convolutional; its config has no size).
-    let size = 224;
-    let s3d = bench_s3d(&model.s3d, a.batch.max(1), a.frames, size, runs)?;
-    let text = bench_text(
-        &model.text,
-        &model.tokenizer,
-        &device,
-        a.text_batch.max(1),
-        runs,
-    )?;
-    // Features of the first synthetic clip, so another implementation (tools/gpu_bench.py) can
-    // check it computed the same thing on the same input.
-    let check = model
-        .encode_clips(&vclip_model::bench::synthetic_clips(
-            1, a.frames, size, &device,
-        )?)?
+    let (backbone, text, check, unit) = match &model {
+        Model::VideoClip(m) => {
+            // VideoCLIP's clips are 224x224 (S3D-G is fully convolutional; its config has no
+            // size).
+            let size = 224;
+            let s3d = bench_s3d(&m.s3d, a.batch.unwrap_or(4).max(1), a.frames, size, runs)?;
+            let text = bench_text(&m.text, &m.tokenizer, &device, a.text_batch.max(1), runs)?;
+            // Features of the first synthetic clip, so another implementation
+            // (tools/gpu_bench.py) can check it computed the same thing on the same input.
+            let check = m.encode_clips(&vclip_model::bench::synthetic_clips(
+                1, a.frames, size, &device,
+            )?)?;
+            (s3d, text, check, "clips")
+        }
+        Model::Clip(m) => {
+            let image = bench_clip_image(m, a.batch.unwrap_or(16).max(1), runs)?;
+            let text = bench_clip_text(m, a.text_batch.max(1), runs)?;
+            // The embedding of the first synthetic frame, for tools/clip_tower_bench.py.
+            let check = m.embed_rgb(&synthetic_frames(1, m.image_size(), &device)?)?;
+            (image, text, check, "frames")
+        }
+    };
+    let check = check
         .to_dtype(DType::F32)?
         .to_device(&vclip_model::Device::Cpu)?
         .to_vec2::<f32>()?
         .remove(0);
     if a.json {
+        let mut backbone_json = serde_json::json!({
+            "what": backbone.what, "device": backbone.device,
+            "dtype": format!("{:?}", backbone.dtype), "batch": backbone.batch,
+            "runs": backbone.runs, "median_s": backbone.median_s,
+        });
+        backbone_json[format!("{unit}_per_s")] = backbone.items_per_s.into();
+        let key = match model.family() {
+            Family::VideoClip => "s3d",
+            Family::Clip => "clip_image",
+        };
         print_json(&serde_json::json!({
             "model": dir,
+            "family": model.family().name(),
             "random_weights": model.is_random(),
-            "s3d": { "what": s3d.what, "device": s3d.device, "dtype": format!("{:?}", s3d.dtype),
-                     "batch": s3d.batch, "runs": s3d.runs, "median_s": s3d.median_s,
-                     "clips_per_s": s3d.items_per_s },
+            key: backbone_json,
             "check_features": check,
             "text": { "device": text.device, "batch": text.batch, "runs": text.runs,
                       "median_s": text.median_s, "queries_per_s": text.items_per_s },
         }))?;
     } else {
         println!(
-            "S3D-G   {}: {:.2} clips/s ({} {:?}, batch {}, median of {})",
-            s3d.what, s3d.items_per_s, s3d.device, s3d.dtype, s3d.batch, s3d.runs
+            "{:<7} {}: {:.2} {unit}/s ({} {:?}, batch {}, median of {})",
+            match model.family() {
+                Family::VideoClip => "S3D-G",
+                Family::Clip => "image",
+            },
+            backbone.what,
+            backbone.items_per_s,
+            backbone.device,
+            backbone.dtype,
+            backbone.batch,
+            backbone.runs
         );
         println!(
             "text    {:.1} queries/s ({}, batch {}, median of {})",

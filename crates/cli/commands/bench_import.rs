@@ -34,28 +34,13 @@ pub struct ImportBench {
 pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let device = vclip_model::device(a.gpu)?;
     let tmp = tempfile::tempdir().context("temporary folder")?;
-    let family = super::parse_family(&a.family)?;
-    let dir = match &a.model {
-        Some(d) => {
-            let of_dir = Family::of_dir(d)?;
-            if a.family_given && of_dir != family {
-                anyhow::bail!(
-                    "--family {family} but the model in {} is {of_dir}",
-                    d.display()
-                );
-            }
-            d.clone()
-        }
-        None => {
-            let preset: vclip_model::Preset = a.preset.parse()?;
-            let d = tmp.path().join("model");
-            match family {
-                Family::VideoClip => drop(vclip_model::init_random(preset, 0, &d, None)?),
-                Family::Clip => drop(vclip_model::init_random_clip(preset, 0, &d, None)?),
-            }
-            d
-        }
-    };
+    let dir = super::bench::bench_model_dir(
+        a.model.as_deref(),
+        &a.family,
+        a.family_given,
+        &a.preset,
+        tmp.path(),
+    )?;
     let dtype = super::bench::parse_dtype(&a.dtype)?;
     let model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;

@@ -167,6 +167,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             BenchCommand::Encode {
                 model,
                 preset,
+                family,
                 batch,
                 frames,
                 text_batch,
@@ -177,6 +178,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             } => bench::encode(bench::EncodeBench {
                 model,
                 preset,
+                family_given: family.is_some(),
+                family: family.unwrap_or_else(|| "videoclip".into()),
                 batch,
                 frames,
                 text_batch,

@@ -1,5 +1,6 @@
-//! Encoding benchmarks for `vclip bench encode`: S3D-G clips per second and text queries per
-//! second, on whatever device the model sits on.
+//! Encoding benchmarks for `vclip bench encode`: S3D-G clips per second (VideoCLIP) or CLIP
+//! image-tower frames per second, and text queries per second, on whatever device the model
+//! sits on.
 //!
 //! Models: S3D-G (Miech et al. 2020, `antoine77340/S3D_HowTo100M`) and the VideoCLIP text tower
 //! (arXiv 2109.14084, `fairseq/examples/MMPT`); weights from a model directory (real or
@@ -206,15 +207,8 @@ fn profile_s3d(s3d: &S3d, clips: &Tensor, runs: usize, report: &BenchReport) -> 
     Ok(out)
 }
 
-/// Text queries per second through the tokenizer and the text tower, `batch` queries of
-/// typical search length per call.
-pub fn bench_text(
-    text: &TextTower,
-    tokenizer: &Tokenizer,
-    device: &Device,
-    batch: usize,
-    runs: BenchRuns,
-) -> Result<BenchReport> {
+/// `batch` queries of typical search length, the same for every text benchmark.
+fn bench_queries(batch: usize) -> Vec<&'static str> {
     const QUERIES: [&str; 8] = [
         "how to cut an onion",
         "the dog jumps into the lake",
@@ -225,7 +219,19 @@ pub fn bench_text(
         "whisk the eggs until fluffy",
         "sunset over the sea",
     ];
-    let queries: Vec<&str> = (0..batch).map(|i| QUERIES[i % QUERIES.len()]).collect();
+    (0..batch).map(|i| QUERIES[i % QUERIES.len()]).collect()
+}
+
+/// Text queries per second through the tokenizer and the text tower, `batch` queries of
+/// typical search length per call.
+pub fn bench_text(
+    text: &TextTower,
+    tokenizer: &Tokenizer,
+    device: &Device,
+    batch: usize,
+    runs: BenchRuns,
+) -> Result<BenchReport> {
+    let queries = bench_queries(batch);
     let max_len = text.config().max_text_len;
     let (median_s, runs) = time_median(device, runs, || {
         let (ids, mask) = tokenizer.batch(&queries, max_len, false, device)?;
@@ -249,16 +255,43 @@ pub fn bench_text(
 pub fn bench_clip_image(model: &ClipModel, batch: usize, runs: BenchRuns) -> Result<BenchReport> {
     let device = model.device().clone();
     let s = model.image_size();
-    let bytes: Vec<u8> = (0..(batch * s * s * 3) as u64)
-        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
-        .collect();
-    let frames = Tensor::from_vec(bytes, (batch, s, s, 3), &device)?;
+    let frames = synthetic_frames(batch, s, &device)?;
     let (median_s, timed) = time_median(&device, runs, || {
         model.embed_rgb(&frames)?;
         Ok(())
     })?;
     Ok(BenchReport {
         what: format!("clip image {s}x{s}"),
+        device: device_name(&device),
+        dtype: DType::F32,
+        batch,
+        runs: timed,
+        median_s,
+        items_per_s: batch as f64 / median_s,
+    })
+}
+
+/// `n` synthetic uint8 RGB frames `(n, size, size, 3)`: byte `i` (row-major over the whole
+/// batch) is the top byte of `i * 0x9e3779b97f4a7c15` (mod 2^64), so every pixel differs and
+/// another implementation can rebuild the same input (`tools/clip_tower_bench.py`).
+pub fn synthetic_frames(n: usize, size: usize, device: &Device) -> Result<Tensor> {
+    let bytes: Vec<u8> = (0..(n * size * size * 3) as u64)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+        .collect();
+    Ok(Tensor::from_vec(bytes, (n, size, size, 3), device)?)
+}
+
+/// CLIP text queries per second: tokenizer, text tower and projection
+/// ([`ClipModel::embed_texts`]), `batch` queries of typical search length per call.
+pub fn bench_clip_text(model: &ClipModel, batch: usize, runs: BenchRuns) -> Result<BenchReport> {
+    let device = model.device().clone();
+    let queries = bench_queries(batch);
+    let (median_s, timed) = time_median(&device, runs, || {
+        model.embed_texts(&queries)?;
+        Ok(())
+    })?;
+    Ok(BenchReport {
+        what: "clip text queries".to_owned(),
         device: device_name(&device),
         dtype: DType::F32,
         batch,
