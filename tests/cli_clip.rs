@@ -160,3 +160,34 @@ fn the_clip_folder_is_the_default_when_it_is_the_only_model() {
         "{list}"
     );
 }
+
+#[test]
+fn import_with_keyframes_takes_one_frame_per_second() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let clip = tiny_clip(t);
+    let videos = t.join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video(
+        &videos,
+        "green.mp4",
+        "color=c=green:size=160x120:rate=10",
+        4,
+        None,
+    );
+    let lib = t.join("lib");
+    let r = json(&ok(run(
+        t,
+        &lib,
+        &[
+            "import",
+            videos.to_str().expect("utf-8"),
+            "--model",
+            clip.to_str().expect("utf-8"),
+            "--keyframes",
+            "--json",
+        ],
+    )));
+    assert_eq!(r["imported"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["video_s"], 4.0, "{r}");
+}

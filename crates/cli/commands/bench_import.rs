@@ -25,6 +25,8 @@ pub struct ImportBench {
     pub family_given: bool,
     /// Seconds per backbone call; `None`: the import's defaults.
     pub batch: Option<usize>,
+    /// CLIP: `vclip import --keyframes` (decode alone with the same sampler options).
+    pub keyframes: bool,
     pub dtype: String,
     pub runs: usize,
     pub gpu: bool,
@@ -49,12 +51,15 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
 
     // Warm-up, untimed: the device's first calls load kernels and plan matmuls (seconds on a
     // GPU), which a long-running app pays once, not per import.
-    let encode = match a.batch {
-        Some(b) => EncodeOptions {
-            clip_batch: b.max(1),
-            frame_batch: b.max(1),
+    let defaults = EncodeOptions::default();
+    let encode = EncodeOptions {
+        clip_batch: a.batch.map_or(defaults.clip_batch, |b| b.max(1)),
+        frame_batch: a.batch.map_or(defaults.frame_batch, |b| b.max(1)),
+        keyframe_tolerance_ms: if a.keyframes {
+            EncodeOptions::KEYFRAMES_MS
+        } else {
+            0
         },
-        None => EncodeOptions::default(),
     };
     let batch = match family {
         Family::VideoClip => encode.clip_batch,
@@ -95,7 +100,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let opts = ImportOptions { encode };
     let mut runs: Vec<Run> = Vec::new();
     for i in 0..a.runs.max(1) {
-        let (decode_s, seconds) = decode_alone(&a.file, image_size)?;
+        let (decode_s, seconds) = decode_alone(&a.file, image_size, encode)?;
         let start = Instant::now();
         let report = engine.import(
             std::slice::from_ref(&a.file),
@@ -133,6 +138,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
             "file": a.file, "video_s": median.video_s, "model": dir, "random_weights": random,
             "family": family.name(),
             "device": format!("{device:?}"), "batch": batch, "dtype": a.dtype,
+            "keyframe_tolerance_ms": encode.keyframe_tolerance_ms,
             "runs": runs.len(),
             "decode_alone_s": median.decode_s, "decode_video_s_per_s": median.decode_rate,
             "import_s": median.import_s, "import_video_s_per_s": median.import_rate,
@@ -180,7 +186,11 @@ impl Run {
 
 /// Seconds to decode `file` as the import does, and the video-seconds decoded: every
 /// 30 fps clip (VideoCLIP), or one frame per second of side `image_size` (CLIP).
-fn decode_alone(file: &Path, image_size: Option<usize>) -> anyhow::Result<(f64, f64)> {
+fn decode_alone(
+    file: &Path,
+    image_size: Option<usize>,
+    encode: EncodeOptions,
+) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
     let mut seconds = 0u64;
     match image_size {
@@ -194,6 +204,7 @@ fn decode_alone(file: &Path, image_size: Option<usize>) -> anyhow::Result<(f64, 
         Some(size) => {
             let opts = SampleOptions {
                 size: u32::try_from(size)?,
+                keyframe_tolerance_ms: encode.keyframe_tolerance_ms,
                 ..SampleOptions::default()
             };
             for frame in FrameSampler::open(file, opts)? {

@@ -205,6 +205,7 @@ pub fn import(
     args: &LibraryArgs,
     paths: &[PathBuf],
     batch: usize,
+    keyframes: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use vclip_engine::encode::EncodeOptions;
@@ -216,6 +217,11 @@ pub fn import(
     let opts = ImportOptions {
         encode: EncodeOptions {
             clip_batch: batch,
+            keyframe_tolerance_ms: if keyframes {
+                EncodeOptions::KEYFRAMES_MS
+            } else {
+                0
+            },
             ..EncodeOptions::default()
         },
     };

@@ -38,9 +38,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import {
             paths,
             batch,
+            keyframes,
             json,
             lib,
-        } => library::import(&lib, &paths, batch, json),
+        } => library::import(&lib, &paths, batch, keyframes, json),
         Command::List { json, lib } => library::list(&lib, json),
         Command::Search {
             query,
@@ -148,6 +149,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 preset,
                 family,
                 batch,
+                keyframes,
                 dtype,
                 runs,
                 gpu,
@@ -159,6 +161,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 family_given: family.is_some(),
                 family: family.unwrap_or_else(|| "videoclip".into()),
                 batch,
+                keyframes,
                 dtype,
                 runs,
                 gpu,

@@ -70,6 +70,16 @@ pub struct EncodeOptions {
     /// Frames (seconds) per image-tower call (CLIP). 8–16 run about 35 % faster than 4 on a
     /// 2-core CPU (`vclip bench import FILE --family clip --batch N`).
     pub frame_batch: usize,
+    /// CLIP: a closed keyframe at most this far from a second's middle represents the second
+    /// instead of the frame at `k + 0.5 s` ([`SampleOptions::keyframe_tolerance_ms`]); 0: the
+    /// exact frame. At [`Self::KEYFRAMES_MS`] only keyframes are decoded when they come at least
+    /// once a second (phones), and every frame still lies inside its own second.
+    pub keyframe_tolerance_ms: u32,
+}
+
+impl EncodeOptions {
+    /// The tolerance of `vclip import --keyframes`: any keyframe inside the second.
+    pub const KEYFRAMES_MS: u32 = 500;
 }
 
 impl Default for EncodeOptions {
@@ -77,6 +87,7 @@ impl Default for EncodeOptions {
         Self {
             clip_batch: 4,
             frame_batch: 16,
+            keyframe_tolerance_ms: 0,
         }
     }
 }
@@ -188,7 +199,8 @@ fn encode_opened(
     )
 }
 
-/// Samples one frame per second of `path` (the frame at `k + 0.5 s`, [`vclip_media::FrameSampler`])
+/// Samples one frame per second of `path` (the frame at `k + 0.5 s`, or a keyframe near it with
+/// [`EncodeOptions::keyframe_tolerance_ms`]; [`vclip_media::FrameSampler`])
 /// on a CPU thread and embeds the frames with CLIP's image tower on the model's device, calling
 /// `on_seconds(n)` after each batch of `n` seconds. The features are the unit frame embeddings.
 pub fn encode_frames(
@@ -201,6 +213,7 @@ pub fn encode_frames(
     let size = model.image_size();
     let sample = SampleOptions {
         size: u32::try_from(size).unwrap_or(u32::MAX),
+        keyframe_tolerance_ms: opts.keyframe_tolerance_ms,
         ..SampleOptions::default()
     };
     let sampler = FrameSampler::open(path, sample)?;

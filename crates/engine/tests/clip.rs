@@ -3,6 +3,8 @@
 //! as such: they prove the plumbing exactly, not model quality).
 #![cfg(feature = "media")]
 
+#[path = "common/contrast_clip.rs"]
+mod contrast_clip;
 #[path = "../../media/tests/support/mod.rs"]
 mod support;
 
@@ -163,6 +165,86 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
     assert_eq!(placed.steps.len(), 3);
     assert!(placed.steps.windows(2).all(|w| w[0].start_s < w[1].start_s));
     assert!(placed.steps.iter().all(|s| s.end_s <= 10.0));
+}
+
+/// The features of `path` as stored by an import with `keyframe_tolerance_ms`, and as the image
+/// tower computes them here on the sampler's frames with the same tolerance, with a tiny random
+/// CLIP that tells frames apart.
+fn keyframe_import(dir: &Path, path: &Path, tolerance_ms: u32) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let lib = dir.join(format!("library-{tolerance_ms}"));
+    let model_dir = dir.join("clip");
+    if !model_dir.exists() {
+        contrast_clip::contrast_clip(dir);
+    }
+    let model = Model::load(&model_dir, &Device::Cpu).expect("load");
+    let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
+    let opts = ImportOptions {
+        encode: vclip_engine::encode::EncodeOptions {
+            keyframe_tolerance_ms: tolerance_ms,
+            ..Default::default()
+        },
+    };
+    let report = engine
+        .import(&[path.to_owned()], opts, &NoProgress, &CancelToken::new())
+        .expect("import");
+    assert_eq!(report.imported.len(), 1, "{report:?}");
+    let model = engine.model().expect("model");
+    let clip = model.as_clip().expect("a CLIP model");
+    let version = model_version_of(model).expect("version");
+    let hash = &engine.find(&path.to_string_lossy()).expect("find").hash;
+    let stored = lib
+        .join("families")
+        .join(version.family())
+        .join("features")
+        .join(&hash[..2])
+        .join(format!("{hash}.f16"));
+    let size = clip.image_size();
+    let sample = SampleOptions {
+        size: size as u32,
+        keyframe_tolerance_ms: tolerance_ms,
+        ..SampleOptions::default()
+    };
+    let frames: Vec<_> = decode_per_second(path, sample)
+        .expect("sampler")
+        .collect::<Result<_, _>>()
+        .expect("frames");
+    let data: Vec<u8> = frames.iter().flat_map(|f| f.rgb.clone()).collect();
+    let t = Tensor::from_vec(data, (frames.len(), size, size, 3), &Device::Cpu).expect("t");
+    let want = clip
+        .embed_rgb(&t)
+        .and_then(|e| Ok(e.to_vec2::<f32>()?))
+        .expect("embed");
+    (rows(&read_features(&stored).expect("features")), want)
+}
+
+#[test]
+fn a_keyframe_import_embeds_the_keyframe_inside_each_second() {
+    // A keyframe every 25 frames (1 s at 25 fps), on moving content: with the tolerance each
+    // second is represented by its keyframe, not by the frame at k + 0.5 s.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = support::lavfi_with(
+        tmp.path(),
+        "gop25.mp4",
+        "testsrc2=size=192x108:rate=25",
+        6.0,
+        &["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"],
+    );
+    let (exact, exact_want) = keyframe_import(tmp.path(), &path, 0);
+    let (keyframes, keyframes_want) = keyframe_import(tmp.path(), &path, 500);
+    assert_eq!(keyframes.len(), 6);
+    for (s, (g, w)) in keyframes.iter().zip(&keyframes_want).enumerate() {
+        assert!(close(g, w, 2e-3), "second {s}: {g:?} vs {w:?}");
+    }
+    for (s, (g, w)) in exact.iter().zip(&exact_want).enumerate() {
+        assert!(close(g, w, 2e-3), "second {s}: {g:?} vs {w:?}");
+    }
+    // The option reached the sampler: the keyframes are other frames than the middles.
+    let differ = exact
+        .iter()
+        .zip(&keyframes)
+        .filter(|(e, k)| !close(e, k, 1e-2))
+        .count();
+    assert!(differ >= 3, "only {differ} of 6 seconds changed");
 }
 
 #[test]
