@@ -9,6 +9,7 @@
 #
 #   scripts/app-e2e.sh                       # builds what it needs, then runs the test
 #   VCLIP_APP_BIN=path scripts/app-e2e.sh    # with an already built app (custom-protocol)
+#   VCLIP_CLI_BIN=path …                     # and an already built `vclip` (makes the model)
 #
 # Needs scripts/deps.sh all (Xvfb, webkit2gtk-driver, ffmpeg, Node). tauri-driver is installed
 # with cargo into .cache/tools the first time (~1 min).
@@ -38,8 +39,12 @@ if [ -z "$bin" ]; then
   bin="$target/debug/vclip-app"
 fi
 bin="$(realpath "$bin")"
-cargo build --locked --bin vclip
-vclip="$target/debug/vclip"
+vclip="${VCLIP_CLI_BIN:-}"
+if [ -z "$vclip" ]; then
+  cargo build --locked --bin vclip
+  vclip="$target/debug/vclip"
+fi
+[ -x "$vclip" ] || fail "no vclip binary at $vclip"
 
 tmp="$(mktemp -d)"
 pids=()

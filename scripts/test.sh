@@ -17,6 +17,9 @@ cargo test --workspace --locked --features vclip-app/custom-protocol
 ./scripts/window-smoke.sh
 
 # The real window driven over WebDriver: drop, search, play the moment (scripts/app-e2e.sh), on
-# the app binary window-smoke.sh built; screenshots go to target/app-e2e/.
-VCLIP_APP_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/vclip-app" \
-  VCLIP_E2E_SHOTS="${CARGO_TARGET_DIR:-$PWD/target}/app-e2e" ./scripts/app-e2e.sh
+# the app binary window-smoke.sh built and the `vclip` binary the tests above built (building it
+# alone would compile its dependencies again with other features); screenshots go to
+# target/app-e2e/.
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+VCLIP_APP_BIN="$target/debug/vclip-app" VCLIP_CLI_BIN="$target/debug/vclip" \
+  VCLIP_E2E_SHOTS="$target/app-e2e" ./scripts/app-e2e.sh
