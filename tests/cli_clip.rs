@@ -162,7 +162,7 @@ fn the_clip_folder_is_the_default_when_it_is_the_only_model() {
 }
 
 #[test]
-fn import_with_keyframes_takes_one_frame_per_second() {
+fn import_with_exact_frames_takes_one_frame_per_second() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let t = tmp.path();
     let clip = tiny_clip(t);
@@ -184,7 +184,7 @@ fn import_with_keyframes_takes_one_frame_per_second() {
             videos.to_str().expect("utf-8"),
             "--model",
             clip.to_str().expect("utf-8"),
-            "--keyframes",
+            "--exact-frames",
             "--json",
         ],
     )));

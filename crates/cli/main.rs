@@ -28,11 +28,11 @@ enum Command {
         /// Seconds per S3D-G call.
         #[arg(long, default_value_t = 4)]
         batch: usize,
-        /// CLIP: represent each second by a keyframe inside it when there is one (frames up to
-        /// 0.5 s from the second's middle), so videos with a keyframe every second or more often
-        /// (most phones) decode only their keyframes. Without it, the exact frame at k + 0.5 s.
+        /// CLIP: embed the exact frame at the middle of each second. By default a keyframe inside
+        /// the second stands for it when there is one, so videos with a keyframe every second
+        /// (most phones) decode only their keyframes, about twice as fast.
         #[arg(long)]
-        keyframes: bool,
+        exact_frames: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -380,9 +380,9 @@ enum BenchCommand {
         /// (4 clips, 16 frames).
         #[arg(long)]
         batch: Option<usize>,
-        /// CLIP: import (and decode alone) as `vclip import --keyframes` does.
+        /// CLIP: import (and decode alone) as `vclip import --exact-frames` does.
         #[arg(long)]
-        keyframes: bool,
+        exact_frames: bool,
         /// S3D-G precision: f32, f16 or bf16 (the half types on GPUs; the towers stay f32).
         #[arg(long, default_value = "f32")]
         dtype: String,

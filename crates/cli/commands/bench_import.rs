@@ -25,8 +25,8 @@ pub struct ImportBench {
     pub family_given: bool,
     /// Seconds per backbone call; `None`: the import's defaults.
     pub batch: Option<usize>,
-    /// CLIP: `vclip import --keyframes` (decode alone with the same sampler options).
-    pub keyframes: bool,
+    /// CLIP: `vclip import --exact-frames` (decode alone with the same sampler options).
+    pub exact_frames: bool,
     pub dtype: String,
     pub runs: usize,
     pub gpu: bool,
@@ -55,10 +55,10 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let encode = EncodeOptions {
         clip_batch: a.batch.map_or(defaults.clip_batch, |b| b.max(1)),
         frame_batch: a.batch.map_or(defaults.frame_batch, |b| b.max(1)),
-        keyframe_tolerance_ms: if a.keyframes {
-            EncodeOptions::KEYFRAMES_MS
-        } else {
+        keyframe_tolerance_ms: if a.exact_frames {
             0
+        } else {
+            defaults.keyframe_tolerance_ms
         },
     };
     let batch = match family {
@@ -92,7 +92,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let backbone_rate = (timed_calls * batch) as f64 / start.elapsed().as_secs_f64();
     let features = vclip_model::Tensor::zeros((40, dim), vclip_model::DType::F32, &device)?;
     std::hint::black_box(model.window_states(&features, 32, 16)?);
-    let image_size = model.as_clip().map(|m| m.image_size());
+    let sampling = model.as_clip().map(|m| encode.clip_sampling(m));
 
     // The import into an empty library (decode + S3D-G + towers + thumbnail + indexes), each
     // run after decoding the same file alone (the baseline), in a fresh library.
@@ -100,7 +100,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let opts = ImportOptions { encode };
     let mut runs: Vec<Run> = Vec::new();
     for i in 0..a.runs.max(1) {
-        let (decode_s, seconds) = decode_alone(&a.file, image_size, encode)?;
+        let (decode_s, seconds) = decode_alone(&a.file, sampling.clone())?;
         let start = Instant::now();
         let report = engine.import(
             std::slice::from_ref(&a.file),
@@ -185,15 +185,11 @@ impl Run {
 }
 
 /// Seconds to decode `file` as the import does, and the video-seconds decoded: every
-/// 30 fps clip (VideoCLIP), or one frame per second of side `image_size` (CLIP).
-fn decode_alone(
-    file: &Path,
-    image_size: Option<usize>,
-    encode: EncodeOptions,
-) -> anyhow::Result<(f64, f64)> {
+/// 30 fps clip (VideoCLIP), or one frame per second as `sampling` says (CLIP).
+fn decode_alone(file: &Path, sampling: Option<SampleOptions>) -> anyhow::Result<(f64, f64)> {
     let start = Instant::now();
     let mut seconds = 0u64;
-    match image_size {
+    match sampling {
         None => {
             let mut decoder = ClipDecoder::open(file, DecodeOptions::default())?;
             for clip in decoder.by_ref() {
@@ -201,12 +197,7 @@ fn decode_alone(
                 seconds += 1;
             }
         }
-        Some(size) => {
-            let opts = SampleOptions {
-                size: u32::try_from(size)?,
-                keyframe_tolerance_ms: encode.keyframe_tolerance_ms,
-                ..SampleOptions::default()
-            };
+        Some(opts) => {
             for frame in FrameSampler::open(file, opts)? {
                 std::hint::black_box(frame?);
                 seconds += 1;

@@ -205,7 +205,7 @@ pub fn import(
     args: &LibraryArgs,
     paths: &[PathBuf],
     batch: usize,
-    keyframes: bool,
+    exact_frames: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use vclip_engine::encode::EncodeOptions;
@@ -217,10 +217,10 @@ pub fn import(
     let opts = ImportOptions {
         encode: EncodeOptions {
             clip_batch: batch,
-            keyframe_tolerance_ms: if keyframes {
-                EncodeOptions::KEYFRAMES_MS
-            } else {
+            keyframe_tolerance_ms: if exact_frames {
                 0
+            } else {
+                EncodeOptions::KEYFRAMES_MS
             },
             ..EncodeOptions::default()
         },

@@ -100,7 +100,7 @@ mod measure {
     use std::time::{Duration, Instant};
 
     use serde::Serialize;
-    use vclip_media::{ClipDecoder, DecodeOptions, FrameSampler, SampleOptions};
+    use vclip_media::{ClipDecoder, DecodeOptions, FrameSampler};
     use vclip_model::{Device, Model, Tensor};
 
     use super::LibraryWork;
@@ -425,11 +425,7 @@ mod measure {
                 (open_s, decode_s, r.output_frames, r.decoded_frames)
             }
             Model::Clip(m) => {
-                let sample = SampleOptions {
-                    size: u32::try_from(m.image_size()).unwrap_or(u32::MAX),
-                    ..SampleOptions::default()
-                };
-                let Ok(mut sampler) = FrameSampler::open(path, sample) else {
+                let Ok(mut sampler) = FrameSampler::open(path, opts.encode.clip_sampling(m)) else {
                     return Ok(None);
                 };
                 let open_s = started.elapsed().as_secs_f64();
@@ -668,14 +664,8 @@ mod measure {
                     let opened = match model {
                         Model::VideoClip(_) => ClipDecoder::open(path, DecodeOptions::default())
                             .map(|d| d.map(|c| c.is_ok()).all(&mut count)),
-                        Model::Clip(m) => {
-                            let sample = SampleOptions {
-                                size: u32::try_from(m.image_size()).unwrap_or(u32::MAX),
-                                ..SampleOptions::default()
-                            };
-                            FrameSampler::open(path, sample)
-                                .map(|s| s.map(|f| f.is_ok()).all(&mut count))
-                        }
+                        Model::Clip(m) => FrameSampler::open(path, opts.encode.clip_sampling(m))
+                            .map(|s| s.map(|f| f.is_ok()).all(&mut count)),
                     };
                     if opened.is_err() || decoded.load(Ordering::SeqCst) == 0 {
                         break; // unreadable now, or nothing in it: nothing to measure

@@ -10,6 +10,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use vclip_engine::encode::EncodeOptions;
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{model_version_of, CancelToken, Engine, ImportOptions, NoProgress, StepOptions};
 use vclip_index::read_features;
@@ -95,12 +96,9 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
     let mut stored_windows: Vec<(String, Vec<f32>)> = Vec::new();
     for path in &paths {
         let v = engine.find(&path.to_string_lossy()).expect("find");
-        // Features: the image tower on the frame at k + 0.5 s, computed here independently.
-        let opts = SampleOptions {
-            size: size as u32,
-            ..SampleOptions::default()
-        };
-        let frames: Vec<_> = decode_per_second(path, opts)
+        // Features: the image tower on each second's frame (the import's sampling: a keyframe
+        // inside the second, else the frame at k + 0.5 s), computed here independently.
+        let frames: Vec<_> = decode_per_second(path, EncodeOptions::default().clip_sampling(clip))
             .expect("sampler")
             .collect::<Result<_, _>>()
             .expect("frames");
@@ -179,7 +177,7 @@ fn keyframe_import(dir: &Path, path: &Path, tolerance_ms: u32) -> (Vec<Vec<f32>>
     let model = Model::load(&model_dir, &Device::Cpu).expect("load");
     let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
     let opts = ImportOptions {
-        encode: vclip_engine::encode::EncodeOptions {
+        encode: EncodeOptions {
             keyframe_tolerance_ms: tolerance_ms,
             ..Default::default()
         },
