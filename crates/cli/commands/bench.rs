@@ -1,7 +1,6 @@
 //! `vclip bench decode`: our clip decoder against the ffmpeg CLI running the reference filters on
 //! the same file, in the same run, plus peak resident memory.
 
-#[cfg(feature = "media")]
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 #[cfg(feature = "media")]
