@@ -706,7 +706,8 @@ impl AppCore {
                 let sink = |event: ProgressEvent| emit(DownloadEvent::Progress { event });
                 let pulled = match family {
                     FamilyChoice::Clip => {
-                        vclip_engine::models::pull_clip(&out, &mirrors, &sink, &cancel).map(drop)
+                        vclip_engine::models::pull_clip(&out, &mirrors, &sink, &cancel)
+                            .map(|s| Some(s.weights_line()))
                     }
                     FamilyChoice::VideoClip => {
                         let opts = vclip_engine::models::PullOptions {
@@ -715,14 +716,15 @@ impl AppCore {
                             mirrors,
                             preset,
                         };
-                        vclip_engine::models::pull(&opts, &sink, &cancel).map(drop)
+                        vclip_engine::models::pull(&opts, &sink, &cancel).map(|_| None)
                     }
                 };
                 *lock(&core.families.download) = None;
                 emit(match pulled {
-                    Ok(()) => DownloadEvent::Finished {
+                    Ok(checked) => DownloadEvent::Finished {
                         dir: out.to_string_lossy().into_owned(),
                         reopened: false,
+                        checked,
                     },
                     Err(vclip_engine::models::PullError::Download(
                         vclip_engine::download::DownloadError::Cancelled,

@@ -393,6 +393,10 @@ pub enum DownloadEvent {
     Finished {
         dir: String,
         reopened: bool,
+        /// The weights file's SHA-256 and what it was checked against, as `vclip models pull`
+        /// prints it (`model.safetensors sha256 … (verified: declared by huggingface.co)`, or
+        /// `(not verified)`); none for the VideoCLIP download.
+        checked: Option<String>,
     },
     Cancelled,
     Failed {
@@ -635,6 +639,7 @@ impl AppCore {
                         Ok(reopened) => DownloadEvent::Finished {
                             dir: opts.out_dir.to_string_lossy().into_owned(),
                             reopened,
+                            checked: None,
                         },
                         Err(e) => DownloadEvent::Failed {
                             message: e.to_string(),

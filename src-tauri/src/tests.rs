@@ -1609,7 +1609,9 @@ mod settings {
         let events = until_done(&rx);
         let model_dir = dir.path().join("models/videoclip");
         match events.last() {
-            Some(DownloadEvent::Finished { dir: d, reopened }) => {
+            Some(DownloadEvent::Finished {
+                dir: d, reopened, ..
+            }) => {
                 assert_eq!(d, &model_dir.to_string_lossy());
                 assert!(reopened);
             }
@@ -2325,10 +2327,21 @@ mod family {
         let events = super::settings::until_done(&rx);
         let wanted = models.join("clip-vit-b32");
         match events.last() {
-            Some(crate::settings::DownloadEvent::Finished { dir, reopened }) => {
+            Some(crate::settings::DownloadEvent::Finished {
+                dir,
+                reopened,
+                checked,
+            }) => {
                 assert_eq!(
                     (dir.as_str(), *reopened),
                     (&*wanted.to_string_lossy(), false)
+                );
+                // The window is told the weights' SHA-256, and that this mirror declared none.
+                let sha = vclip_engine::download::sha256_file(&hf.join("model.safetensors"))
+                    .expect("sha256");
+                assert_eq!(
+                    checked.as_deref(),
+                    Some(&*format!("model.safetensors sha256 {sha} (not verified)")),
                 );
             }
             other => panic!("not finished: {other:?} in {events:#?}"),

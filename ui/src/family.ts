@@ -276,7 +276,10 @@ function onDownloadEvent(ev: DownloadEvent): void {
   download = null;
   notice =
     ev.type === "finished"
-      ? { text: `The weights are installed in ${ev.dir}. Switch when you like.`, error: false }
+      ? {
+          text: `The weights are installed in ${ev.dir}${ev.checked ? ` (${ev.checked})` : ""}. Switch when you like.`,
+          error: false,
+        }
       : ev.type === "cancelled"
         ? { text: "Download cancelled: it resumes where it stopped next time.", error: false }
         : { text: `The download failed: ${ev.message}`, error: true };

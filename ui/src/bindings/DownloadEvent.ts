@@ -4,4 +4,10 @@ import type { ProgressEvent } from "./ProgressEvent";
 /**
  * What the model download tells the window (the Tauri event `model-download`).
  */
-export type DownloadEvent = { "type": "progress", event: ProgressEvent, } | { "type": "finished", dir: string, reopened: boolean, } | { "type": "cancelled" } | { "type": "failed", message: string, };
+export type DownloadEvent = { "type": "progress", event: ProgressEvent, } | { "type": "finished", dir: string, reopened: boolean, 
+/**
+ * The weights file's SHA-256 and what it was checked against, as `vclip models pull`
+ * prints it (`model.safetensors sha256 … (verified: declared by huggingface.co)`, or
+ * `(not verified)`); none for the VideoCLIP download.
+ */
+checked: string | null, } | { "type": "cancelled" } | { "type": "failed", message: string, };
