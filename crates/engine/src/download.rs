@@ -11,9 +11,10 @@
 //! of a large (LFS) file with a redirect carrying `X-Linked-Etag: "<sha256>"`, and the CDN it
 //! redirects to does not repeat it. So redirects are followed here, hop by hop (at most
 //! [`MAX_REDIRECTS`], the `Range` header on each), and the first `X-Linked-Etag` of 64 hex digits
-//! (after `W/` and the quotes are stripped) is the declared hash; failing that, the first `ETag`
-//! of 64 hex digits. Anything else (a git blob's 40-hex SHA-1, a web server's `mtime-size` tag)
-//! is not a SHA-256 and is ignored. The whole file is hashed once complete, resumed or not.
+//! (after `W/` and the quotes are stripped) is the declared hash. A plain `ETag` is not used: HTTP
+//! leaves its meaning to the server (a git blob's 40-hex SHA-1, S3's MD5, a web server's
+//! `mtime-size`, a CDN's own 64-hex hash of something else), so a mirror's tag could fail a good
+//! download. The whole file is hashed once complete, resumed or not.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -77,7 +78,7 @@ pub struct DeclaredHash {
     pub sha256: String,
     /// The host whose answer carried it (the redirecting one, for Hugging Face).
     pub host: String,
-    /// `X-Linked-Etag` or `ETag`.
+    /// The header that carried it (`X-Linked-Etag`).
     pub header: String,
 }
 
@@ -243,41 +244,36 @@ pub fn sha256_of_etag(value: &str) -> Option<String> {
     (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
 }
 
-/// The hashes the hops of one request declared: the first `X-Linked-Etag`, the first `ETag`.
+/// The hash the hops of one request declared: the first `X-Linked-Etag` of 64 hex digits.
 #[derive(Default)]
 struct Declarations {
     linked: Option<DeclaredHash>,
-    etag: Option<DeclaredHash>,
 }
 
 impl Declarations {
     fn note(&mut self, url: &str, headers: &ureq::http::HeaderMap) {
+        const HEADER: &str = "X-Linked-Etag";
+        if self.linked.is_some() {
+            return;
+        }
         let host = url
             .parse::<ureq::http::Uri>()
             .ok()
             .and_then(|u| u.host().map(str::to_owned))
             .unwrap_or_else(|| url.to_owned());
-        for (slot, header) in [
-            (&mut self.linked, "X-Linked-Etag"),
-            (&mut self.etag, "ETag"),
-        ] {
-            if slot.is_some() {
-                continue;
-            }
-            *slot = headers
-                .get(header)
-                .and_then(|v| v.to_str().ok())
-                .and_then(sha256_of_etag)
-                .map(|sha256| DeclaredHash {
-                    sha256,
-                    host: host.clone(),
-                    header: header.to_owned(),
-                });
-        }
+        self.linked = headers
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(sha256_of_etag)
+            .map(|sha256| DeclaredHash {
+                sha256,
+                host,
+                header: HEADER.to_owned(),
+            });
     }
 
     fn declared(self) -> Option<DeclaredHash> {
-        self.linked.or(self.etag)
+        self.linked
     }
 }
 
