@@ -147,8 +147,13 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
             "ratios": runs.iter().map(Run::ratio).collect::<Vec<_>>(),
         }))?;
     } else {
+        let sampling = match (&sampling, encode.keyframe_tolerance_ms) {
+            (None, _) => "30 fps clips",
+            (Some(_), 0) => "the frame at the middle of each second",
+            (Some(_), _) => "a keyframe inside each second when there is one",
+        };
         println!(
-            "decode alone  {:.2} video-s/s ({:.0} s of video in {:.1} s)",
+            "decode alone  {:.2} video-s/s ({:.0} s of video in {:.1} s; {sampling})",
             median.decode_rate, median.video_s, median.decode_s
         );
         println!(
