@@ -73,15 +73,17 @@ pub struct EncodeOptions {
     /// CLIP: a closed keyframe at most this far from a second's middle represents the second
     /// instead of the frame at `k + 0.5 s` ([`SampleOptions::keyframe_tolerance_ms`]); 0: the
     /// exact frame (`vclip import --exact-frames`). The default, [`Self::KEYFRAMES_MS`], takes a
-    /// keyframe inside the second when there is one, so videos with a keyframe at least every
-    /// second (most phones) decode only their keyframes: measured 1.9× faster imports of such a
-    /// file on a 2-core CPU (`vclip bench import FILE --family clip [--exact-frames]`). Every
-    /// frame still lies inside its own second. VideoCLIP's 30 fps clips ignore it.
+    /// keyframe inside the second (or on its edge) when there is one, so videos with a keyframe
+    /// at least every second (most phones) decode only their keyframes: measured 1.9× faster
+    /// imports of such a file on a 2-core CPU (`vclip bench import FILE --family clip
+    /// [--exact-frames]`). Every frame lies within half a second of its second's middle; two
+    /// neighbouring seconds may share a keyframe on their common edge (a tie goes to the
+    /// earlier second's start). VideoCLIP's 30 fps clips ignore it.
     pub keyframe_tolerance_ms: u32,
 }
 
 impl EncodeOptions {
-    /// Any keyframe inside the second (the default).
+    /// Any keyframe inside the second or on its edges (the default).
     pub const KEYFRAMES_MS: u32 = 500;
 
     /// How the CLIP family samples `model`'s frames with these options: one frame per second at
