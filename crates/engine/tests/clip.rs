@@ -58,6 +58,25 @@ fn import(engine: &Engine, paths: &[PathBuf]) -> vclip_engine::ImportReport {
         .expect("import")
 }
 
+/// The image tower's embedding of each frame the per-second sampler gives for `path` with
+/// `sample`, computed here independently of the import.
+fn tower_on_sampled(
+    clip: &vclip_model::ClipModel,
+    path: &Path,
+    sample: SampleOptions,
+) -> Vec<Vec<f32>> {
+    let frames: Vec<_> = decode_per_second(path, sample)
+        .expect("sampler")
+        .collect::<Result<_, _>>()
+        .expect("frames");
+    let size = clip.image_size();
+    let data: Vec<u8> = frames.iter().flat_map(|f| f.rgb.clone()).collect();
+    let t = Tensor::from_vec(data, (frames.len(), size, size, 3), &Device::Cpu).expect("t");
+    clip.embed_rgb(&t)
+        .and_then(|e| Ok(e.to_vec2::<f32>()?))
+        .expect("embed")
+}
+
 fn rows(f: &vclip_index::Features) -> Vec<Vec<f32>> {
     (0..f.rows).map(|r| f.row(r).to_vec()).collect()
 }
@@ -92,24 +111,14 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
         p.join(kind).join(&hash[..2]).join(format!("{hash}.f16"))
     };
 
-    let size = clip.image_size();
     let mut stored_windows: Vec<(String, Vec<f32>)> = Vec::new();
     for path in &paths {
         let v = engine.find(&path.to_string_lossy()).expect("find");
         // Features: the image tower on each second's frame (the import's sampling: a keyframe
         // inside the second, else the frame at k + 0.5 s), computed here independently.
-        let frames: Vec<_> = decode_per_second(path, EncodeOptions::default().clip_sampling(clip))
-            .expect("sampler")
-            .collect::<Result<_, _>>()
-            .expect("frames");
-        let data: Vec<u8> = frames.iter().flat_map(|f| f.rgb.clone()).collect();
-        let t = Tensor::from_vec(data, (frames.len(), size, size, 3), &Device::Cpu).expect("t");
-        let want = clip
-            .embed_rgb(&t)
-            .and_then(|e| Ok(e.to_vec2::<f32>()?))
-            .expect("embed");
+        let want = tower_on_sampled(clip, path, EncodeOptions::default().clip_sampling(clip));
         let features = read_features(&path_in("features", &v.hash, false)).expect("features");
-        assert_eq!(features.rows, frames.len(), "{}", path.display());
+        assert_eq!(features.rows, want.len(), "{}", path.display());
         assert_eq!(features.cols, clip.embedding_dim());
         let got = rows(&features);
         for (s, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -196,22 +205,12 @@ fn keyframe_import(dir: &Path, path: &Path, tolerance_ms: u32) -> (Vec<Vec<f32>>
         .join("features")
         .join(&hash[..2])
         .join(format!("{hash}.f16"));
-    let size = clip.image_size();
     let sample = SampleOptions {
-        size: size as u32,
+        size: clip.image_size() as u32,
         keyframe_tolerance_ms: tolerance_ms,
         ..SampleOptions::default()
     };
-    let frames: Vec<_> = decode_per_second(path, sample)
-        .expect("sampler")
-        .collect::<Result<_, _>>()
-        .expect("frames");
-    let data: Vec<u8> = frames.iter().flat_map(|f| f.rgb.clone()).collect();
-    let t = Tensor::from_vec(data, (frames.len(), size, size, 3), &Device::Cpu).expect("t");
-    let want = clip
-        .embed_rgb(&t)
-        .and_then(|e| Ok(e.to_vec2::<f32>()?))
-        .expect("embed");
+    let want = tower_on_sampled(clip, path, sample);
     (rows(&read_features(&stored).expect("features")), want)
 }
 
