@@ -2,11 +2,14 @@
 transformers `CLIPVisionModelWithProjection`, the weights of the same model folder) on the same
 synthetic uint8 frames, timed the same way (median seconds per call of BATCH frames after
 warm-up, the output read back each call), on the CPU with torch's default thread count (one per
-core) unless --threads is given.
+core) unless --threads is given, or on a CUDA GPU with --device cuda (the frames stay on the device,
+as vclip's do; reading the output back synchronizes the device before the clock is read).
+--precision tf32 or bf16 (bf16 autocast) times PyTorch's faster modes for reference; the ratio
+is only a like-for-like comparison at f32.
 
 Usage:
   python3 tools/clip_tower_bench.py --model DIR [--batch 16] [--runs 5] [--warmup 1]
-      [--threads N] [--vclip VCLIP_JSON]
+      [--threads N] [--device cpu|cuda] [--precision f32|tf32|bf16] [--vclip VCLIP_JSON]
 With --vclip (the JSON of `vclip bench encode --family clip --model DIR --json` with the same
 batch), prints the ratio vclip / PyTorch of frames per second (>= 1.0: vclip is at least as fast)
 and checks that both computed the same embedding of the first synthetic frame.
@@ -41,10 +44,17 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="f32", choices=["f32", "tf32", "bf16"])
     p.add_argument("--vclip", help="JSON of `vclip bench encode --family clip --json`")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    tf32 = a.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
 
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     if cfg.get("family") != "clip-vit-b32":
@@ -72,18 +82,20 @@ def main():
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
         raise SystemExit(f"weights do not fit: missing {missing}, unexpected {unexpected}")
+    model = model.to(dev)
 
     s = v["image_size"]
-    mean = torch.tensor(c["image_mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(c["image_std"]).view(1, 3, 1, 1)
+    mean = torch.tensor(c["image_mean"], device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(c["image_std"], device=dev).view(1, 3, 1, 1)
 
     def embed(frames_u8):
-        x = torch.from_numpy(frames_u8).permute(0, 3, 1, 2).float()
+        x = frames_u8.permute(0, 3, 1, 2).float()
         x = (x / 255.0 - mean) / std
-        e = model(pixel_values=x).image_embeds
-        return torch.nn.functional.normalize(e, dim=-1)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            e = model(pixel_values=x).image_embeds
+        return torch.nn.functional.normalize(e.float(), dim=-1)
 
-    frames = synthetic_frames(a.batch, s)
+    frames = torch.from_numpy(synthetic_frames(a.batch, s)).to(dev)
     times = []
     with torch.inference_mode():
         for i in range(a.warmup + a.runs):
@@ -91,13 +103,15 @@ def main():
             embed(frames).sum().item()
             if i >= a.warmup:
                 times.append(time.perf_counter() - start)
-        check = embed(synthetic_frames(1, s))[0]
+        check = embed(torch.from_numpy(synthetic_frames(1, s)).to(dev))[0].cpu()
     median = statistics.median(times)
     out = {
         "what": f"clip image {s}x{s}",
         "impl": f"PyTorch {torch.__version__} eager, transformers CLIPVisionModelWithProjection",
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "precision": a.precision,
         "attention": model.config._attn_implementation,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "batch": a.batch,
         "runs": a.runs,
         "median_s": median,
