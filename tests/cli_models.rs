@@ -474,6 +474,45 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
     assert!(!check.is_empty());
     let norm = check.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    // On the CPU the image tower runs 8-bit by default, and the report says how close that is
+    // to f32 on the same frames; `--image-precision f32` runs it exact, with no such line.
+    assert_eq!(v["clip_image"]["precision"], "q8");
+    let agree = &v["clip_image"]["q8_cosine_to_f32"];
+    let min = agree["min"].as_f64().expect("q8 cosine min");
+    assert!(
+        min > 0.99 && min <= agree["mean"].as_f64().expect("mean") + 1e-9,
+        "{agree}"
+    );
+    let o = vclip([
+        "bench",
+        "encode",
+        "--family",
+        "clip",
+        "--preset",
+        "tiny",
+        "--runs",
+        "1",
+        "--batch",
+        "3",
+        "--image-precision",
+        "f32",
+        "--json",
+    ]);
+    let f32_run: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert_eq!(f32_run["clip_image"]["precision"], "f32");
+    assert!(f32_run["clip_image"].get("q8_cosine_to_f32").is_none());
+    let bad = vclip([
+        "bench",
+        "encode",
+        "--family",
+        "clip",
+        "--preset",
+        "tiny",
+        "--image-precision",
+        "q3",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("q3"));
 
     // A VideoCLIP folder with --family clip is refused, naming both.
     let tmp = tempfile::tempdir().expect("tempdir");

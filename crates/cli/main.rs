@@ -353,6 +353,11 @@ enum BenchCommand {
         /// S3D-G precision: f32, f16 or bf16 (reduced precision on GPUs).
         #[arg(long, default_value = "f32")]
         dtype: String,
+        /// CLIP image tower's dense layers: `f32` or `q8` (default: what import uses on this
+        /// device, see `vclip import --help`). With q8 the report adds the cosine of q8's
+        /// embeddings to f32's on the same frames.
+        #[arg(long, value_name = "f32|q8")]
+        image_precision: Option<vclip_model::Precision>,
         #[arg(long, default_value_t = 5)]
         runs: usize,
         #[arg(long)]
@@ -386,6 +391,10 @@ enum BenchCommand {
         /// S3D-G precision: f32, f16 or bf16 (the half types on GPUs; the towers stay f32).
         #[arg(long, default_value = "f32")]
         dtype: String,
+        /// CLIP image tower's dense layers: `f32` or `q8` (default: what import uses on this
+        /// device: q8 on the CPU, f32 on a GPU, or `$VCLIP_IMAGE_PRECISION`).
+        #[arg(long, value_name = "f32|q8")]
+        image_precision: Option<vclip_model::Precision>,
         /// Measured runs (decode alone, then import into a fresh library); the median is
         /// reported. The model is warmed up once before.
         #[arg(long, default_value_t = 3)]

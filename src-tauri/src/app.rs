@@ -124,6 +124,13 @@ pub fn load_model_with(
             .or(options.precision)
             .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
         model.set_text_precision(precision)?;
+        // CLIP's image tower (import) likewise: 8-bit on the CPU unless VCLIP_IMAGE_PRECISION
+        // says `f32` (see `vclip bench encode --family clip --image-precision q8`).
+        let image = vclip_model::Precision::from_var("VCLIP_IMAGE_PRECISION")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vclip_model::Precision::default_for(&device));
+        model.set_image_precision(image)?;
         Ok(model)
     });
     match loaded {

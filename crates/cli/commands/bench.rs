@@ -157,6 +157,8 @@ pub struct EncodeBench {
     pub frames: usize,
     pub text_batch: usize,
     pub dtype: String,
+    /// CLIP's image tower; `None`: import's default on this device.
+    pub image_precision: Option<vclip_model::Precision>,
     pub runs: usize,
     pub gpu: bool,
     pub json: bool,
@@ -203,6 +205,9 @@ pub(super) fn parse_dtype(s: &str) -> anyhow::Result<vclip_model::DType> {
     })
 }
 
+/// Frames the q8 image tower's agreement with f32 is measured on.
+const AGREEMENT_FRAMES: usize = 16;
+
 /// S3D-G clips/s (or CLIP image-tower frames/s) and text queries/s (`vclip bench encode`).
 pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     use vclip_model::bench::{
@@ -220,8 +225,31 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         &a.preset,
         tmp.path(),
     )?;
-    let model = Model::load_with_s3d_dtype(&dir, &device, dtype)
+    let mut model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let image_precision = match a.image_precision {
+        Some(p) => p,
+        None => vclip_model::Precision::image_default(&device)?,
+    };
+    // q8's agreement with f32: the same synthetic frames embedded before and after the
+    // conversion (cosine of each frame's two embeddings: min, mean).
+    let agreement = match &mut model {
+        Model::Clip(m) if image_precision == vclip_model::Precision::Q8 => {
+            let frames = synthetic_frames(AGREEMENT_FRAMES, m.image_size(), &device)?;
+            let exact = m.embed_rgb(&frames)?;
+            m.set_image_precision(image_precision)?;
+            let cos = (exact * m.embed_rgb(&frames)?)?
+                .sum(1)?
+                .to_device(&vclip_model::Device::Cpu)?
+                .to_vec1::<f32>()?;
+            let min = cos.iter().copied().fold(f32::INFINITY, f32::min);
+            Some((min, cos.iter().sum::<f32>() / cos.len() as f32))
+        }
+        m => {
+            m.set_image_precision(image_precision)?;
+            None
+        }
+    };
     let runs = BenchRuns {
         warmup: 1,
         runs: a.runs.max(1),
@@ -260,6 +288,14 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             "runs": backbone.runs, "median_s": backbone.median_s,
         });
         backbone_json[format!("{unit}_per_s")] = backbone.items_per_s.into();
+        if let Some(p) = model.image_precision() {
+            backbone_json["precision"] = p.name().into();
+        }
+        if let Some((min, mean)) = agreement {
+            backbone_json["q8_cosine_to_f32"] = serde_json::json!({
+                "frames": AGREEMENT_FRAMES, "min": min, "mean": mean,
+            });
+        }
         let key = match model.family() {
             Family::VideoClip => "s3d",
             Family::Clip => "clip_image",
@@ -275,7 +311,7 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         }))?;
     } else {
         println!(
-            "{:<7} {}: {:.2} {unit}/s ({} {:?}, batch {}, median of {})",
+            "{:<7} {}: {:.2} {unit}/s ({} {}, batch {}, median of {})",
             match model.family() {
                 Family::VideoClip => "S3D-G",
                 Family::Clip => "image",
@@ -283,10 +319,18 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             backbone.what,
             backbone.items_per_s,
             backbone.device,
-            backbone.dtype,
+            model
+                .image_precision()
+                .map_or(format!("{:?}", backbone.dtype), |p| p.name().to_owned()),
             backbone.batch,
             backbone.runs
         );
+        if let Some((min, mean)) = agreement {
+            println!(
+                "        q8 vs f32 on {AGREEMENT_FRAMES} synthetic frames: cosine min {min:.6}, \
+                 mean {mean:.6}"
+            );
+        }
         println!(
             "text    {:.1} queries/s ({}, batch {}, median of {})",
             text.items_per_s, text.device, text.batch, text.runs

@@ -28,6 +28,8 @@ pub struct ImportBench {
     /// CLIP: `vclip import --exact-frames` (decode alone with the same sampler options).
     pub exact_frames: bool,
     pub dtype: String,
+    /// CLIP's image tower; `None`: import's default on this device.
+    pub image_precision: Option<vclip_model::Precision>,
     pub runs: usize,
     pub gpu: bool,
     pub json: bool,
@@ -44,8 +46,14 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
         tmp.path(),
     )?;
     let dtype = super::bench::parse_dtype(&a.dtype)?;
-    let model = Model::load_with_s3d_dtype(&dir, &device, dtype)
+    let mut model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let image = match a.image_precision {
+        Some(p) => p,
+        None => vclip_model::Precision::image_default(&device)?,
+    };
+    model.set_image_precision(image)?;
+    let image_precision = model.image_precision().map(vclip_model::Precision::name);
     let family = model.family();
     let random = model.is_random();
 
@@ -138,6 +146,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
             "file": a.file, "video_s": median.video_s, "model": dir, "random_weights": random,
             "family": family.name(),
             "device": format!("{device:?}"), "batch": batch, "dtype": a.dtype,
+            "image_precision": image_precision,
             "keyframe_tolerance_ms": encode.keyframe_tolerance_ms,
             "runs": runs.len(),
             "decode_alone_s": median.decode_s, "decode_video_s_per_s": median.decode_rate,
@@ -162,7 +171,11 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
         );
         println!(
             "import        {:.2} video-s/s ({:.0} s of video in {:.1} s, {family}, {:?}, {})",
-            median.import_rate, median.video_s, median.import_s, device, a.dtype
+            median.import_rate,
+            median.video_s,
+            median.import_s,
+            device,
+            image_precision.map_or(a.dtype.clone(), |p| format!("image tower {p}"))
         );
         println!(
             "ratio         {:.3} of decode alone (1.0 = import is decode-bound; median of {} runs)",

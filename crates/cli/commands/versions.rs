@@ -31,6 +31,7 @@ impl VersionArgs {
             gpu: self.gpu,
             sentence_model: None,
             text_precision: None,
+            image_precision: None,
         }
     }
 }

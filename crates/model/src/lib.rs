@@ -30,6 +30,7 @@ pub mod bench;
 mod bert;
 pub mod clip;
 pub mod clip_temporal;
+mod clip_vision;
 pub mod config;
 mod error;
 pub mod family;
@@ -64,8 +65,8 @@ pub use model_dir::{
 pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{
-    load_towers, scores, text_batch, text_layout, TextPrecision, TextTower, TowerOutput, VideoMode,
-    VideoTower,
+    load_towers, scores, text_batch, text_layout, Precision, TextPrecision, TextTower, TowerOutput,
+    VideoMode, VideoTower,
 };
 
 /// The compute device: the CPU when `gpu` is false; otherwise the first CUDA (or Metal) GPU,

@@ -23,7 +23,7 @@ use crate::clip::ClipModel;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::model_dir::{window_spans, VClipModel, WindowStates};
-use crate::videoclip::TextPrecision;
+use crate::videoclip::{Precision, TextPrecision};
 
 /// A loaded model directory of either family. See the module docs.
 #[derive(Debug, Clone)]
@@ -177,6 +177,24 @@ impl Model {
         match self {
             Self::VideoClip(m) => m.text.set_precision(precision),
             Self::Clip(_) => Ok(()),
+        }
+    }
+
+    /// Stores CLIP's image-tower dense layers in `precision` (see [`Precision`]); import uses
+    /// it. VideoCLIP's S3D-G has its own dtype ([`Model::load_with_s3d_dtype`]): this does
+    /// nothing for a VideoCLIP model.
+    pub fn set_image_precision(&mut self, precision: Precision) -> Result<()> {
+        match self {
+            Self::VideoClip(_) => Ok(()),
+            Self::Clip(m) => m.set_image_precision(precision),
+        }
+    }
+
+    /// The precision frames are embedded in (`None` for VideoCLIP, whose S3D-G has a dtype).
+    pub fn image_precision(&self) -> Option<Precision> {
+        match self {
+            Self::VideoClip(_) => None,
+            Self::Clip(m) => Some(m.image_precision()),
         }
     }
 

@@ -177,33 +177,53 @@ pub struct TextTower {
     precision: TextPrecision,
 }
 
-/// How the text tower's dense layers store their weights.
+/// How a tower's dense layers store their weights: VideoCLIP's text tower (queries) and CLIP's
+/// image tower (import).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TextPrecision {
+pub enum Precision {
     /// The checkpoint's f32 weights: exact (the parity tests' setting, and the GPU's).
     #[default]
     F32,
     /// ggml `q8_0` blocks (8-bit weights, one f16 scale per 32). A query on the CPU reads a
-    /// quarter of the bytes; `vclip bench search --preset full` measures its speed and its
-    /// agreement with f32 (cosine of the embeddings, overlap of the rankings).
+    /// quarter of the bytes, and CLIP's image tower multiplies about twice as fast;
+    /// `vclip bench search --preset full` and `vclip bench encode --family clip
+    /// --image-precision q8` measure the speed and the agreement with f32.
     Q8,
 }
 
-impl TextPrecision {
-    /// What search uses on `device`: q8 on the CPU, where a query is memory-bound (3x faster,
-    /// cosine to f32 above 0.9998 in `vclip bench search --preset full`), f32 on a GPU.
+/// The precision of VideoCLIP's text tower (see [`Precision`]).
+pub type TextPrecision = Precision;
+
+impl Precision {
+    /// What runs on `device` unless asked otherwise: q8 on the CPU (queries: 3x faster, cosine
+    /// to f32 above 0.9998 in `vclip bench search --preset full`; CLIP's image tower: see
+    /// `vclip bench encode --family clip`), f32 on a GPU.
     pub fn default_for(device: &Device) -> Self {
         if device.is_cpu() {
-            TextPrecision::Q8
+            Precision::Q8
         } else {
-            TextPrecision::F32
+            Precision::F32
         }
     }
 
-    /// The precision `VCLIP_TEXT_PRECISION` asks for (`None` when unset or empty).
+    /// The text precision `VCLIP_TEXT_PRECISION` asks for (`None` when unset or empty).
     pub fn from_env() -> Result<Option<Self>> {
-        match std::env::var("VCLIP_TEXT_PRECISION") {
-            Ok(v) if !v.trim().is_empty() => v.parse().map(Some),
+        Self::from_var("VCLIP_TEXT_PRECISION")
+    }
+
+    /// The image-tower precision import uses on `device` unless told otherwise:
+    /// `VCLIP_IMAGE_PRECISION` when set, else [`Self::default_for`].
+    pub fn image_default(device: &Device) -> Result<Self> {
+        Ok(Self::from_var("VCLIP_IMAGE_PRECISION")?.unwrap_or_else(|| Self::default_for(device)))
+    }
+
+    /// The precision the environment variable `name` asks for (`None` when unset or empty).
+    pub fn from_var(name: &str) -> Result<Option<Self>> {
+        match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => v
+                .parse()
+                .map(Some)
+                .map_err(|e| Error::Input(format!("{name}: {e}"))),
             _ => Ok(None),
         }
     }
@@ -211,21 +231,21 @@ impl TextPrecision {
     /// `f32` or `q8`.
     pub fn name(self) -> &'static str {
         match self {
-            TextPrecision::F32 => "f32",
-            TextPrecision::Q8 => "q8",
+            Precision::F32 => "f32",
+            Precision::Q8 => "q8",
         }
     }
 }
 
-impl std::str::FromStr for TextPrecision {
+impl std::str::FromStr for Precision {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "f32" => Ok(TextPrecision::F32),
-            "q8" | "q8_0" | "int8" => Ok(TextPrecision::Q8),
+            "f32" => Ok(Precision::F32),
+            "q8" | "q8_0" | "int8" => Ok(Precision::Q8),
             other => Err(Error::Input(format!(
-                "unknown text precision `{other}` (expected `f32` or `q8`)"
+                "unknown precision `{other}` (expected `f32` or `q8`)"
             ))),
         }
     }

@@ -356,3 +356,40 @@ fn bench_full_clip_image() -> Result<()> {
     }
     Ok(())
 }
+
+/// The 8-bit image tower (import's default on the CPU) against f32 on the HF fixture's weights
+/// and frames: every frame's two embeddings agree to cosine >= 0.999, the precision is
+/// reported, and going back to f32 without a reload is refused.
+#[test]
+fn q8_image_tower_agrees_with_f32() -> Result<()> {
+    use vclip_model::Precision;
+    let dir = imported()?;
+    let mut model = ClipModel::load(dir.path(), &Device::Cpu)?;
+    assert_eq!(model.image_precision(), Precision::F32);
+    let frames = get(&load("clip/io.safetensors")?, "frames")?;
+    let exact = model.embed_rgb(&frames)?;
+    model.set_image_precision(Precision::Q8)?;
+    assert_eq!(model.image_precision(), Precision::Q8);
+    let q8 = model.embed_rgb(&frames)?;
+    let cos = (&exact * &q8)?.sum(1)?.to_vec1::<f32>()?;
+    eprintln!("q8 vs f32 image embeddings, cosine per frame: {cos:?}");
+    assert!(cos.iter().all(|&c| c >= 0.999), "{cos:?}");
+    // It is a different computation, not the f32 one relabelled.
+    let diff = (&exact - &q8)?
+        .abs()?
+        .flatten_all()?
+        .max(0)?
+        .to_scalar::<f32>()?;
+    assert!(diff > 0.0);
+    // The text tower is untouched.
+    let t = texts()?;
+    let refs: Vec<&str> = t.texts.iter().map(String::as_str).collect();
+    check(
+        "clip text (image tower q8)",
+        &model.embed_texts(&refs)?,
+        &get(&load("clip/io.safetensors")?, "text_embeds")?,
+    )?;
+    assert!(model.set_image_precision(Precision::F32).is_err());
+    assert_eq!("q8".parse::<Precision>()?, Precision::Q8);
+    Ok(())
+}
