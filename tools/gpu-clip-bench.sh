@@ -10,16 +10,39 @@
 # (tools/gpu-finetune-bench.sh) with the same binary.
 # Prepare here:
 #   VCLIP_MEDIA=1 tools/gpu-build.sh && tools/gpu-import-bench.sh --prepare
-# then carry .gpu/pack/vclip-media.xz, .gpu/pack/ffmpeg-libs.tar.xz and .gpu/bench.
-# Usage: tools/gpu-clip-bench.sh [TOWER_BATCH...]   (default 64 256)
+#   tools/gpu-build.sh        # optional: the model crate's CUDA parity tests, run first
+# then carry .gpu/pack/vclip-media.xz, .gpu/pack/ffmpeg-libs.tar.xz, .gpu/bench (and
+# .gpu/pack/model-tests.xz).
+# Usage: [IMPORT=0] [FINETUNE=1] tools/gpu-clip-bench.sh [TOWER_BATCH...]   (default 64 256)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 G=${VCLIP_GPU_DIR:-.gpu}
 export OUT=${OUT:-$G/out}
 mkdir -p "$OUT"
-FAMILY=clip RUNS=${RUNS:-3} tools/gpu-import-bench.sh 16 64
+# Parity first, when the model crate's CUDA test binary came along (`tools/gpu-build.sh`, carry
+# .gpu/pack/model-tests.xz): every `::cuda` test, CLIP's image tower against the PyTorch fixture
+# among them.
+if [ -f "$G/pack/model-tests.xz" ]; then
+  python3 -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1]) as i, open(sys.argv[2], "wb") as o:
+    shutil.copyfileobj(i, o)' "$G/pack/model-tests.xz" "$G/model-tests" && chmod +x "$G/model-tests"
+  VCLIP_MODEL_FIXTURES=$PWD/crates/model/tests/fixtures "$G/model-tests" cuda --test-threads 1 \
+    --nocapture > "$OUT/model-tests.txt" 2>&1
+  echo "model-tests (cuda): exit $?"
+  grep -E 'parity|FAILED|panicked|test result' "$OUT/model-tests.txt"
+fi
+if [ "${IMPORT:-1}" = 1 ]; then
+  FAMILY=clip RUNS=${RUNS:-3} tools/gpu-import-bench.sh 16 64
+else # IMPORT=0: the towers alone (no video has to travel)
+  python3 -c 'import lzma, shutil, sys
+with lzma.open(sys.argv[1]) as i, open(sys.argv[2], "wb") as o:
+    shutil.copyfileobj(i, o)' "$G/pack/vclip-media.xz" "$G/vclip-media" && chmod +x "$G/vclip-media"
+  tar -xJf "$G/pack/ffmpeg-libs.tar.xz" -C "$G"
+fi
 export LD_LIBRARY_PATH="$PWD/$G/ffmpeg-libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 M=$G/model-full-clip
+[ -f "$M/config.json" ] ||
+  "$G/vclip-media" models init-random --family clip --preset full --seed 0 "$M"
 batches=("$@")
 [ ${#batches[@]} -gt 0 ] || batches=(64 256)
 for b in "${batches[@]}"; do
