@@ -40,8 +40,8 @@ pub struct LibraryArgs {
     #[arg(long, value_name = "f32|q8")]
     pub text_precision: Option<vclip_model::TextPrecision>,
     /// How CLIP's image tower stores its dense layers when importing: `q8` (the default on the
-    /// CPU, about twice as fast; embeddings within cosine 0.9999 of f32) or `f32` (exact; the
-    /// default on a GPU). Default: `$VCLIP_IMAGE_PRECISION`, else by device.
+    /// CPU, about twice as fast; cosine >= 0.9998 to f32, see `vclip bench encode --family clip`)
+    /// or `f32` (exact; the default on a GPU). Default: `$VCLIP_IMAGE_PRECISION`, else by device.
     #[arg(long, value_name = "f32|q8")]
     pub image_precision: Option<vclip_model::Precision>,
 }
