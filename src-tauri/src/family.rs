@@ -213,7 +213,6 @@ pub(crate) struct Families {
     switch: Mutex<Option<CancelToken>>,
     /// A switch holds the library (set before it reopens it, cleared when it has let go).
     switching: AtomicBool,
-    download: Mutex<Option<CancelToken>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -241,17 +240,6 @@ impl Families {
             }
         }
         any
-    }
-
-    /// Asks the download to stop; false when none runs.
-    pub(crate) fn cancel_download(&self) -> bool {
-        match &*lock(&self.download) {
-            Some(c) => {
-                c.cancel();
-                true
-            }
-            None => false,
-        }
     }
 }
 
@@ -393,7 +381,7 @@ impl AppCore {
             gpu,
             locked_by: self.model_locked_by(),
             switching: self.families.switching(),
-            downloading: lock(&self.families.download).is_some(),
+            downloading: self.setup.download.running(),
         }
     }
 
@@ -690,14 +678,8 @@ impl AppCore {
         emit: EmitDownload,
     ) -> Result<(), CommandError> {
         let models = self.setup.models_dir()?;
-        let cancel = CancelToken::new();
-        {
-            let mut running = lock(&self.families.download);
-            if running.is_some() {
-                return Err(busy("the weights are already being downloaded"));
-            }
-            *running = Some(cancel.clone());
-        }
+        // The settings' download shares the slot: both may write `videoclip` and `downloads/`.
+        let cancel = self.setup.download.claim()?;
         let out = models.join(family.official_dir_name());
         let core = Arc::clone(self);
         let spawned = std::thread::Builder::new()
@@ -719,7 +701,7 @@ impl AppCore {
                         vclip_engine::models::pull(&opts, &sink, &cancel).map(|_| None)
                     }
                 };
-                *lock(&core.families.download) = None;
+                core.setup.download.release();
                 emit(match pulled {
                     Ok(checked) => DownloadEvent::Finished {
                         dir: out.to_string_lossy().into_owned(),
@@ -735,7 +717,7 @@ impl AppCore {
                 });
             });
         if let Err(e) = spawned {
-            *lock(&self.families.download) = None;
+            self.setup.download.release();
             return Err(CommandError::Internal {
                 message: format!("cannot start the download thread: {e}"),
             });
@@ -746,6 +728,6 @@ impl AppCore {
     /// `cancel_family_download`: stops the download at its next checkpoint (it resumes next
     /// time). False when none runs.
     pub fn cancel_family_download(&self) -> bool {
-        self.families.cancel_download()
+        self.setup.download.cancel()
     }
 }

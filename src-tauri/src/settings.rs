@@ -208,7 +208,50 @@ pub struct Setup {
     models_dir: Option<PathBuf>,
     pub(crate) overrides: Overrides,
     state: Mutex<State>,
-    download: Mutex<Option<CancelToken>>,
+    /// The window's one weight download (see [`DownloadSlot`]).
+    pub(crate) download: DownloadSlot,
+}
+
+/// The window's one weight download at a time. The settings' VideoCLIP download and the family
+/// screen's download (either family) both claim it, so two downloads never write the same
+/// `downloads/` part files or model folder at once.
+#[derive(Debug, Default)]
+pub(crate) struct DownloadSlot(Mutex<Option<CancelToken>>);
+
+impl DownloadSlot {
+    /// Claims the slot for a new download: its cancel token, or `Busy` while one runs.
+    pub(crate) fn claim(&self) -> Result<CancelToken, CommandError> {
+        let mut running = lock(&self.0);
+        if running.is_some() {
+            return Err(CommandError::Busy {
+                message: "the weights are already being downloaded".into(),
+            });
+        }
+        let cancel = CancelToken::new();
+        *running = Some(cancel.clone());
+        Ok(cancel)
+    }
+
+    /// Frees the slot (the download ended, or its thread could not start).
+    pub(crate) fn release(&self) {
+        *lock(&self.0) = None;
+    }
+
+    /// A download runs.
+    pub(crate) fn running(&self) -> bool {
+        lock(&self.0).is_some()
+    }
+
+    /// Asks the download to stop at its next checkpoint; false when none runs.
+    pub(crate) fn cancel(&self) -> bool {
+        match &*lock(&self.0) {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -243,7 +286,7 @@ impl Setup {
             models_dir,
             overrides,
             state: Mutex::new(State { settings, warning }),
-            download: Mutex::new(None),
+            download: DownloadSlot::default(),
         }
     }
 
@@ -493,7 +536,7 @@ impl AppCore {
             gpu_reason: gpu.as_ref().err().cloned(),
             text_precision: state.settings.text_precision,
             precision_locked_by: setup.overrides.precision.clone(),
-            downloading: lock(&setup.download).is_some(),
+            downloading: setup.download.running(),
         }
     }
 
@@ -611,16 +654,7 @@ impl AppCore {
         emit: EmitDownload,
     ) -> Result<(), CommandError> {
         let models = self.setup.models_dir()?;
-        let cancel = CancelToken::new();
-        {
-            let mut running = lock(&self.setup.download);
-            if running.is_some() {
-                return Err(CommandError::Busy {
-                    message: "the weights are already being downloaded".into(),
-                });
-            }
-            *running = Some(cancel.clone());
-        }
+        let cancel = self.setup.download.claim()?;
         let opts = vclip_engine::models::PullOptions {
             downloads: models.join("downloads"),
             out_dir: models.join("videoclip"),
@@ -633,7 +667,7 @@ impl AppCore {
             .spawn(move || {
                 let sink = |event: ProgressEvent| emit(DownloadEvent::Progress { event });
                 let pulled = vclip_engine::models::pull(&opts, &sink, &cancel);
-                *lock(&core.setup.download) = None;
+                core.setup.download.release();
                 let event = match pulled {
                     Ok(_) => match core.use_model(opts.out_dir.clone()) {
                         Ok(reopened) => DownloadEvent::Finished {
@@ -655,7 +689,7 @@ impl AppCore {
                 emit(event);
             });
         if let Err(e) = spawned {
-            *lock(&self.setup.download) = None;
+            self.setup.download.release();
             return Err(CommandError::Internal {
                 message: format!("cannot start the download thread: {e}"),
             });
@@ -666,13 +700,7 @@ impl AppCore {
     /// `cancel_download`: stops the download at its next checkpoint (the part file stays, so a
     /// later download resumes). False when none runs.
     pub fn cancel_download(&self) -> bool {
-        match &*lock(&self.setup.download) {
-            Some(c) => {
-                c.cancel();
-                true
-            }
-            None => false,
-        }
+        self.setup.download.cancel()
     }
 }
 

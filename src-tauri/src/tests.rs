@@ -1576,6 +1576,20 @@ mod settings {
             .download_weights(Vec::new(), Preset::Tiny, emit2)
             .expect_err("one at a time");
         assert!(matches!(e, CommandError::Busy { .. }), "{e:?}");
+        // The family screen's download shares the one slot: it would write the same
+        // `downloads/` part files and `videoclip` folder, so it is refused too (either
+        // family), and the family screen sees the download running.
+        for family in [
+            crate::family::FamilyChoice::VideoClip,
+            crate::family::FamilyChoice::Clip,
+        ] {
+            let (emit3, _rx3) = download_channel();
+            let e = core
+                .download_family(family, Vec::new(), Preset::Tiny, emit3)
+                .expect_err("one download at a time across screens");
+            assert!(matches!(e, CommandError::Busy { .. }), "{e:?}");
+        }
+        assert!(core.families_view().downloading);
         // Wait for bytes to flow, then cancel.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
