@@ -86,10 +86,13 @@ HOME="$tmp/home" XDG_DATA_HOME="$tmp/home/.local/share" XDG_CONFIG_HOME="$tmp/ho
   "$driver" --port "$port" --native-port $((port + 1000)) \
   --native-driver "$(command -v WebKitWebDriver)" >"$tmp/driver.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+# Up to 30 s for the driver to listen (a loaded CI machine), then a clear failure.
+up=0
+for _ in $(seq 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { up=1; break; }
   sleep 0.1
 done
+[ "$up" = 1 ] || { cat "$tmp/driver.log" >&2; fail "tauri-driver is not listening on port $port after 30 s"; }
 
 VCLIP_E2E_DRIVER="http://127.0.0.1:$port" VCLIP_E2E_APP="$bin" \
   VCLIP_E2E_LIBRARY="$tmp/library" VCLIP_E2E_SHOTS="$shots" VCLIP_E2E_MODEL="$model" \

@@ -28,11 +28,21 @@ const CUE_END = 14.0;
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 async function wd(method, path, body) {
-  const res = await fetch(`${DRIVER}${path}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(`${DRIVER}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    // Node says only "fetch failed"; the cause (ECONNREFUSED, "other side closed", ...) is what
+    // tells a driver that is not up from one that dropped the request.
+    const cause = e.cause ? ` (${e.cause.code ?? ""} ${e.cause.message ?? e.cause})` : "";
+    const err = new Error(`${method} ${path}: ${e.message}${cause}`);
+    err.network = true;
+    throw err;
+  }
   const json = await res.json().catch(() => ({}));
   if (!res.ok) {
     const v = json.value ?? {};
@@ -73,15 +83,30 @@ function ok(cond, message) {
   console.log(`ok - ${message}`);
 }
 
-async function main() {
-  const created = await wd("POST", "/session", {
+/** The session, retried when the request itself fails on the network (a driver that is still
+ *  starting, on a loaded machine); a WebDriver error answer is not retried. */
+async function newSession() {
+  const body = {
     capabilities: {
       alwaysMatch: {
         browserName: "wry",
         "tauri:options": { application: APP, args: ["--library", LIBRARY] },
       },
     },
-  });
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await wd("POST", "/session", body);
+    } catch (e) {
+      if (!e.network || attempt === 5) throw e;
+      console.log(`new session, attempt ${attempt}: ${e.message}; trying again`);
+      await new Promise((r) => setTimeout(r, 2000 * attempt));
+    }
+  }
+}
+
+async function main() {
+  const created = await newSession();
   session = created.sessionId;
   try {
     // The library and the tiny random model are loaded: the window says the model is random.
