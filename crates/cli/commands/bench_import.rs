@@ -83,9 +83,8 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
                 f.first().map_or(0, Vec::len)
             }
             Model::Clip(m) => {
-                let s = m.image_size();
-                let frames =
-                    vclip_model::Tensor::zeros((batch, s, s, 3), vclip_model::DType::U8, &device)?;
+                // Varied pixels, as the S3D-G side's synthetic clips: never time on zeros.
+                let frames = vclip_model::bench::synthetic_frames(batch, m.image_size(), &device)?;
                 std::hint::black_box(m.embed_rgb(&frames)?.to_vec2::<f32>()?);
                 m.embedding_dim()
             }
