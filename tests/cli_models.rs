@@ -483,13 +483,12 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
         min > 0.99 && min <= agree["mean"].as_f64().expect("mean") + 1e-9,
         "{agree}"
     );
-    let o = vclip([
-        "bench",
-        "encode",
-        "--family",
-        "clip",
-        "--preset",
-        "tiny",
+    // The tiny CLIP bench with one more option.
+    let tiny_clip_bench = |extra: &[&str]| {
+        let base = ["bench", "encode", "--family", "clip", "--preset", "tiny"];
+        vclip(base.iter().chain(extra))
+    };
+    let o = tiny_clip_bench(&[
         "--runs",
         "1",
         "--batch",
@@ -501,16 +500,7 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
     let f32_run: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
     assert_eq!(f32_run["clip_image"]["precision"], "f32");
     assert!(f32_run["clip_image"].get("q8_cosine_to_f32").is_none());
-    let bad = vclip([
-        "bench",
-        "encode",
-        "--family",
-        "clip",
-        "--preset",
-        "tiny",
-        "--image-precision",
-        "q3",
-    ]);
+    let bad = tiny_clip_bench(&["--image-precision", "q3"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("q3"));
 

@@ -227,10 +227,7 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     )?;
     let mut model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
-    let image_precision = match a.image_precision {
-        Some(p) => p,
-        None => vclip_model::Precision::image_default(&device)?,
-    };
+    let image_precision = vclip_model::Precision::image_or_default(a.image_precision, &device)?;
     // q8's agreement with f32: the same synthetic frames embedded before and after the
     // conversion (cosine of each frame's two embeddings: min, mean).
     let agreement = match &mut model {

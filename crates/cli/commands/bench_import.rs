@@ -48,10 +48,7 @@ pub fn import(a: ImportBench) -> anyhow::Result<ExitCode> {
     let dtype = super::bench::parse_dtype(&a.dtype)?;
     let mut model = Model::load_with_s3d_dtype(&dir, &device, dtype)
         .with_context(|| format!("loading the model in {}", dir.display()))?;
-    let image = match a.image_precision {
-        Some(p) => p,
-        None => vclip_model::Precision::image_default(&device)?,
-    };
+    let image = vclip_model::Precision::image_or_default(a.image_precision, &device)?;
     model.set_image_precision(image)?;
     let image_precision = model.image_precision().map(vclip_model::Precision::name);
     let family = model.family();

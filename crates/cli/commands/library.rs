@@ -126,10 +126,7 @@ impl LibraryArgs {
             };
             let mut model = model;
             model.set_text_precision(precision)?;
-            let image = match self.image_precision {
-                Some(p) => p,
-                None => vclip_model::Precision::image_default(&device)?,
-            };
+            let image = vclip_model::Precision::image_or_default(self.image_precision, &device)?;
             model.set_image_precision(image)?;
             if model.is_random() {
                 eprintln!(

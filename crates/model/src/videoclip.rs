@@ -211,10 +211,14 @@ impl Precision {
         Self::from_var("VCLIP_TEXT_PRECISION")
     }
 
-    /// The image-tower precision import uses on `device` unless told otherwise:
-    /// `VCLIP_IMAGE_PRECISION` when set, else [`Self::default_for`].
-    pub fn image_default(device: &Device) -> Result<Self> {
-        Ok(Self::from_var("VCLIP_IMAGE_PRECISION")?.unwrap_or_else(|| Self::default_for(device)))
+    /// The image-tower precision import uses on `device`: `asked` (a command-line option) when
+    /// given, else `VCLIP_IMAGE_PRECISION` when set, else [`Self::default_for`].
+    pub fn image_or_default(asked: Option<Self>, device: &Device) -> Result<Self> {
+        match asked {
+            Some(p) => Ok(p),
+            None => Ok(Self::from_var("VCLIP_IMAGE_PRECISION")?
+                .unwrap_or_else(|| Self::default_for(device))),
+        }
     }
 
     /// The precision the environment variable `name` asks for (`None` when unset or empty).
