@@ -208,12 +208,22 @@ pub(super) fn parse_dtype(s: &str) -> anyhow::Result<vclip_model::DType> {
 /// Frames the q8 image tower's agreement with f32 is measured on.
 const AGREEMENT_FRAMES: usize = 16;
 
+/// Cosines between matching rows of two batches of L2-normalised embeddings: (min, mean).
+fn cosines(a: &vclip_model::Tensor, b: &vclip_model::Tensor) -> anyhow::Result<(f32, f32)> {
+    let cos = (a * b)?
+        .sum(1)?
+        .to_device(&vclip_model::Device::Cpu)?
+        .to_vec1::<f32>()?;
+    let min = cos.iter().copied().fold(f32::INFINITY, f32::min);
+    Ok((min, cos.iter().sum::<f32>() / cos.len().max(1) as f32))
+}
+
 /// S3D-G clips/s (or CLIP image-tower frames/s) and text queries/s (`vclip bench encode`).
 pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     use vclip_model::bench::{
         bench_clip_image, bench_clip_text, bench_s3d, bench_text, synthetic_frames, BenchRuns,
     };
-    use vclip_model::{DType, Model};
+    use vclip_model::{DType, Model, Q8Kernel};
 
     let dtype = parse_dtype(&a.dtype)?;
     let device = vclip_model::device(a.gpu)?;
@@ -230,17 +240,15 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     let image_precision = vclip_model::Precision::image_or_default(a.image_precision, &device)?;
     // q8's agreement with f32: the same synthetic frames embedded before and after the
     // conversion (cosine of each frame's two embeddings: min, mean).
+    let mut exact = None;
     let agreement = match &mut model {
         Model::Clip(m) if image_precision == vclip_model::Precision::Q8 => {
             let frames = synthetic_frames(AGREEMENT_FRAMES, m.image_size(), &device)?;
-            let exact = m.embed_rgb(&frames)?;
+            let f32_embedding = m.embed_rgb(&frames)?;
             m.set_image_precision(image_precision)?;
-            let cos = (exact * m.embed_rgb(&frames)?)?
-                .sum(1)?
-                .to_device(&vclip_model::Device::Cpu)?
-                .to_vec1::<f32>()?;
-            let min = cos.iter().copied().fold(f32::INFINITY, f32::min);
-            Some((min, cos.iter().sum::<f32>() / cos.len() as f32))
+            let agreement = cosines(&f32_embedding, &m.embed_rgb(&frames)?)?;
+            exact = Some((frames, f32_embedding));
+            Some(agreement)
         }
         m => {
             m.set_image_precision(image_precision)?;
@@ -251,6 +259,9 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         warmup: 1,
         runs: a.runs.max(1),
     };
+    // CLIP q8 with this crate's kernel: the same tower through candle's kernel (frames/s, min
+    // cosine to f32), measured in the same run.
+    let mut kernel_baseline = None;
     let (backbone, text, check, unit) = match &model {
         Model::VideoClip(m) => {
             // VideoCLIP's clips are 224x224 (S3D-G is fully convolutional; its config has no
@@ -266,7 +277,20 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             (s3d, text, check, "clips")
         }
         Model::Clip(m) => {
-            let image = bench_clip_image(m, a.batch.unwrap_or(16).max(1), runs)?;
+            let batch = a.batch.unwrap_or(16).max(1);
+            let image = bench_clip_image(m, batch, runs)?;
+            // The baseline in the same run: the same 8-bit tower through candle's kernel.
+            if let (Some((frames, f32_embedding)), Q8Kernel::Vclip) =
+                (&exact, vclip_model::q8_kernel())
+            {
+                vclip_model::set_q8_kernel(Q8Kernel::Candle);
+                let candle =
+                    bench_clip_image(m, batch, runs).and_then(|r| Ok((r, m.embed_rgb(frames)?)));
+                vclip_model::set_q8_kernel(Q8Kernel::Vclip);
+                let (candle, embedding) = candle?;
+                let (min, _) = cosines(f32_embedding, &embedding)?;
+                kernel_baseline = Some((candle.items_per_s, min));
+            }
             let text = bench_clip_text(m, a.text_batch.max(1), runs)?;
             // The embedding of the first synthetic frame, for tools/clip_tower_bench.py.
             let check = m.embed_rgb(&synthetic_frames(1, m.image_size(), &device)?)?;
@@ -291,6 +315,20 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         if let Some((min, mean)) = agreement {
             backbone_json["q8_cosine_to_f32"] = serde_json::json!({
                 "frames": AGREEMENT_FRAMES, "min": min, "mean": mean,
+            });
+        }
+        if model.image_precision() == Some(vclip_model::Precision::Q8) {
+            backbone_json["q8_kernel"] = match vclip_model::q8_kernel() {
+                Q8Kernel::Vclip => "vclip",
+                Q8Kernel::Candle => "candle",
+            }
+            .into();
+        }
+        if let Some((fps, cos)) = kernel_baseline {
+            backbone_json["candle_q8_kernel"] = serde_json::json!({
+                format!("{unit}_per_s"): fps,
+                "ratio": backbone.items_per_s / fps,
+                "min_cosine_to_f32": cos,
             });
         }
         let key = match model.family() {
@@ -326,6 +364,13 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             println!(
                 "        q8 vs f32 on {AGREEMENT_FRAMES} synthetic frames: cosine min {min:.6}, \
                  mean {mean:.6}"
+            );
+        }
+        if let Some((fps, cos)) = kernel_baseline {
+            println!(
+                "        candle's q8 kernel, same run: {fps:.2} {unit}/s (vclip's kernel {:.2}x); \
+                 its cosine to f32 min {cos:.6}",
+                backbone.items_per_s / fps
             );
         }
         println!(

@@ -10,12 +10,15 @@
 //! the encoder lives here: post-LN layers, exact erf GELU, LayerNorm eps 1e-12, additive
 //! attention mask of -10000 on masked keys.
 
+use std::sync::Arc;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Tensor, D};
 use candle_nn::{LayerNorm, Linear, Module};
 
 use crate::config::VideoClipConfig;
 use crate::error::Result;
+use crate::q8::{self, PackedQ8};
 use crate::weights::Weights;
 
 /// BERT LayerNorm eps.
@@ -66,14 +69,31 @@ impl Module for Norm {
 #[derive(Debug, Clone)]
 pub(crate) enum Proj {
     F32(Linear),
-    Q8 { weight: QMatMul, bias: Tensor },
+    Q8 {
+        weight: QMatMul,
+        bias: Tensor,
+        /// The same weights packed for the AVX-512 VNNI kernel ([`crate::q8`]); `None` on a GPU
+        /// or for widths the kernel does not take.
+        packed: Option<Arc<PackedQ8>>,
+    },
 }
 
 impl Proj {
     pub(crate) fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Proj::F32(l) => l.forward(x),
-            Proj::Q8 { weight, bias } => weight.forward(x)?.broadcast_add(bias),
+            Proj::Q8 {
+                weight,
+                bias,
+                packed,
+            } => {
+                if let Some(p) = packed {
+                    if let Some(y) = q8::forward(p, x)? {
+                        return Ok(y);
+                    }
+                }
+                weight.forward(x)?.broadcast_add(bias)
+            }
         }
     }
 
@@ -93,7 +113,23 @@ impl Proj {
                 Some(b) => b.clone(),
                 None => Tensor::zeros(l.weight().dim(0)?, DType::F32, l.weight().device())?,
             };
-            *self = Proj::Q8 { weight, bias };
+            let packed = if l.weight().device().is_cpu() && q8::vnni() {
+                let (n, k) = l.weight().dims2()?;
+                let w = l
+                    .weight()
+                    .to_dtype(DType::F32)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
+                let b = bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+                PackedQ8::new(&w, &b, n, k).map(Arc::new)
+            } else {
+                None
+            };
+            *self = Proj::Q8 {
+                weight,
+                bias,
+                packed,
+            };
         }
         Ok(())
     }

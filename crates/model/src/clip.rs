@@ -728,7 +728,7 @@ fn tokenizer_json(
 
 /// Every tensor the model needs: HF `CLIPModel` name and shape (`logit_scale`, unused for
 /// embeddings, is optional and not listed).
-fn clip_specs(c: &ClipConfig) -> Vec<(String, Vec<usize>, Init)> {
+pub(crate) fn clip_specs(c: &ClipConfig) -> Vec<(String, Vec<usize>, Init)> {
     let mut out = Vec::new();
     let lin = |out: &mut Vec<_>, p: &str, cin: usize, cout: usize| {
         out.push((format!("{p}.weight"), vec![cout, cin], Init::Normal(0.02)));

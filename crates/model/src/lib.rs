@@ -38,6 +38,7 @@ mod loaded;
 pub mod minilm;
 pub mod model_dir;
 pub mod pth;
+mod q8;
 pub mod s3d;
 pub mod tokenizer;
 pub mod train;
@@ -62,6 +63,7 @@ pub use model_dir::{
     import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,
     WindowStates,
 };
+pub use q8::{q8_kernel, set_q8_kernel, Q8Kernel};
 pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{
