@@ -12,9 +12,10 @@
 //!   scale `1/sqrt(d)` folded into the `q` rows;
 //! - quick-GELU `x * sigmoid(1.702 x)` is one fused pass on the CPU ([`quick_gelu`]) instead of
 //!   three (a third of the tower's time went there);
-//! - optionally ([`Precision::Q8`], the CPU default for import) the four dense layers of every
-//!   block store ggml `q8_0` weights (8 bits, one f16 scale per 32), whose products run about
-//!   twice as fast as f32 on the CPU. `vclip bench encode --family clip --image-precision q8`
+//! - optionally ([`Precision::Q8`], the CPU default for import) the patch embedding and the four
+//!   dense layers of every block store ggml `q8_0` weights (8 bits, one f16 scale per 32), whose
+//!   products run about twice as fast as f32 on the CPU (about 2.5 times with [`crate::q8`]'s
+//!   AVX-512 VNNI kernel). `vclip bench encode --family clip --image-precision q8`
 //!   measures both the speed and the agreement with f32.
 
 use std::collections::HashMap;
@@ -30,8 +31,9 @@ use crate::videoclip::Precision;
 /// The image tower: pixels `(N, C, S, S)` -> projected, not yet normalised `(N, D)`.
 #[derive(Debug, Clone)]
 pub(crate) struct VisionTower {
-    /// `(hidden, C * p * p)`: the convolution's kernel, one row per output channel.
-    patch_weight: Tensor,
+    /// The convolution as a dense layer without bias: `(hidden, C * p * p)` weights, one row
+    /// per output channel.
+    patch: Proj,
     /// `(1, 1, hidden)`.
     class_embedding: Tensor,
     /// `(T, hidden)`, T = patches + 1.
@@ -41,7 +43,7 @@ pub(crate) struct VisionTower {
     post_ln: LayerNorm,
     projection: Linear,
     channels: usize,
-    patch: usize,
+    patch_size: usize,
     grid: usize,
     heads: usize,
     hidden: usize,
@@ -119,7 +121,7 @@ impl VisionTower {
         let patch_weight =
             patch_weight.reshape((h, v.num_channels * v.patch_size * v.patch_size))?;
         Ok(Self {
-            patch_weight,
+            patch: Proj::F32(Linear::new(patch_weight, None)),
             class_embedding: take(t, &format!("{p}.embeddings.class_embedding"))?
                 .reshape((1, 1, h))?,
             position: take(t, &format!("{p}.embeddings.position_embedding.weight"))?,
@@ -128,7 +130,7 @@ impl VisionTower {
             post_ln: layer_norm(t, &format!("{p}.post_layernorm"), eps)?,
             projection: Linear::new(take(t, "visual_projection.weight")?, None),
             channels: v.num_channels,
-            patch: v.patch_size,
+            patch_size: v.patch_size,
             grid: v.image_size / v.patch_size,
             heads,
             hidden: h,
@@ -141,12 +143,13 @@ impl VisionTower {
         self.precision
     }
 
-    /// Converts the blocks' dense layers to `precision` (the patch embedding, the LayerNorms and
-    /// the projection stay f32). Going back to f32 from q8 needs a reload.
+    /// Converts the patch embedding and the blocks' dense layers to `precision` (the
+    /// LayerNorms, the attention products and the projection stay f32). Going back to f32 from q8 needs a reload.
     pub(crate) fn set_precision(&mut self, precision: Precision) -> Result<()> {
         match (self.precision, precision) {
             (a, b) if a == b => Ok(()),
             (Precision::F32, Precision::Q8) => {
+                self.patch.quantize_q8()?;
                 for b in &mut self.layers {
                     for d in [&mut b.qkv, &mut b.out, &mut b.fc1, &mut b.fc2] {
                         d.quantize_q8()?;
@@ -166,7 +169,7 @@ impl VisionTower {
         let (n, g, p, c, h) = (
             pixels.dim(0)?,
             self.grid,
-            self.patch,
+            self.patch_size,
             self.channels,
             self.hidden,
         );
@@ -177,9 +180,7 @@ impl VisionTower {
             .permute((0, 2, 4, 1, 3, 5))?
             .contiguous()?
             .reshape((n * g * g, c * p * p))?;
-        let x = patches
-            .matmul(&self.patch_weight.t()?)?
-            .reshape((n, g * g, h))?;
+        let x = self.patch.forward(&patches)?.reshape((n, g * g, h))?;
         let cls = self.class_embedding.broadcast_as((n, 1, h))?;
         let t = g * g + 1;
         let x = Tensor::cat(&[&cls, &x], 1)?.broadcast_add(&self.position)?;
@@ -199,9 +200,13 @@ impl VisionTower {
     fn attention(&self, b: &Block, x: &Tensor, n: usize, t: usize) -> Result<Tensor> {
         let (heads, h) = (self.heads, self.hidden);
         let d = h / heads;
-        let qkv = b
-            .qkv
-            .forward(x)?
+        let qkv = b.qkv.forward(x)?;
+        if qkv.device().is_cpu() && qkv.dtype() == DType::F32 && !qkv.track_op() {
+            return Ok(qkv
+                .contiguous()?
+                .apply_op1_no_bwd(&Attention { frames: n, heads })?);
+        }
+        let qkv = qkv
             .reshape((n, t, 3, heads, d))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
@@ -212,6 +217,154 @@ impl VisionTower {
             .contiguous()?
             .reshape((n * t, h))?)
     }
+}
+
+/// Multi-head self-attention within each frame on the CPU, in one pass: `qkv` `(n * t, 3 * h)`
+/// (each token's `q`, `k`, `v`, the `q` rows pre-scaled) -> `(n * t, h)`, heads side by side.
+/// Per frame and head: `k` transposed once, then per query row the scores as a sum of rows of
+/// `kᵀ`, a softmax, and the output as a sum of rows of `v` — vector loops without horizontal
+/// sums or the permuted copies of the composed ops. Frames run in parallel.
+struct Attention {
+    frames: usize,
+    heads: usize,
+}
+
+impl CustomOp1 for Attention {
+    fn name(&self) -> &'static str {
+        "vclip-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("attention: expected f32")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("attention: expected a contiguous tensor")
+        };
+        let (rows, h3) = layout.shape().dims2()?;
+        let (n, heads) = (self.frames, self.heads);
+        if n == 0 || !rows.is_multiple_of(n) || !h3.is_multiple_of(3 * heads) {
+            candle_core::bail!("attention: {rows}x{h3} is not {n} frames of q, k, v")
+        }
+        let (t, h) = (rows / n, h3 / 3);
+        let x = &data[start..end];
+        let mut out = vec![0f32; rows * h];
+        out.par_chunks_mut(t * h)
+            .zip(x.par_chunks(t * h3))
+            .for_each(|(o, x)| attend_frame(o, x, t, heads));
+        Ok((CpuStorage::F32(out), Shape::from((rows, h))))
+    }
+}
+
+/// f32 lanes of the widest vectors the attention's loops are written for (AVX-512).
+const LANES: usize = 16;
+
+/// One frame's attention ([`Attention`]): `x` its `t` rows of `q | k | v`, `out` its `t` rows.
+fn attend_frame(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
+    #[inline(always)]
+    fn body(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
+        let h = out.len() / t;
+        let (h3, d) = (3 * h, h / heads);
+        // Keys padded to whole lanes: their scores come out as 0 and are masked before the
+        // softmax.
+        let tp = t.next_multiple_of(LANES);
+        let mut kt = vec![0f32; d * tp];
+        let mut s = vec![0f32; tp];
+        for head in 0..heads {
+            let (q0, k0, v0) = (head * d, h + head * d, 2 * h + head * d);
+            for (c, row) in x.chunks_exact(h3).enumerate() {
+                for (i, &k) in row[k0..k0 + d].iter().enumerate() {
+                    kt[i * tp + c] = k;
+                }
+            }
+            for (r, o) in out.chunks_exact_mut(h).enumerate() {
+                let q = &x[r * h3 + q0..r * h3 + q0 + d];
+                // Scores, one lane-wide block of keys at a time, summed in registers.
+                for (c0, s) in s.chunks_exact_mut(LANES).enumerate() {
+                    let mut acc = [0f32; LANES];
+                    for (&q, kt) in q.iter().zip(kt.chunks_exact(tp)) {
+                        for (a, &k) in acc.iter_mut().zip(&kt[c0 * LANES..(c0 + 1) * LANES]) {
+                            *a += q * k;
+                        }
+                    }
+                    s.copy_from_slice(&acc);
+                }
+                s[t..].fill(f32::NEG_INFINITY);
+                let mut max = [f32::NEG_INFINITY; LANES];
+                for s in s.chunks_exact(LANES) {
+                    for (m, &s) in max.iter_mut().zip(s) {
+                        *m = if s > *m { s } else { *m };
+                    }
+                }
+                let max = max.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                for s in s.iter_mut() {
+                    *s = exp(*s - max);
+                }
+                s[t..].fill(0.0);
+                let mut sum = [0f32; LANES];
+                for s in s.chunks_exact(LANES) {
+                    for (a, &s) in sum.iter_mut().zip(s) {
+                        *a += s;
+                    }
+                }
+                let sum: f32 = sum.iter().sum();
+                let o = &mut o[q0..q0 + d];
+                let v = |c: usize| &x[c * h3 + v0..c * h3 + v0 + d];
+                if d == 64 {
+                    weighted_rows::<64>(o, &s[..t], sum, v);
+                } else {
+                    o.fill(0.0);
+                    for (c, &w) in s[..t].iter().enumerate() {
+                        for (o, &v) in o.iter_mut().zip(v(c)) {
+                            *o += w / sum * v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    /// `out = sum_c w[c] / sum * v(c)` for rows of `D` (ViT-B's head size), summed in registers.
+    #[inline(always)]
+    fn weighted_rows<'a, const D: usize>(
+        out: &mut [f32],
+        w: &[f32],
+        sum: f32,
+        v: impl Fn(usize) -> &'a [f32],
+    ) {
+        let mut acc = [0f32; D];
+        for (c, &w) in w.iter().enumerate() {
+            let w = w / sum;
+            for (a, &v) in acc.iter_mut().zip(v(c)) {
+                *a += w * v;
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
+            body(out, x, t, heads)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
+            body(out, x, t, heads)
+        }
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512 F.
+            return unsafe { avx512(out, x, t, heads) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(out, x, t, heads) };
+        }
+    }
+    body(out, x, t, heads)
 }
 
 /// quick-GELU `x * sigmoid(1.702 x)` (CLIP's activation): one fused pass over contiguous f32
@@ -333,7 +486,10 @@ mod tests {
         let mut t = HashMap::new();
         for (name, shape, init) in clip_specs(&c) {
             let n = shape.iter().product();
-            t.insert(name, Tensor::from_vec(rng.fill(n, init), shape, &Device::Cpu)?);
+            t.insert(
+                name,
+                Tensor::from_vec(rng.fill(n, init), shape, &Device::Cpu)?,
+            );
         }
         let mut tower = VisionTower::new(&t, &c)?;
         let pixels = Tensor::randn(0f32, 1.0, (3, 3, 64, 64), &Device::Cpu)?;
@@ -342,19 +498,57 @@ mod tests {
         };
         let exact = unit(tower.forward(&pixels)?)?;
         tower.set_precision(Precision::Q8)?;
-        for b in &tower.layers {
-            for d in [&b.qkv, &b.out, &b.fc1, &b.fc2] {
-                let Proj::Q8 { packed, .. } = d else {
-                    panic!("a dense layer stayed f32")
-                };
-                assert_eq!(packed.is_some(), crate::q8::vnni());
-            }
+        let dense = tower
+            .layers
+            .iter()
+            .flat_map(|b| [&b.qkv, &b.out, &b.fc1, &b.fc2]);
+        for d in std::iter::once(&tower.patch).chain(dense) {
+            let Proj::Q8 { packed, .. } = d else {
+                panic!("a dense layer stayed f32")
+            };
+            assert_eq!(packed.is_some(), crate::q8::vnni());
         }
         let q8 = unit(tower.forward(&pixels)?)?;
         let cos = (&exact * &q8)?.sum(1)?.to_vec1::<f32>()?;
         assert!(cos.iter().all(|&c| c >= 0.999), "{cos:?}");
         let diff = (&exact - &q8)?.abs()?.flatten_all()?.max(0)?;
         assert!(diff.to_scalar::<f32>()? > 0.0, "q8 gave f32's numbers");
+        Ok(())
+    }
+
+    /// The fused attention against the composed candle ops it replaces.
+    #[test]
+    fn fused_attention_matches_the_composed_ops() -> Result<()> {
+        // The generic head size, ViT-B's 64, a frame shorter than a lane and ViT-B/32's 50
+        // tokens (not a whole number of lanes).
+        for (n, t, heads, d) in [(3, 7, 4, 16), (2, 50, 2, 64), (1, 17, 3, 64)] {
+            attention_case(n, t, heads, d)?;
+        }
+        Ok(())
+    }
+
+    fn attention_case(n: usize, t: usize, heads: usize, d: usize) -> Result<()> {
+        let h = heads * d;
+        let qkv = Tensor::randn(0f32, 1.0, (n * t, 3 * h), &Device::Cpu)?;
+        let got = qkv.apply_op1_no_bwd(&Attention { frames: n, heads })?;
+        let p = qkv
+            .reshape((n, t, 3, heads, d))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k, v) = (p.get(0)?, p.get(1)?, p.get(2)?);
+        let w = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
+        let want = w
+            .matmul(&v)?
+            .permute((0, 2, 1, 3))?
+            .contiguous()?
+            .reshape((n * t, h))?;
+        let diff = (got - want)?.abs()?.flatten_all()?.max(0)?;
+        assert!(diff.to_scalar::<f32>()? < 1e-5);
+        // A shape that is not whole frames of q, k, v is refused.
+        let bad = Tensor::zeros((n * t, 3 * h + 1), DType::F32, &Device::Cpu)?;
+        assert!(bad
+            .apply_op1_no_bwd(&Attention { frames: n, heads })
+            .is_err());
         Ok(())
     }
 
