@@ -137,9 +137,13 @@ impl PackedQ8 {
     }
 
     /// `x` (`m` rows of `k`) -> `out` (`m` rows of `n`) with the AVX-512 VNNI kernel, in
-    /// parallel over chunks of rows. The caller checks [`vnni`].
+    /// parallel over chunks of rows.
+    ///
+    /// # Panics
+    /// On a CPU without AVX-512 VNNI ([`forward`] never gets here then).
     fn matmul(&self, x: &[f32], out: &mut [f32]) {
         use rayon::prelude::*;
+        assert!(vnni(), "the 8-bit kernel needs AVX-512 F, BW and VNNI");
         let (n, k) = (self.n, self.k);
         out.par_chunks_mut(CHUNK * n)
             .zip(x.par_chunks(CHUNK * k))
@@ -251,7 +255,7 @@ fn tile(w: &PackedQ8, panel: usize, q: &[u8], s: &[f32], out: &mut [f32], r: usi
     {
         assert!(panel < w.n / NR && q.len() == r * w.k && s.len() == r * (w.k / AB));
         assert!(out.len() == r * w.n && (1..=MR).contains(&r));
-        // SAFETY: the CPU has AVX-512 F/BW/VNNI (callers of `matmul` check `vnni`); the
+        // SAFETY: the CPU has AVX-512 F/BW/VNNI (`matmul`, the only caller, asserts it); the
         // slices' lengths are checked above, and the kernel reads and writes only inside them.
         unsafe {
             match r {
