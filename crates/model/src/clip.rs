@@ -728,7 +728,7 @@ fn tokenizer_json(
 
 /// Every tensor the model needs: HF `CLIPModel` name and shape (`logit_scale`, unused for
 /// embeddings, is optional and not listed).
-pub(crate) fn clip_specs(c: &ClipConfig) -> Vec<(String, Vec<usize>, Init)> {
+fn clip_specs(c: &ClipConfig) -> Vec<(String, Vec<usize>, Init)> {
     let mut out = Vec::new();
     let lin = |out: &mut Vec<_>, p: &str, cin: usize, cout: usize| {
         out.push((format!("{p}.weight"), vec![cout, cin], Init::Normal(0.02)));
@@ -1268,6 +1268,21 @@ pub fn import_clip(src_dir: &Path, out_dir: &Path) -> Result<ClipImportSummary> 
     })
 }
 
+/// Random weights for every tensor of a CLIP of sizes `clip` (HF names, on the CPU),
+/// deterministic in `seed`; the logit scale is not among them.
+pub(crate) fn random_clip_tensors(clip: &ClipConfig, seed: u64) -> Result<HashMap<String, Tensor>> {
+    let mut rng = SplitMix(seed);
+    let mut tensors = HashMap::new();
+    for (name, shape, init) in clip_specs(clip) {
+        let n = shape.iter().product();
+        tensors.insert(
+            name,
+            Tensor::from_vec(rng.fill(n, init), shape, &Device::Cpu)?,
+        );
+    }
+    Ok(tensors)
+}
+
 /// Writes a random-weight CLIP model of `preset` (Tiny: [`ClipConfig::tiny`], Full: ViT-B/32)
 /// to `out_dir`, deterministic in `seed`, marked `random_weights: true`. The tokenizer is
 /// `tokenizer` (an HF `tokenizer.json` whose vocab fits the preset: CLIP's for `full`) or,
@@ -1291,15 +1306,7 @@ pub fn init_random_clip(
         }
     };
     check_vocab(&tok, &clip, tok.path())?;
-    let mut rng = SplitMix(seed);
-    let mut tensors = HashMap::new();
-    for (name, shape, init) in clip_specs(&clip) {
-        let n = shape.iter().product();
-        tensors.insert(
-            name,
-            Tensor::from_vec(rng.fill(n, init), shape, &Device::Cpu)?,
-        );
-    }
+    let mut tensors = random_clip_tensors(&clip, seed)?;
     tensors.insert(
         LOGIT_SCALE.to_owned(),
         Tensor::new(LOGIT_SCALE_INIT, &Device::Cpu)?,

@@ -25,6 +25,7 @@ use candle_nn::{LayerNorm, Linear, Module};
 
 use crate::bert::Proj;
 use crate::clip::ClipConfig;
+use crate::cpu::{contiguous_f32, widest};
 use crate::error::{Error, Result};
 use crate::videoclip::Precision;
 
@@ -240,19 +241,13 @@ impl CustomOp1 for Attention {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("attention: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("attention: expected a contiguous tensor")
-        };
+        let x = contiguous_f32(storage, layout, "attention")?;
         let (rows, h3) = layout.shape().dims2()?;
         let (n, heads) = (self.frames, self.heads);
         if n == 0 || !rows.is_multiple_of(n) || !h3.is_multiple_of(3 * heads) {
             candle_core::bail!("attention: {rows}x{h3} is not {n} frames of q, k, v")
         }
         let (t, h) = (rows / n, h3 / 3);
-        let x = &data[start..end];
         let mut out = vec![0f32; rows * h];
         out.par_chunks_mut(t * h)
             .zip(x.par_chunks(t * h3))
@@ -345,26 +340,7 @@ fn attend_frame(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
         }
         out.copy_from_slice(&acc);
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
-            body(out, x, t, heads)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(out: &mut [f32], x: &[f32], t: usize, heads: usize) {
-            body(out, x, t, heads)
-        }
-        if is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512 F.
-            return unsafe { avx512(out, x, t, heads) };
-        }
-        if is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(out, x, t, heads) };
-        }
-    }
-    body(out, x, t, heads)
+    widest!(body(out: &mut [f32], x: &[f32], t: usize, heads: usize))
 }
 
 /// quick-GELU `x * sigmoid(1.702 x)` (CLIP's activation): one fused pass over contiguous f32
@@ -393,13 +369,7 @@ impl CustomOp1 for QuickGelu {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("quick-gelu: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("quick-gelu: expected a contiguous tensor")
-        };
-        let src = &data[start..end];
+        let src = contiguous_f32(storage, layout, "quick-gelu")?;
         let mut out = vec![0f32; src.len()];
         out.par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
@@ -417,26 +387,7 @@ fn quick_gelu_slice(out: &mut [f32], x: &[f32]) {
             *o = x / (1.0 + exp(-1.702 * x));
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(out: &mut [f32], x: &[f32]) {
-            body(out, x)
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(out: &mut [f32], x: &[f32]) {
-            body(out, x)
-        }
-        if is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512 F.
-            return unsafe { avx512(out, x) };
-        }
-        if is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { avx2(out, x) };
-        }
-    }
-    body(out, x)
+    widest!(body(out: &mut [f32], x: &[f32]))
 }
 
 /// `e^x` for f32 in a form the compiler vectorises (Cephes `expf`: `x = n ln 2 + r`, a degree-6
@@ -475,22 +426,13 @@ mod tests {
     /// with f32.
     #[test]
     fn q8_tower_on_the_kernel_agrees_with_f32() -> Result<()> {
-        use crate::clip::{clip_specs, ClipConfig};
-        use crate::model_dir::SplitMix;
+        use crate::clip::{random_clip_tensors, ClipConfig};
         let mut c = ClipConfig::tiny();
         c.vision.hidden_size = 256;
         c.vision.intermediate_size = 512;
         c.vision.image_size = 64;
         c.vision.patch_size = 16;
-        let mut rng = SplitMix(7);
-        let mut t = HashMap::new();
-        for (name, shape, init) in clip_specs(&c) {
-            let n = shape.iter().product();
-            t.insert(
-                name,
-                Tensor::from_vec(rng.fill(n, init), shape, &Device::Cpu)?,
-            );
-        }
+        let t = random_clip_tensors(&c, 7)?;
         let mut tower = VisionTower::new(&t, &c)?;
         let pixels = Tensor::randn(0f32, 1.0, (3, 3, 64, 64), &Device::Cpu)?;
         let unit = |x: Tensor| -> Result<Tensor> {

@@ -32,6 +32,7 @@ pub mod clip;
 pub mod clip_temporal;
 mod clip_vision;
 pub mod config;
+mod cpu;
 mod error;
 pub mod family;
 mod loaded;

@@ -416,14 +416,8 @@ impl CustomOp1 for Q8Op {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("q8 matmul: expected f32")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("q8 matmul: expected a contiguous tensor")
-        };
+        let x = crate::cpu::contiguous_f32(storage, layout, "q8 matmul")?;
         let w = &self.0;
-        let x = &data[start..end];
         let m = x.len() / w.k;
         let mut out = vec![0f32; m * w.n];
         w.matmul(x, &mut out);
