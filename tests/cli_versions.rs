@@ -95,12 +95,14 @@ fn finetune_versions_rollback_and_use_again() {
         &["import", videos.to_str().expect("utf-8"), "--model", m],
     ));
 
-    // Nothing recorded yet: the library would use the (missing) default model.
+    // The import recorded its model (issue "One way in"): the library opens with it, and a
+    // search needs no --model.
     let v = json(&ok(run(t, &lib, &["models", "versions", "--json"])));
-    assert_eq!(v["versions"].as_array().map(Vec::len), Some(0), "{v}");
-    assert_eq!(v["in_use"]["by"], "default", "{v}");
-    let o = run(t, &lib, &["search", "ocean"]);
-    assert!(!o.status.success(), "no model anywhere");
+    assert_eq!(v["versions"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["in_use"]["by"], "models.json", "{v}");
+    let base_version = v["active"].as_str().expect("an active version").to_owned();
+    assert_eq!(v["versions"][0]["version"], base_version.as_str(), "{v}");
+    ok(run(t, &lib, &["search", "ocean"]));
 
     // Fine-tune: the new model becomes the active version, the base its parent.
     let tuned = t.join("tuned");
@@ -133,6 +135,7 @@ fn finetune_versions_rollback_and_use_again() {
     let rows = v["versions"].as_array().expect("versions");
     assert_eq!(rows.len(), 2, "{v}");
     let base = rows[0]["version"].as_str().expect("base").to_owned();
+    assert_eq!(base, base_version, "{v}");
     assert_ne!(base, new);
     assert_eq!(v["active"], new.as_str(), "{v}");
     assert_eq!(v["in_use"]["by"], "models.json", "{v}");

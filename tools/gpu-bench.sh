@@ -83,8 +83,9 @@ for b in "${bins[@]}"; do
   for dt in f32 bf16; do
     step "bench: $b $dt"
     prof=0
-    [ "$dt" = f32 ] && prof=1 # the per-stage profile, once per build
-    VCLIP_PROFILE=$prof run "$b" "$G/$b" bench encode --model "$M" $GPU_FLAG --frames "$FRAMES" \
+    profile_flag=
+    [ "$dt" = f32 ] && prof=1 && profile_flag=--profile # the per-stage profile, once per build
+    run "$b" "$G/$b" bench encode --model "$M" $GPU_FLAG $profile_flag --frames "$FRAMES" \
       --batch "$BATCH" --dtype "$dt" --runs "$RUNS" --json > "$OUT/${b}_$dt.json" \
       2> "$OUT/${b}_$dt.err"
     rc=$?

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the CUDA `vclip` (no ffmpeg: the GPU machine has no ffmpeg libraries) for Hopper
-# (H100/H200) on this CPU machine, as shared/docs/GPU.md describes, into .gpu/vclip and the model
+# (H100/H200) on this CPU machine, as docs/gpu.md describes, into .gpu/vclip and the model
 # crate's CUDA test binary into .gpu/model-tests (git-ignored, carried to the GPU machine).
 # First build: ~11 min on 2 cores.
 #

@@ -16,8 +16,8 @@ kernels). It writes
   `s3d_legacy.pth` (legacy non-zip format) and `s3d_zip.pth` (zip format), plus
   `*_state.safetensors` holding exactly the tensors those files contain.
 - `s3d_io.safetensors`: uint8 input clips (T=30 and T=32, batch 2, non-square frames) and the
-  reference outputs at the checkpoints of VIDEOCLIP.md 8.1 (s2d as uint8, conv1, mixed_3c, mixed_4f,
-  mixed_5c pool, video_embedding) plus the L2-normalised features.
+  reference outputs at the checkpoints of docs/model-notes.md §8.1 (s2d as uint8, conv1, mixed_3c,
+  mixed_4f, mixed_5c pool, video_embedding) plus the L2-normalised features.
 - `towers_io.safetensors`: video tower inputs with masked padding and the per-token hidden
   states / pooled vectors (normal and dummy-caption mode), text inputs of several lengths with
   their outputs, and the score matrix.

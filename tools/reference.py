@@ -1,6 +1,6 @@
 """PyTorch reference of the models that `crates/model` ports to candle.
 
-Written from `shared/docs/VIDEOCLIP.md` (sections 1, 3 and 8), not copied from the original
+Written from `docs/model-notes.md` (sections 1, 3 and 8), not copied from the original
 repositories:
 
 - S3D-G, the MIL-NCE HowTo100M variant (Miech et al., CVPR 2020; reference implementation

@@ -360,6 +360,9 @@ enum BenchCommand {
         image_precision: Option<vclip_model::Precision>,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Also time every stage of S3D-G and print a table of medians (stderr).
+        #[arg(long)]
+        profile: bool,
         #[arg(long)]
         gpu: bool,
         #[arg(long)]

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vclip_engine::chapters::{self, ChapterFormat, ChapterStep};
+use vclip_engine::open::{Environment, ModelRequest};
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{
     CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
@@ -50,25 +51,14 @@ pub enum ModelChoice {
 
 /// The model folder the app uses by default: `$VCLIP_MODEL`, else `videoclip` in
 /// [`vclip_engine::default_models_dir`] — or `clip-vit-b32` when only that one holds a model —
-/// (as the CLI does). `None` without a home folder.
+/// (as the engine's [`vclip_engine::open`] chooses for both faces). `None` without a home
+/// folder.
 pub fn default_model_dir() -> Option<PathBuf> {
-    match std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
+    match Environment::from_process().model {
+        Some(dir) => Some(dir),
         None => vclip_engine::default_models_dir()
             .ok()
-            .map(|d| default_in(&d)),
-    }
-}
-
-/// `videoclip` in the models folder `models`, or `clip-vit-b32` when only that one holds a
-/// model (as the command line chooses).
-fn default_in(models: &Path) -> PathBuf {
-    let videoclip = models.join(vclip_model::Family::VideoClip.name());
-    let clip = models.join(vclip_model::Family::Clip.name());
-    if !videoclip.join("config.json").is_file() && clip.join("config.json").is_file() {
-        clip
-    } else {
-        videoclip
+            .map(|d| vclip_engine::open::default_model_in(&d)),
     }
 }
 
@@ -93,7 +83,8 @@ pub fn load_model(choice: &ModelChoice) -> (Option<Model>, ModelStatus) {
     load_model_with(choice, &crate::settings::LoadOptions::default())
 }
 
-/// [`load_model`] on the device and at the text precision `options` say (the settings screen).
+/// [`load_model`] on the device and at the precisions `options` say (the settings screen; the
+/// environment wins, as when the library opens: [`vclip_engine::open`]).
 pub fn load_model_with(
     choice: &ModelChoice,
     options: &crate::settings::LoadOptions,
@@ -114,25 +105,12 @@ pub fn load_model_with(
     if !required && !dir.join("config.json").is_file() {
         return (None, status);
     }
-    // Queries and steps run the text tower on the CPU: 8-bit dense layers, unless
-    // VCLIP_TEXT_PRECISION (or the settings) say `f32` (see `vclip bench search --preset full`).
-    let loaded = vclip_model::device(options.gpu).and_then(|device| {
-        let mut model = Model::load(&dir, &device)?;
-        let precision = vclip_model::TextPrecision::from_env()
-            .ok()
-            .flatten()
-            .or(options.precision)
-            .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device));
-        model.set_text_precision(precision)?;
-        // CLIP's image tower (import) likewise: 8-bit on the CPU unless VCLIP_IMAGE_PRECISION
-        // says `f32` (see `vclip bench encode --family clip --image-precision q8`).
-        let image = vclip_model::Precision::from_var("VCLIP_IMAGE_PRECISION")
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| vclip_model::Precision::default_for(&device));
-        model.set_image_precision(image)?;
-        Ok(model)
-    });
+    let request = options.request(ModelRequest::Dir(dir.clone()));
+    let device = request.device().value;
+    let loaded = request
+        .text_precision(device)
+        .and_then(|text| Ok((text, request.image_precision(device)?)))
+        .and_then(|(text, image)| vclip_engine::open::load_model(&dir, device, &text, &image));
     match loaded {
         Ok(model) => {
             status.present = true;
@@ -520,28 +498,30 @@ impl AppCore {
             return;
         }
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Opened::Opening;
-        let (loaded, status) = match self.setup.model_choice(model, &self.library()) {
-            Ok(model) => load_model_with(&model, &self.setup.load_options()),
-            // The library's model versions cannot be read: no model rather than a wrong one.
-            Err(message) => (
-                None,
-                ModelStatus {
-                    dir: Some(
-                        vclip_engine::versions::registry_path(&self.library())
-                            .to_string_lossy()
-                            .into_owned(),
-                    ),
-                    error: Some(message),
-                    ..ModelStatus::default()
+        let request = self.setup.open_request(&self.library(), model);
+        let (opened, status) = match vclip_engine::open::open(&request) {
+            Ok(o) => {
+                let p = &o.provenance;
+                let status = ModelStatus {
+                    present: o.engine.model().is_some(),
+                    random: p.random_weights,
+                    dir: p
+                        .model
+                        .as_ref()
+                        .map(|d| d.value.to_string_lossy().into_owned()),
+                    version: None,
+                    error: p.model_error.clone(),
+                };
+                self.setup.note_opened(p);
+                (Opened::Ready(Arc::new(o.engine)), status)
+            }
+            Err(e) => (
+                Opened::Unavailable {
+                    in_use: e.in_use(),
+                    message: e.to_string(),
                 },
+                ModelStatus::default(),
             ),
-        };
-        let opened = match Engine::open(&self.library(), loaded) {
-            Ok((engine, _reconciled)) => Opened::Ready(Arc::new(engine)),
-            Err(e) => Opened::Unavailable {
-                in_use: is_in_use(&e),
-                message: e.to_string(),
-            },
         };
         *self.model.write().unwrap_or_else(|e| e.into_inner()) = status;
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = opened;
@@ -1101,6 +1081,17 @@ impl From<EngineError> for CommandError {
                 message: e.to_string(),
                 in_use: true,
             },
+            EngineError::Index(vclip_index::Error::DiskFull { .. }) => CommandError::DiskFull {
+                message: e.to_string(),
+            },
+            EngineError::NotReady { .. } => CommandError::NotReady {
+                message: e.to_string(),
+            },
+            EngineError::Invalid(_) | EngineError::Steps(_) | EngineError::Dataset { .. } => {
+                CommandError::Invalid {
+                    message: e.to_string(),
+                }
+            }
             e => CommandError::Engine {
                 message: e.to_string(),
             },
@@ -1110,7 +1101,7 @@ impl From<EngineError> for CommandError {
 
 #[cfg(test)]
 mod default_tests {
-    use super::default_in;
+    use vclip_engine::open::default_model_in as default_in;
 
     #[test]
     fn the_clip_folder_is_the_default_only_when_it_is_the_only_model() {

@@ -574,9 +574,7 @@ impl AppCore {
                 let t = Instant::now();
                 let sink = |event: ProgressEvent| emit(FamilyEvent::Progress { event });
                 let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, Box<EngineError>> {
-                    let report = engine.ensure_embedded(&sink, &cancel)?;
-                    versions::register_and_activate(&root, &dir)?;
-                    Ok(report)
+                    Ok(engine.switch_to_its_model(&sink, &cancel)?.reindex)
                 }));
                 // The thread lets go of the library before anything reopens it.
                 drop(engine);

@@ -18,7 +18,7 @@
 //! started), not beside a switch's re-embedding.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -250,23 +250,6 @@ fn videos_with_subtitles(engine: &Engine) -> Result<(usize, usize), CommandError
     Ok((ready.len(), with))
 }
 
-/// `<model>-ft-<unix seconds>` beside the model folder `base` (a number is added if taken).
-fn output_dir(base: &Path) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let name = base
-        .file_name()
-        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-    let mut out = base.with_file_name(format!("{name}-ft-{secs}"));
-    let mut n = 2;
-    while out.exists() {
-        out = base.with_file_name(format!("{name}-ft-{secs}-{n}"));
-        n += 1;
-    }
-    out
-}
-
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -354,7 +337,7 @@ impl AppCore {
             }
             *running = Some(cancel.clone());
         }
-        let out = output_dir(&base);
+        let out = vclip_engine::finetune::output_dir(&base);
         let library = self.library();
         let core = Arc::clone(self);
         let spawned = std::thread::Builder::new()
@@ -451,14 +434,14 @@ impl AppCore {
     ) -> Result<VersionsView, CommandError> {
         let root = self.library();
         let entry = versions::load(&root)?.find(what)?.clone();
-        self.switch_to(&root, &entry, emit)
+        self.switch_to(&entry, emit)
     }
 
     /// `rollback_model`: back to the version active before (else the active one's parent).
     pub fn rollback_version(&self, emit: EmitFinetune) -> Result<VersionsView, CommandError> {
         let root = self.library();
         let entry = versions::rollback_target(&root)?;
-        self.switch_to(&root, &entry, emit)
+        self.switch_to(&entry, emit)
     }
 
     /// Reopens the library with `entry`'s model, re-embeds it from the feature cache if that
@@ -466,7 +449,6 @@ impl AppCore {
     /// opened again as it was.
     fn switch_to(
         &self,
-        root: &Path,
         entry: &VersionEntry,
         emit: EmitFinetune,
     ) -> Result<VersionsView, CommandError> {
@@ -516,8 +498,7 @@ impl AppCore {
                 });
             }
             let sink = |event: ProgressEvent| emit(FinetuneEvent::Switching { event });
-            engine.ensure_embedded(&sink, &CancelToken::new())?;
-            versions::register_and_activate(root, &entry.dir)?;
+            engine.switch_to_its_model(&sink, &CancelToken::new())?;
             Ok(())
         })();
         drop(guard);

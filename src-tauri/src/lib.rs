@@ -130,6 +130,13 @@ pub enum CommandError {
     /// What the UI sent cannot be used (e.g. a step whose end is before its start).
     #[error("{message}")]
     Invalid { message: String },
+    /// A video cannot be used for this yet (not imported, no subtitles…); the message says
+    /// what to do.
+    #[error("{message}")]
+    NotReady { message: String },
+    /// The disk holding the library is full: nothing was lost, free space and try again.
+    #[error("{message}")]
+    DiskFull { message: String },
     /// A file the user chose could not be written; the message names it.
     #[error("{message}")]
     File { message: String },

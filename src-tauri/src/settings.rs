@@ -14,10 +14,13 @@
 //! `$VCLIP_TEXT_PRECISION`; the screen says which one is in force.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use vclip_engine::open::{
+    Environment, ModelNeed, ModelRequest, OpenRequest, Preferences, Provenance,
+};
 use vclip_engine::{CancelToken, ProgressEvent};
 use vclip_model::{Preset, TextPrecision};
 
@@ -170,6 +173,24 @@ pub struct LoadOptions {
     pub precision: Option<TextPrecision>,
 }
 
+impl LoadOptions {
+    /// The engine request that loads `model` this way (the environment still wins, as it does
+    /// when the library opens).
+    pub(crate) fn request(&self, model: ModelRequest) -> OpenRequest {
+        OpenRequest {
+            model,
+            need: ModelNeed::Optional,
+            preferences: Preferences {
+                gpu: Some(self.gpu),
+                text_precision: self.precision,
+                ..Preferences::default()
+            },
+            env: Environment::from_process(),
+            ..OpenRequest::default()
+        }
+    }
+}
+
 /// What wins over the settings file, each with the name of what set it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
@@ -179,20 +200,35 @@ pub struct Overrides {
     pub model: Option<(String, PathBuf)>,
     /// `VCLIP_TEXT_PRECISION`.
     pub precision: Option<String>,
+    /// The environment the library opens with (read by the engine, never here).
+    pub env: Environment,
 }
 
 impl Overrides {
     /// The overrides in force for this process (`explicit_library`: `--library` was given).
     pub fn from_environment(explicit_library: bool) -> Self {
-        let set = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        Self::from_env(Environment::from_process(), explicit_library)
+    }
+
+    /// The overrides `env` makes (`explicit_library`: `--library` was given).
+    pub fn from_env(env: Environment, explicit_library: bool) -> Self {
         Self {
             library: if explicit_library {
                 Some("--library".into())
             } else {
-                set(vclip_engine::library::LIBRARY_ENV).map(|_| "VCLIP_LIBRARY".into())
+                env.library
+                    .as_ref()
+                    .map(|_| vclip_engine::library::LIBRARY_ENV.into())
             },
-            model: set("VCLIP_MODEL").map(|d| ("VCLIP_MODEL".into(), PathBuf::from(d))),
-            precision: set("VCLIP_TEXT_PRECISION").map(|_| "VCLIP_TEXT_PRECISION".into()),
+            model: env
+                .model
+                .clone()
+                .map(|d| (vclip_engine::open::MODEL_ENV.into(), d)),
+            precision: env
+                .text_precision
+                .as_ref()
+                .map(|_| vclip_engine::open::TEXT_PRECISION_ENV.into()),
+            env,
         }
     }
 }
@@ -258,6 +294,7 @@ impl DownloadSlot {
 struct State {
     settings: Settings,
     warning: Option<String>,
+    opened: Option<Provenance>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -266,12 +303,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Whether this build can use a GPU (`vclip_model::device(true)`), and if not, why. Asked once.
 pub fn gpu_support() -> &'static Result<(), String> {
-    static GPU: OnceLock<Result<(), String>> = OnceLock::new();
-    GPU.get_or_init(|| {
-        vclip_model::device(true)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
+    vclip_engine::open::gpu_support()
 }
 
 impl Setup {
@@ -285,7 +317,11 @@ impl Setup {
             file,
             models_dir,
             overrides,
-            state: Mutex::new(State { settings, warning }),
+            state: Mutex::new(State {
+                settings,
+                warning,
+                opened: None,
+            }),
             download: DownloadSlot::default(),
         }
     }
@@ -317,27 +353,55 @@ impl Setup {
         lock(&self.state).warning = Some(warning);
     }
 
-    /// The model `choice` stands for in `library`: [`ModelChoice::Default`] is, unless
-    /// `$VCLIP_MODEL` is set, the library's active model version (`models.json`, see
-    /// `vclip_engine::versions`), else the settings' model, else the default folder. An error
-    /// (in words) when the library's `models.json` cannot be read.
-    pub(crate) fn model_choice(
-        &self,
-        choice: &ModelChoice,
-        library: &Path,
-    ) -> Result<ModelChoice, String> {
-        if !matches!(choice, ModelChoice::Default) || self.overrides.model.is_some() {
-            return Ok(choice.clone());
+    /// What the engine is asked for when the window opens `library` with `choice`
+    /// ([`vclip_engine::open`]): [`ModelChoice::Default`] is, unless `$VCLIP_MODEL` is set, the
+    /// library's active model version (`models.json`), else the settings' model, else the
+    /// default folder; the device and precision as the settings say, unless the environment
+    /// says otherwise. The window opens without a model rather than not at all.
+    pub(crate) fn open_request(&self, library: &Path, choice: &ModelChoice) -> OpenRequest {
+        let settings = self.settings();
+        OpenRequest {
+            library: Some(library.to_owned()),
+            model: match choice {
+                ModelChoice::Default => ModelRequest::Auto,
+                ModelChoice::Dir(d) => ModelRequest::Dir(d.clone()),
+                ModelChoice::None => ModelRequest::None,
+            },
+            need: ModelNeed::Optional,
+            models_dir: self.models_dir.clone(),
+            preferences: Preferences {
+                model: settings.model,
+                gpu: match settings.device {
+                    DeviceChoice::Cpu => Some(false),
+                    DeviceChoice::Gpu => Some(true),
+                    DeviceChoice::Auto => None,
+                },
+                text_precision: self.load_options().precision,
+                ..Preferences::default()
+            },
+            env: self.environment(),
+            ..OpenRequest::default()
         }
-        match vclip_engine::versions::active(library) {
-            Ok(Some(active)) => return Ok(ModelChoice::Dir(active.dir)),
-            Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
+    }
+
+    /// The environment the library opens with: the overrides' (a `VCLIP_MODEL` override names
+    /// the model even when it was given by hand, as tests do).
+    fn environment(&self) -> Environment {
+        let mut env = self.overrides.env.clone();
+        if let Some((_, dir)) = &self.overrides.model {
+            env.model = Some(dir.clone());
         }
-        Ok(match self.settings().model {
-            Some(dir) => ModelChoice::Dir(dir),
-            None => ModelChoice::Default,
-        })
+        env
+    }
+
+    /// Keeps what the last open chose, for the settings screen.
+    pub(crate) fn note_opened(&self, provenance: &Provenance) {
+        lock(&self.state).opened = Some(provenance.clone());
+    }
+
+    /// What the last open chose.
+    pub fn opened(&self) -> Option<Provenance> {
+        lock(&self.state).opened.clone()
     }
 
     /// How the model loads under these settings.

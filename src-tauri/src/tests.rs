@@ -840,7 +840,7 @@ fn pasted_steps_are_placed_in_order_on_a_ready_video() {
     // Nothing to place, and a video that is not in the library: clear errors.
     assert!(matches!(
         core.locate_steps(id, " \n- \n", true),
-        Err(CommandError::Engine { .. })
+        Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
         core.locate_steps(999, "whisk", true),
@@ -878,7 +878,7 @@ fn a_video_that_lists_its_steps_gives_them_to_the_steps_panel() {
     // The kitchen video's cues list no steps; an unknown id is not in the library.
     assert!(matches!(
         core.steps_from_video(id_of("kitchen.mp4")),
-        Err(CommandError::Engine { .. })
+        Err(CommandError::Invalid { .. })
     ));
     assert!(matches!(
         core.steps_from_video(999),
@@ -1798,9 +1798,11 @@ mod finetune {
         let suggested = core.finetune_info(None).expect("plan");
         assert_eq!(suggested.settings, FinetuneSettings::suggested(3));
 
-        // Nothing recorded yet.
+        // The import recorded the model it used (issue "One way in"); nothing to roll back to.
         let v = core.versions_view();
-        assert!(v.versions.is_empty() && v.active.is_none() && v.rollback_to.is_none());
+        assert_eq!(v.versions.len(), 1, "{v:?}");
+        assert_eq!(v.active.as_deref(), Some(base.as_str()));
+        assert!(v.rollback_to.is_none());
         assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
 
         // Train: live steps with the loss, recall per epoch (0 = before), then the result.
@@ -1969,7 +1971,8 @@ mod finetune {
             "{events:#?}"
         );
         assert!(!core.cancel_finetune(), "nothing runs any more");
-        assert!(core.versions_view().versions.is_empty(), "nothing recorded");
+        // Only the version the import recorded: the cancelled run recorded nothing.
+        assert_eq!(core.versions_view().versions.len(), 1, "nothing recorded");
         assert!(core.update_settings(Default::default()).is_ok());
 
         // One video with subtitles is not enough to train on.
@@ -2378,4 +2381,195 @@ mod family {
             .is_some_and(|v| v.starts_with("clip-vit-b32")));
         assert!(!core.cancel_family_download(), "nothing runs");
     }
+}
+
+/// The `vclip` binary of this build (`target/<profile>/vclip`, beside this test's `deps/`), or
+/// `VCLIP_CLI_BIN`; `None` (skip) when it was not built, unless test assets are required.
+fn cli_binary() -> Option<PathBuf> {
+    let bin = std::env::var_os("VCLIP_CLI_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("vclip"))
+        })?;
+    if bin.is_file() {
+        Some(bin)
+    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
+        panic!(
+            "the vclip binary is not at {} (cargo test --workspace builds it)",
+            bin.display()
+        );
+    } else {
+        eprintln!("skipping: no vclip binary at {}", bin.display());
+        None
+    }
+}
+
+/// The real all-MiniLM-L6-v2 (scripts/fetch-test-assets.sh), or `None` to skip.
+fn minilm() -> Option<PathBuf> {
+    let dir = std::env::var_os("VCLIP_TEST_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/all-minilm-l6-v2")
+        });
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
+        panic!(
+            "all-MiniLM-L6-v2 not found at {} (scripts/fetch-test-assets.sh)",
+            dir.display()
+        );
+    } else {
+        eprintln!("skipping: all-MiniLM-L6-v2 not found at {}", dir.display());
+        None
+    }
+}
+
+/// A `seconds`-long 160x120 video from an ffmpeg lavfi source, with `srt` beside it.
+fn video_with_subtitles(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
+    let path = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+        ])
+        .args(["-i", source, "-t"])
+        .arg(seconds.to_string())
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .status()
+        .expect("the ffmpeg CLI");
+    assert!(status.success(), "ffmpeg failed on {}", path.display());
+    std::fs::write(path.with_extension("srt"), srt).expect("write srt");
+    path
+}
+
+/// Issue "One way in": a library imported with `vclip import --model M` (the CLI), then opened
+/// by the window with no model named, uses M, and the window's search gives the CLI's moments
+/// with every signal (visual, subtitle, semantic through the sentence encoder, name).
+#[test]
+fn window_and_command_line_find_the_same_moments() {
+    use crate::settings::{Overrides, Setup};
+    let (Some(cli), Some(minilm)) = (cli_binary(), minilm()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("model");
+    init_random(Preset::Tiny, 3, &model, None).expect("random model");
+    let videos = dir.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    video_with_subtitles(
+        &videos,
+        "eggs.mp4",
+        "testsrc2=size=160x120:rate=25",
+        12,
+        "1\n00:00:06,000 --> 00:00:09,000\nwhisk them until they are light and fluffy\n",
+    );
+    video_with_subtitles(
+        &videos,
+        "bike repair.mp4",
+        "mandelbrot=size=160x120:rate=25",
+        10,
+        "1\n00:00:03,000 --> 00:00:05,000\nnow tighten the bolts on the rear wheel\n",
+    );
+    let lib = dir.path().join("library");
+    let models = dir.path().join("models");
+    let run = |args: &[&str]| {
+        let o = Command::new(&cli)
+            .args(args)
+            .arg("--library")
+            .arg(&lib)
+            .env("VCLIP_SENTENCE_MODEL", &minilm)
+            .env("VCLIP_MODELS", &models)
+            .env_remove("VCLIP_MODEL")
+            .output()
+            .expect("run vclip");
+        assert!(
+            o.status.success(),
+            "vclip {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    let model_arg = model.to_str().expect("utf-8");
+    run(&[
+        "import",
+        "--model",
+        model_arg,
+        videos.to_str().expect("utf-8"),
+    ]);
+    // One process holds a library at a time: the command line first, then the window.
+    let queries = [
+        "how do I beat eggs",
+        "tighten the bolts",
+        "bike repair",
+        "a colourful pattern",
+    ];
+    let from_cli: Vec<serde_json::Value> = queries
+        .iter()
+        .map(|q| json_of(&run(&["search", q, "--json", "--limit", "20"])))
+        .collect();
+
+    let env = vclip_engine::open::Environment {
+        sentence_model: Some(minilm.clone()),
+        ..vclip_engine::open::Environment::default()
+    };
+    let setup = Setup::new(None, Some(models.clone()), Overrides::from_env(env, true));
+    let app = AppCore::with_setup(lib.clone(), setup);
+    app.open(&ModelChoice::Default);
+    let status = app.status();
+    assert!(status.model.present, "{status:?}");
+    let registered = std::fs::canonicalize(&model).expect("canonical");
+    assert_eq!(
+        status.model.dir.as_deref(),
+        registered.to_str(),
+        "{status:?}"
+    );
+    let opened = app.setup.opened().expect("provenance");
+    assert_eq!(
+        opened.model.map(|m| m.source),
+        Some(vclip_engine::open::Source::Library)
+    );
+    assert!(
+        opened.sentence_model.is_some(),
+        "{:?}",
+        opened.sentence_error
+    );
+
+    let mut signals_seen = std::collections::BTreeSet::new();
+    for (query, cli_hits) in queries.iter().zip(&from_cli) {
+        let app_hits = app.search(query, Some(20)).expect("window search");
+        let cli_hits = cli_hits.as_array().expect("array");
+        assert_eq!(
+            cli_hits.len(),
+            app_hits.len(),
+            "{query:?}: {cli_hits:?} vs {app_hits:?}"
+        );
+        for (c, a) in cli_hits.iter().zip(&app_hits) {
+            let signals = serde_json::to_value(&a.signals).expect("signals");
+            assert_eq!(c["path"].as_str(), Some(a.path.as_str()), "{query:?}");
+            assert_eq!(c["start_s"].as_f64(), Some(a.start_s), "{query:?}");
+            assert_eq!(c["end_s"].as_f64(), Some(a.end_s), "{query:?}");
+            assert_eq!(c["signals"], signals, "{query:?}");
+            let score = c["score"].as_f64().expect("score");
+            assert!(
+                (score - a.score).abs() <= 1e-9 * score.abs().max(1.0),
+                "{query:?}"
+            );
+            signals_seen.extend(a.signals.iter().map(|s| format!("{s:?}")));
+        }
+    }
+    for s in ["Visual", "Subtitle", "Semantic", "Name"] {
+        assert!(signals_seen.contains(s), "no {s} hit in {signals_seen:?}");
+    }
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }

@@ -11,7 +11,7 @@ use super::library::{ctrl_c_token, LibraryArgs};
 use super::print_json;
 use crate::progress::Bar;
 
-/// `vclip finetune`'s options (defaults: the paper's recipe, `VIDEOCLIP.md` §4).
+/// `vclip finetune`'s options (defaults: the paper's recipe, `docs/model-notes.md` §4).
 #[derive(Debug, Clone, clap::Args)]
 pub struct FinetuneArgs {
     /// Folder for the new model (default: `<model>-ft-<unix time>` beside the active model;
@@ -96,35 +96,6 @@ fn range(s: &str) -> Result<(usize, usize), String> {
     Ok((lo, hi))
 }
 
-/// The newest `<base>-ft-*` folder beside `base` that holds an unfinished run.
-fn unfinished_beside(base: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let name = base
-        .file_name()
-        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-    let prefix = format!("{name}-ft-");
-    let parent = base.parent().unwrap_or(std::path::Path::new("."));
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(parent)
-        .with_context(|| format!("reading {}", parent.display()))?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .map(|e| e.path())
-        .filter(|p| vclip_engine::finetune::checkpoint::exists(p))
-        .map(|p| {
-            let t = std::fs::metadata(vclip_engine::finetune::checkpoint::dir_of(&p))
-                .and_then(|m| m.modified())
-                .unwrap_or(std::time::UNIX_EPOCH);
-            (t, p)
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p).with_context(|| {
-        format!(
-            "no unfinished fine-tune beside {} to resume: name it with --out",
-            base.display()
-        )
-    })
-}
-
 fn metrics_line(m: &RecallMetrics) -> String {
     format!(
         "R@1 {:.3}  R@5 {:.3}  R@10 {:.3}  median rank {}",
@@ -140,16 +111,15 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         .context("no model is active")?;
     let out = match &a.out {
         Some(d) => d.clone(),
-        None if a.resume => unfinished_beside(&base)?,
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let name = base
-                .file_name()
-                .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-            base.with_file_name(format!("{name}-ft-{secs}"))
-        }
+        None if a.resume => vclip_engine::finetune::unfinished_beside(&base)
+            .with_context(|| format!("looking beside {}", base.display()))?
+            .with_context(|| {
+                format!(
+                    "no unfinished fine-tune beside {} to resume: name it with --out",
+                    base.display()
+                )
+            })?,
+        None => vclip_engine::finetune::output_dir(&base),
     };
     let opts = FinetuneOptions {
         epochs: a.epochs,
@@ -189,7 +159,12 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         r => r?,
     };
 
-    // Re-embed the library's windows with the new towers (from the feature cache).
+    // A new model version of this library (its parent the base, with the run's metrics),
+    // active once the library is embedded with it; `vclip models rollback` goes back.
+    let (root, metrics) = (args.library_dir()?, Some((&report).into()));
+    vclip_engine::versions::record_finetune(&root, &base, &out, metrics, false)?;
+    // Re-embed the library's windows with the new towers (from the feature cache), then
+    // switch to them.
     let reindex = if a.no_reindex {
         None
     } else {
@@ -197,12 +172,9 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
         let mut with_new = args.clone();
         with_new.model = Some(out.clone());
         let engine = with_new.open(true)?;
-        Some(engine.reindex(&Bar::new(), &cancel)?)
+        let switch = engine.switch_to_its_model(&Bar::new(), &cancel)?;
+        Some(switch.reindex.unwrap_or_default())
     };
-    // A new model version of this library (its parent the base), active once the library is
-    // embedded with it; `vclip models rollback` goes back.
-    let (root, metrics) = (args.library_dir()?, Some((&report).into()));
-    vclip_engine::versions::record_finetune(&root, &base, &out, metrics, reindex.is_some())?;
     if a.json {
         let mut value = serde_json::to_value(&report)?;
         if let (Some(r), Some(obj)) = (&reindex, value.as_object_mut()) {

@@ -6,29 +6,35 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
+use vclip_engine::open::{Environment, ModelNeed, ModelRequest, OpenRequest};
 use vclip_engine::search::{SearchOptions, Signal};
 #[cfg(feature = "media")]
 use vclip_engine::CancelToken;
-use vclip_engine::{default_library_dir, Engine};
+use vclip_engine::Engine;
 
-use super::models::default_model_dir;
 use super::print_json;
 #[cfg(feature = "media")]
 use crate::progress::Bar;
 
-/// Where the library is and which model to use; shared by the library commands.
+/// Where the library is and which model to use; shared by the library commands. Resolved by
+/// the engine ([`vclip_engine::open`]), as the window resolves its own.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LibraryArgs {
     /// Library folder (default: `$VCLIP_LIBRARY`, else the per-user data folder).
     #[arg(long, value_name = "DIR")]
     pub library: Option<PathBuf>,
     /// Model directory (default: `$VCLIP_MODEL`, else the library's active model version —
-    /// `vclip models versions` —, else `videoclip` in the models folder).
+    /// `vclip models versions`, the model it was imported with —, else `videoclip` in the
+    /// models folder).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// Run the model on the GPU (a build with `--features cuda` or `metal`).
-    #[arg(long)]
+    /// Run the model on the GPU (a build with `--features cuda` or `metal`). Default: the GPU
+    /// when the build has a usable one.
+    #[arg(long, conflicts_with = "cpu")]
     pub gpu: bool,
+    /// Run the model on the CPU even when a GPU is usable.
+    #[arg(long)]
+    pub cpu: bool,
     /// Sentence encoder for searching subtitles by meaning (all-MiniLM-L6-v2: `config.json`,
     /// `model.safetensors`, `vocab.txt`). Default: `$VCLIP_SENTENCE_MODEL`, else
     /// `all-minilm-l6-v2` in the models folder when it exists.
@@ -47,111 +53,58 @@ pub struct LibraryArgs {
 }
 
 impl LibraryArgs {
+    /// What these flags ask the engine for; `with_model`: load the model (and sentence
+    /// encoder), required.
+    pub(crate) fn request(&self, with_model: bool) -> OpenRequest {
+        OpenRequest {
+            library: self.library.clone(),
+            model: match (&self.model, with_model) {
+                (_, false) => ModelRequest::None,
+                (Some(d), true) => ModelRequest::Dir(d.clone()),
+                (None, true) => ModelRequest::Auto,
+            },
+            need: ModelNeed::Required,
+            gpu: match (self.gpu, self.cpu) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            text_precision: self.text_precision,
+            image_precision: self.image_precision,
+            sentence_model: self.sentence_model.clone(),
+            env: Environment::from_process(),
+            ..OpenRequest::default()
+        }
+    }
+
     pub(crate) fn library_dir(&self) -> anyhow::Result<PathBuf> {
-        match &self.library {
-            Some(d) => Ok(d.clone()),
-            None => Ok(default_library_dir()?),
-        }
+        Ok(self.request(false).library()?.value)
     }
 
-    /// The model folder: `--model`, else `$VCLIP_MODEL`, else the library's active model
-    /// version (`models.json`, see `vclip models versions`), else `videoclip` in the models
-    /// folder.
-    pub(crate) fn model_dir(&self) -> anyhow::Result<PathBuf> {
-        Ok(self.model_source()?.0)
+    /// The model folder these flags open the library with, and what chose it (`--model`,
+    /// `VCLIP_MODEL`, `models.json`, or `default`).
+    pub(crate) fn model_source(&self) -> anyhow::Result<(PathBuf, String)> {
+        let request = self.request(true);
+        let root = request.library()?.value;
+        let chosen = request
+            .model_dir(&root)?
+            .context("no model folder is chosen")?;
+        Ok((chosen.value, chosen.source.to_string()))
     }
 
-    /// [`Self::model_dir`] and what chose it (`--model`, `VCLIP_MODEL`, `models.json`, or the
-    /// default).
-    pub(crate) fn model_source(&self) -> anyhow::Result<(PathBuf, &'static str)> {
-        if let Some(m) = &self.model {
-            return Ok((m.clone(), "--model"));
-        }
-        if let Some(m) = std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
-            return Ok((PathBuf::from(m), "VCLIP_MODEL"));
-        }
-        let root = self.library_dir()?;
-        if let Some(active) = vclip_engine::versions::active(&root)? {
-            if !active.dir.join("config.json").is_file() {
-                anyhow::bail!(
-                    "the library's active model version {} is in {}, which holds no model: \
-                     `vclip models rollback`, `vclip models use VERSION|DIR`, or pass --model",
-                    active.version,
-                    active.dir.display()
-                );
-            }
-            return Ok((active.dir, "models.json"));
-        }
-        // The default: VideoCLIP's folder, else CLIP's when only that one holds a model.
-        let videoclip = default_model_dir()?;
-        if !videoclip.join("config.json").is_file() {
-            let clip = super::models::default_clip_dir()?;
-            if clip.join("config.json").is_file() {
-                return Ok((clip, "default"));
-            }
-        }
-        Ok((videoclip, "default"))
-    }
-
-    /// The sentence encoder folder: given, from the environment, or the default one if present.
-    fn sentence_dir(&self) -> anyhow::Result<Option<PathBuf>> {
-        if let Some(d) = &self.sentence_model {
-            return Ok(Some(d.clone()));
-        }
-        if let Some(d) = std::env::var_os("VCLIP_SENTENCE_MODEL").filter(|v| !v.is_empty()) {
-            return Ok(Some(PathBuf::from(d)));
-        }
-        let d = super::models::default_sentence_dir()?;
-        Ok(d.join("config.json").is_file().then_some(d))
-    }
-
-    /// Opens the library, with the models when `with_model`.
+    /// Opens the library, with the model and sentence encoder when `with_model`.
     pub(crate) fn open(&self, with_model: bool) -> anyhow::Result<Engine> {
-        let root = self.library_dir()?;
-        let model = if with_model {
-            let dir = self.model_dir()?;
-            let device = vclip_model::device(self.gpu)?;
-            let model = vclip_model::Model::load(&dir, &device).with_context(|| {
-                format!(
-                    "loading the model in {} (get one with `vclip models pull` or \
-                     `vclip models pull clip`, or pass --model)",
-                    dir.display()
-                )
-            })?;
-            let precision = match self.text_precision {
-                Some(p) => p,
-                None => vclip_model::TextPrecision::from_env()
-                    .context("VCLIP_TEXT_PRECISION")?
-                    .unwrap_or_else(|| vclip_model::TextPrecision::default_for(&device)),
-            };
-            let mut model = model;
-            model.set_text_precision(precision)?;
-            let image = vclip_model::Precision::image_or_default(self.image_precision, &device)?;
-            model.set_image_precision(image)?;
-            if model.is_random() {
+        let opened = vclip_engine::open::open(&self.request(with_model))?;
+        let p = &opened.provenance;
+        if p.random_weights {
+            if let Some(dir) = &p.model {
                 eprintln!(
                     "warning: the model in {} has random weights: visual results mean nothing",
-                    dir.display()
+                    dir.value.display()
                 );
             }
-            Some(model)
-        } else {
-            None
-        };
-        let (mut engine, rec) = Engine::open(&root, model)
-            .with_context(|| format!("opening the library {}", root.display()))?;
-        if with_model {
-            if let Some(dir) = self.sentence_dir()? {
-                let device = vclip_model::device(self.gpu)?;
-                let encoder =
-                    vclip_model::SentenceEncoder::load(&dir, &device).with_context(|| {
-                        format!("loading the sentence encoder in {}", dir.display())
-                    })?;
-                engine
-                    .enable_sentences(Box::new(encoder))
-                    .context("indexing subtitles by meaning")?;
-            }
         }
+        let rec = &opened.reconciled;
         if rec.rebuilt || rec.added > 0 {
             eprintln!(
                 "note: repaired the vector index ({} windows added{})",
@@ -164,7 +117,7 @@ impl LibraryArgs {
                 "warning: window vectors of video {hash} are unreadable: run `vclip reindex`"
             );
         }
-        Ok(engine)
+        Ok(opened.engine)
     }
 }
 

@@ -179,6 +179,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 dtype,
                 image_precision,
                 runs,
+                profile,
                 gpu,
                 json,
             } => bench::encode(bench::EncodeBench {
@@ -192,6 +193,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 dtype,
                 image_precision,
                 runs,
+                profile,
                 gpu,
                 json,
             }),
@@ -226,4 +228,24 @@ pub(crate) fn parse_family(s: &str) -> anyhow::Result<vclip_model::Family> {
         "clip" => Ok(vclip_model::Family::Clip),
         other => Ok(other.parse()?),
     }
+}
+
+/// CLIP's image-tower precision for the benchmarks on `device`: `asked` (the flag), else
+/// `VCLIP_IMAGE_PRECISION`, else the device's default — as the engine opens a library.
+pub(crate) fn image_precision(
+    asked: Option<vclip_model::Precision>,
+    device: &vclip_model::Device,
+) -> anyhow::Result<vclip_model::Precision> {
+    use vclip_engine::open::{DeviceKind, OpenRequest};
+    let request = OpenRequest {
+        image_precision: asked,
+        env: vclip_engine::open::Environment::from_process(),
+        ..OpenRequest::default()
+    };
+    let kind = if device.is_cpu() {
+        DeviceKind::Cpu
+    } else {
+        DeviceKind::Gpu
+    };
+    Ok(request.image_precision(kind)?.value)
 }

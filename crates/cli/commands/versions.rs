@@ -29,6 +29,7 @@ impl VersionArgs {
             library: self.library.clone(),
             model,
             gpu: self.gpu,
+            cpu: false,
             sentence_model: None,
             text_precision: None,
             image_precision: None,
@@ -146,7 +147,7 @@ pub fn list(a: &VersionArgs) -> anyhow::Result<ExitCode> {
         println!("      {}", describe(v));
     }
     if let Ok((dir, by)) = &in_use {
-        if *by == "VCLIP_MODEL" || *by == "--model" {
+        if by == "VCLIP_MODEL" || by == "--model" {
             eprintln!(
                 "note: {by} wins over the active version here: this shell uses {}",
                 dir.display()
@@ -171,7 +172,7 @@ pub fn use_version(a: &VersionArgs, what: &str) -> anyhow::Result<ExitCode> {
             dir
         }
     };
-    switch(a, &root, &dir)
+    switch(a, &dir)
 }
 
 /// `vclip models rollback`.
@@ -179,24 +180,19 @@ pub fn use_version(a: &VersionArgs, what: &str) -> anyhow::Result<ExitCode> {
 pub fn rollback(a: &VersionArgs) -> anyhow::Result<ExitCode> {
     let root = a.lib(None).library_dir()?;
     let target = versions::rollback_target(&root)?;
-    switch(a, &root, &target.dir)
+    switch(a, &target.dir)
 }
 
 /// Opens the library with the model in `dir`, re-embeds it from the feature cache if that
 /// version's windows are missing, then records `dir` as the active version.
 #[cfg(feature = "media")]
-fn switch(
-    a: &VersionArgs,
-    root: &std::path::Path,
-    dir: &std::path::Path,
-) -> anyhow::Result<ExitCode> {
+fn switch(a: &VersionArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     use crate::progress::Bar;
 
     let engine = a.lib(Some(dir.to_path_buf())).open(true)?;
     let cancel = super::library::ctrl_c_token();
-    let reindex = engine.ensure_embedded(&Bar::new(), &cancel)?;
-    // Recorded while the library is still open (its lock serialises writers).
-    let switched = versions::register_and_activate(root, dir)?;
+    let versions::VersionSwitch { switched, reindex } =
+        engine.switch_to_its_model(&Bar::new(), &cancel)?;
     drop(engine);
     if a.json {
         print_json(&serde_json::json!({
@@ -238,10 +234,10 @@ fn switch(
             }
         }
     }
-    if let Some(m) = std::env::var_os("VCLIP_MODEL").filter(|v| !v.is_empty()) {
+    if let Some(m) = vclip_engine::open::Environment::from_process().model {
         eprintln!(
             "note: VCLIP_MODEL={} wins over the active version in this shell",
-            PathBuf::from(m).display()
+            m.display()
         );
     }
     Ok(match reindex {

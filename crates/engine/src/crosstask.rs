@@ -1,4 +1,4 @@
-//! CrossTask step localisation recall (`VIDEOCLIP.md` §5.5), as MMPT's `CrossTaskPredictor` and
+//! CrossTask step localisation recall (docs/model-notes.md §5.5), as MMPT's `CrossTaskPredictor` and
 //! `CrossTaskMetric` compute it (both refactored from DmZhukov/CrossTask).
 //!
 //! Dataset files (CrossTask's release, `crosstask_release/`):

@@ -17,7 +17,7 @@ use vclip_model::{ClipModel, Device, Model, Tensor, VClipModel, WindowStates};
 use crate::progress::{CancelToken, ProgressEvent, ProgressSink, Tracker};
 
 /// Longest window in seconds (the video tower's `max_video_len`) and the stride between window
-/// starts: VideoCLIP's sliding windows (`VIDEOCLIP.md` §5.4–§5.5).
+/// starts: VideoCLIP's sliding windows (`docs/model-notes.md` §5.4–§5.5).
 pub const WINDOW_S: usize = 32;
 pub const STRIDE_S: usize = 16;
 

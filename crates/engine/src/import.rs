@@ -79,7 +79,29 @@ impl Engine {
     /// Imports `paths` (files or folders, recursively) plus any video an interrupted import
     /// left unfinished. Per-file problems are collected in the report; an `Err` means the
     /// library itself could not be written (e.g. read-only or full disk).
+    ///
+    /// The library then remembers the model it imported with ([`Engine::remember_model`]), so
+    /// every later command opens it with that model unless told otherwise.
     pub fn import(
+        &self,
+        paths: &[PathBuf],
+        opts: ImportOptions,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<ImportReport> {
+        let report = self.import_files(paths, opts, sink, cancel)?;
+        let used = !(report.imported.is_empty()
+            && report.reembedded.is_empty()
+            && report.skipped.is_empty());
+        if used {
+            self.remember_model(sink)?;
+        }
+        Ok(report)
+    }
+
+    /// [`Engine::import`] without touching the library's model versions (a version switch
+    /// importing what the new family lacks activates only once everything is embedded).
+    pub(crate) fn import_files(
         &self,
         paths: &[PathBuf],
         opts: ImportOptions,

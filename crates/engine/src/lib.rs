@@ -20,6 +20,7 @@ pub mod library;
 pub mod localize;
 pub mod models;
 pub mod moments;
+pub mod open;
 pub mod progress;
 pub mod search;
 pub mod sentences;

@@ -2,7 +2,7 @@
 //!
 //! The video's per-second token states (written at import by `VClipModel::window_states`:
 //! dummy-caption mode, [CLS] masked, 32 s windows with a 16 s stride, averaged where windows
-//! overlap — `VIDEOCLIP.md` §5.4–§5.5) are read back from the library; the steps go through the
+//! overlap — docs/model-notes.md §5.4–§5.5) are read back from the library; the steps go through the
 //! text tower; the similarity matrix `h_u · z_step` (raw dot products) is aligned by
 //! [`crate::steps::localize`]. No video is decoded and no network runs over the video again.
 //!

@@ -2,7 +2,7 @@
 //! weights and bert-base-uncased's vocabulary (mirrors first, then the official addresses), then
 //! imports them into a model directory with [`vclip_model::import_released`].
 //!
-//! The official S3D address has been dead since 2024 (`VIDEOCLIP.md` §10); the author's second
+//! The official S3D address has been dead since 2024 (docs/model-notes.md §9); the author's second
 //! address is tried next. Checksums are checked where one is known (the vocabulary); the
 //! checkpoints are checked structurally by the import (every tensor's name and shape).
 //!

@@ -1,7 +1,7 @@
 //! Pure ranking pieces of search: refining a window hit into a moment, and fusing the ranked
 //! lists of several signals (visual, subtitle, name) into one list of moments.
 //!
-//! - **Moment refinement** follows how VideoCLIP scores DiDeMo moments (`VIDEOCLIP.md` §5.2): a
+//! - **Moment refinement** follows how VideoCLIP scores DiDeMo moments (docs/model-notes.md §5.2): a
 //!   candidate span's vector is the mean of its per-second token states, its score the dot
 //!   product with the query. Every contiguous span whose length is within `[min_len, max_len]`
 //!   is a candidate (DiDeMo's 21 candidates are the spans of six 5-second chunks; seconds are

@@ -1,7 +1,7 @@
 //! Step localisation maths: where does each step of a how-to fall on a video's timeline?
 //!
 //! Everything here works on a plain similarity matrix `sims[second][step]` (f32): the dot product
-//! of the video's per-second token states with the steps' text embeddings (`VIDEOCLIP.md`
+//! of the video's per-second token states with the steps' text embeddings (`docs/model-notes.md`
 //! §5.4–§5.5; the engine builds it in [`crate::localize`]). Nothing here knows about files or
 //! models, so every rule is tested on hand-made matrices.
 //!

@@ -183,6 +183,9 @@ pub struct Engine {
     text: RwLock<TextIndex>,
     pub(crate) active: Option<Active>,
     pub(crate) sentences: Option<crate::sentences::Sentences>,
+    /// The active model's folder, when the engine was opened through [`crate::open`]: an
+    /// import registers it as the library's model ([`Engine::import`]).
+    pub(crate) model_dir: Option<PathBuf>,
 }
 
 /// A row of `vclip list`.
@@ -221,6 +224,7 @@ impl Engine {
             text: RwLock::new(text),
             active: None,
             sentences: None,
+            model_dir: None,
         };
         let report = match model {
             Some(m) => engine.activate(m)?,

@@ -452,7 +452,7 @@ impl Engine {
                 .filter(|v| report.need_import.contains(&v.path))
                 .map(|v| v.id)
                 .collect();
-            let done = self.import(&paths, crate::ImportOptions::default(), sink, cancel)?;
+            let done = self.import_files(&paths, crate::ImportOptions::default(), sink, cancel)?;
             if done.cancelled {
                 // The video the cancel stopped mid-decode was ready (with the windows of the
                 // versions it had) and still is: it is not left `importing` for the next import
@@ -663,5 +663,71 @@ mod tests {
             "videoclip-a/abcd2222"
         );
         assert!(r.find("abc").is_err(), "too short to be a prefix");
+    }
+}
+
+impl Engine {
+    /// The active model's folder, when the engine was opened through [`crate::open::open`].
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.model_dir.as_deref()
+    }
+
+    /// Registers the active model as one of the library's versions and, when that keeps the
+    /// library whole, makes it the active one: the library had no active version, or every
+    /// ready video has this model's windows. Otherwise the version is registered, stays
+    /// inactive, and a warning says how to switch (`vclip models use`, which re-embeds). Does
+    /// nothing for an engine that does not know its model's folder, or whose model is already
+    /// the active version. `Some` when the active version changed.
+    pub fn remember_model(&self, sink: &dyn crate::ProgressSink) -> Result<Option<Switched>> {
+        let (Some(dir), Some(key)) = (self.model_dir(), self.model_key()) else {
+            return Ok(None);
+        };
+        let root = self.root();
+        let registry = load(root)?;
+        if registry.active.as_deref() == Some(key) {
+            return Ok(None);
+        }
+        if registry.active.is_none() || self.embedding_gaps()?.is_empty() {
+            return register_and_activate(root, dir).map(Some);
+        }
+        register(root, dir, None, None)?;
+        let active = registry.active.unwrap_or_default();
+        sink.emit(crate::ProgressEvent::Warning {
+            item: key.to_owned(),
+            message: format!(
+                "the library still opens with {active}: other videos lack {key}'s windows \
+                 (`vclip models use {key}` re-embeds them and switches)"
+            ),
+        });
+        Ok(None)
+    }
+}
+
+/// What [`Engine::switch_to_its_model`] did.
+#[cfg(feature = "media")]
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionSwitch {
+    pub switched: Switched,
+    /// The re-embedding it needed (`None`: the library already had the version's windows).
+    pub reindex: Option<crate::ReindexReport>,
+}
+
+#[cfg(feature = "media")]
+impl Engine {
+    /// Makes the model this engine was opened with the library's active version: re-embeds
+    /// the library first when it lacks that version's windows ([`Engine::ensure_embedded`]),
+    /// then registers and activates it. A cancel leaves the old version active. The one way
+    /// both faces switch versions (`vclip models use|rollback`, the window's family switch and
+    /// fine-tune).
+    pub fn switch_to_its_model(
+        &self,
+        sink: &dyn crate::ProgressSink,
+        cancel: &crate::CancelToken,
+    ) -> Result<VersionSwitch> {
+        let dir = self.model_dir().ok_or(EngineError::NoModel)?.to_owned();
+        let reindex = self.ensure_embedded(sink, cancel)?;
+        // Recorded while the library is still open (its lock serialises writers).
+        let switched = register_and_activate(self.root(), &dir)?;
+        Ok(VersionSwitch { switched, reindex })
     }
 }

@@ -122,3 +122,83 @@ fn switching_back_to_an_embedded_version_needs_no_reembedding() {
     std::fs::remove_dir_all(&tokens).expect("rm tokens");
     assert_eq!(engine.embedding_gaps().expect("gaps").len(), 1);
 }
+
+/// The engine opened as the faces open it (`open::open`), on the CPU, with no environment.
+fn open_as_a_face(lib: &Path, model: &Path) -> Engine {
+    use vclip_engine::open::{Environment, ModelRequest, OpenRequest};
+    let request = OpenRequest {
+        library: Some(lib.to_owned()),
+        model: ModelRequest::Dir(model.to_owned()),
+        gpu: Some(false),
+        models_dir: Some(lib.join("no-models-here")),
+        env: Environment::default(),
+        ..OpenRequest::default()
+    };
+    vclip_engine::open::open(&request).expect("open").engine
+}
+
+/// Issue "One way in": an import records its model as the library's version; a second model
+/// that would leave other videos without windows is registered but not activated, with a
+/// warning that says how to switch; once every video has its windows, importing with it makes
+/// it active.
+#[test]
+fn an_import_remembers_its_model_without_breaking_the_library() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (base, other) = models(tmp.path());
+    let videos = tmp.path().join("videos");
+    std::fs::create_dir_all(&videos).expect("mkdir");
+    let cue = "1\n00:00:01,000 --> 00:00:02,000\nhello\n";
+    let first = video(&videos, "a.mp4", "testsrc2=size=160x120:rate=25", 4, cue);
+    let lib = tmp.path().join("library");
+    let import = |engine: &Engine, path: &Path| {
+        let warnings = std::sync::Mutex::new(Vec::new());
+        let sink = |e: vclip_engine::ProgressEvent| {
+            if let vclip_engine::ProgressEvent::Warning { message, .. } = e {
+                warnings.lock().expect("lock").push(message);
+            }
+        };
+        let r = engine
+            .import(
+                &[path.to_owned()],
+                ImportOptions::default(),
+                &sink,
+                &CancelToken::new(),
+            )
+            .expect("import");
+        assert!(r.failed.is_empty(), "{:?}", r.failed);
+        warnings.into_inner().expect("lock")
+    };
+    let engine = open_as_a_face(&lib, &base);
+    let base_key = engine.model_key().expect("key").to_owned();
+    assert!(import(&engine, &first).is_empty());
+    drop(engine);
+    let active = versions::active(&lib)
+        .expect("registry")
+        .expect("an active version");
+    assert_eq!(active.version, base_key);
+
+    // Another model imports a new video: a.mp4 has no windows of it, so the base stays.
+    let second = video(&videos, "b.mp4", "mandelbrot=size=160x120:rate=25", 4, cue);
+    let engine = open_as_a_face(&lib, &other);
+    let other_key = engine.model_key().expect("key").to_owned();
+    let warnings = import(&engine, &second);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("vclip models use") && w.contains(&base_key)),
+        "{warnings:?}"
+    );
+    let registry = versions::load(&lib).expect("registry");
+    assert_eq!(registry.active.as_deref(), Some(base_key.as_str()));
+    assert!(
+        registry.get(&other_key).is_some(),
+        "registered: {registry:?}"
+    );
+
+    // Importing the whole folder gives every video its windows: now it becomes active.
+    assert!(import(&engine, &videos).is_empty());
+    drop(engine);
+    let registry = versions::load(&lib).expect("registry");
+    assert_eq!(registry.active.as_deref(), Some(other_key.as_str()));
+    assert_eq!(registry.previous.as_deref(), Some(base_key.as_str()));
+}

@@ -30,4 +30,4 @@ pub use error::{Error, Result};
 pub use features::{read_features, write_features, Features};
 pub use library::{Library, ModelVersion};
 pub use text::{Snippet, TextDoc, TextHit, TextIndex, TextKind};
-pub use vectors::{bench_search, Hit, SearchBench, SearchBenchOptions, VectorIndex};
+pub use vectors::{Hit, VectorIndex};

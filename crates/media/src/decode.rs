@@ -1,7 +1,7 @@
 //! The streaming clip decoder: a video file in, 1-second clips of 30 RGB frames (224×224) out.
 //!
 //! The pipeline is the one the VideoCLIP feature extractor runs through the ffmpeg CLI
-//! (`VIDEOCLIP.md` §2, MMPT `videoreader.py`): `fps=30` (frames resampled by presentation
+//! (`docs/model-notes.md` §2, MMPT `videoreader.py`): `fps=30` (frames resampled by presentation
 //! timestamp: dropped or repeated, so variable and odd frame rates give 30 frames per second of
 //! video), `scale` so the short side is 224 (long side truncated), `crop` 224×224 at the centre,
 //! RGB24. It is built as an in-process libavfilter graph with the same filters, so frames match the

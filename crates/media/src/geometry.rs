@@ -1,5 +1,5 @@
 //! Output geometry of the VideoCLIP extractor: short side to 224, long side rounded down, centre
-//! crop 224×224 (`VIDEOCLIP.md` §2: MMPT `videoreader.py` `_get_output_dim` and crop offsets).
+//! crop 224×224 (docs/model-notes.md §2: MMPT `videoreader.py` `_get_output_dim` and crop offsets).
 
 /// The scale target and crop offsets for a frame of `width`×`height` (after rotation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

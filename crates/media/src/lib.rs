@@ -3,7 +3,7 @@
 //! - [`probe`]: what a file holds (container, streams, rotation, frame rates, subtitle tracks).
 //! - [`ClipDecoder`]: a streaming decoder that yields 1-second clips of 30 RGB frames, 224×224,
 //!   exactly as the VideoCLIP feature extractor prepares them (fps=30 → short side 224 → centre crop;
-//!   see `VIDEOCLIP.md` §2). Memory stays bounded whatever the video's length.
+//!   see `docs/model-notes.md` §2). Memory stays bounded whatever the video's length.
 //! - [`FrameSampler`] ([`decode_per_second`]): one 224×224 RGB frame per second for per-frame
 //!   models (CLIP), the frame on screen at each second's middle (frame 15 of the matching clip),
 //!   decoding only what that frame needs.

@@ -27,7 +27,11 @@ fn main() -> anyhow::Result<()> {
     };
     let device = vclip_model::device(cfg!(feature = "cuda"))?;
     let model = VClipModel::load(&dir, &device)?;
-    let runs = BenchRuns { warmup: 1, runs: 3 };
+    let runs = BenchRuns {
+        warmup: 1,
+        runs: 3,
+        ..BenchRuns::default()
+    };
     let s3d = bench_s3d(&model.s3d, batch, 30, 224, runs)?;
     let text = bench_text(&model.text, &model.tokenizer, &device, 64, runs)?;
     for r in [s3d, text] {

@@ -4,10 +4,11 @@
 //!
 //! Models: S3D-G (Miech et al. 2020, `antoine77340/S3D_HowTo100M`) and the VideoCLIP text tower
 //! (arXiv 2109.14084, `fairseq/examples/MMPT`); weights from a model directory (real or
-//! `init-random`, same cost). Method (`shared/docs/GPU.md`): never time zeros, warm up,
+//! `init-random`, same cost). Method (`docs/gpu.md`): never time zeros, warm up,
 //! synchronise the device before reading the clock, report the median of the timed runs.
 //!
-//! `VCLIP_PROFILE=1` makes [`bench_s3d`] also time every stage of S3D-G (device synchronised
+//! [`BenchRuns::profile`] (`vclip bench encode --profile`) makes [`bench_s3d`]
+//! also time every stage of S3D-G (device synchronised
 //! around each) and print a table of medians to stderr: where the time goes, by stage and by kind
 //! of work (conv2d, GEMM, elementwise, pools, gates, copies).
 
@@ -44,11 +45,17 @@ pub struct BenchReport {
 pub struct BenchRuns {
     pub warmup: usize,
     pub runs: usize,
+    /// [`bench_s3d`] also times every stage of S3D-G and prints the table (stderr).
+    pub profile: bool,
 }
 
 impl Default for BenchRuns {
     fn default() -> Self {
-        Self { warmup: 1, runs: 5 }
+        Self {
+            warmup: 1,
+            runs: 5,
+            profile: false,
+        }
     }
 }
 
@@ -134,7 +141,7 @@ pub fn bench_s3d(
         median_s,
         items_per_s: batch as f64 / median_s,
     };
-    if std::env::var_os("VCLIP_PROFILE").is_some_and(|v| v == "1") {
+    if runs.profile {
         eprint!("{}", profile_s3d(s3d, &clips, runs.runs, &report)?);
     }
     Ok(report)

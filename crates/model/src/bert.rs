@@ -3,7 +3,7 @@
 //!
 //! Paper: Devlin et al., BERT (NAACL 2019); VideoCLIP (arXiv 2109.14084) uses bert-base-uncased.
 //! Reference: HF `transformers` 3.4 `BertModel` as wrapped by `fairseq/examples/MMPT`
-//! (`mmpt/models/transformermodel.py`); spec `shared/docs/VIDEOCLIP.md` §3 and §8.2; PyTorch port
+//! (`mmpt/models/transformermodel.py`); spec `docs/model-notes.md` §3 and §8.2; PyTorch port
 //! `tools/reference.py`. Weights: `video_encoder.bert.*` / `text_encoder.*` of `checkpoint_best.pt`.
 //!
 //! candle-transformers' `BertModel` only takes token ids, and the video tower feeds embeddings, so

@@ -1293,7 +1293,18 @@ pub fn init_random_clip(
     out_dir: &Path,
     tokenizer: Option<&Path>,
 ) -> Result<ClipModelConfig> {
-    let clip = ClipConfig::preset(preset);
+    init_random_clip_sized(ClipConfig::preset(preset), seed, out_dir, tokenizer)
+}
+
+/// [`init_random_clip`] with any sizes `clip` allows (tests that need layers wide enough for
+/// the 8-bit kernel without ViT-B/32's size).
+pub fn init_random_clip_sized(
+    clip: ClipConfig,
+    seed: u64,
+    out_dir: &Path,
+    tokenizer: Option<&Path>,
+) -> Result<ClipModelConfig> {
+    clip.validate(out_dir)?;
     let (tok, tok_text) = match tokenizer {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

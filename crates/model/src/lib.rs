@@ -8,7 +8,7 @@
 //! [`S3d`] -> L2-normalised 512-d features -> [`VideoTower`] -> pooled 768-d vector; a query ->
 //! [`Tokenizer`] -> [`TextTower`] -> pooled 768-d vector; score = raw dot product.
 //!
-//! Every numeric detail follows `shared/docs/VIDEOCLIP.md`; `tools/reference.py` is the PyTorch
+//! Every numeric detail follows `docs/model-notes.md`; `tools/reference.py` is the PyTorch
 //! reference the parity tests (`tests/`) compare against.
 //!
 //! Entry points for the command line and the engine:
@@ -32,7 +32,7 @@ pub mod clip;
 pub mod clip_temporal;
 mod clip_vision;
 pub mod config;
-mod cpu;
+pub mod cpu;
 mod error;
 pub mod family;
 mod loaded;
@@ -48,14 +48,15 @@ mod weights;
 
 pub use candle_core::{DType, Device, Tensor};
 pub use clip::{
-    import_clip, init_random_clip, mean_pool_windows, ClipConfig, ClipImportSummary, ClipModel,
-    ClipModelConfig, ClipTokenizer,
+    import_clip, init_random_clip, init_random_clip_sized, mean_pool_windows, ClipConfig,
+    ClipImportSummary, ClipModel, ClipModelConfig, ClipTokenizer,
 };
 pub use clip_temporal::{
     init_temporal, write_temporal_model, TemporalConfig, TemporalInit, TemporalOutput,
     TemporalTower, TrainableTemporal,
 };
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
+pub use cpu::{cpu_level, detected_level, set_cpu_level_cap, CpuLevel};
 pub use error::{Error, Result};
 pub use family::{Family, FamilySpec, FrameSampling, TokenizerKind, WindowPooling};
 pub use loaded::Model;

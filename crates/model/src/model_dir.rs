@@ -4,7 +4,7 @@
 //!
 //! Weights: S3D-G `s3d_howto100m.pth` (Miech et al. 2020, `antoine77340/S3D_HowTo100M`) and
 //! VideoCLIP `checkpoint_best.pt` (Xu et al. 2021, arXiv 2109.14084, `fairseq/examples/MMPT`),
-//! plus bert-base-uncased's `vocab.txt`; spec `shared/docs/VIDEOCLIP.md` §1.5, §3.5, §8.3.
+//! plus bert-base-uncased's `vocab.txt`; spec `docs/model-notes.md` §1.5, §3.5, §8.3.
 //! Tensor names are those of the released files: S3D keys as they are (BatchNorm stored
 //! unfolded; folding happens at load), VideoCLIP keys without the fairseq `mmmodel.` prefix.
 //! Everything is stored in f32.
@@ -145,7 +145,7 @@ impl VClipModel {
     /// What a library stores per video from its per-second features `(N, 512)`: the pooled
     /// vectors of the sliding windows ([`Self::embed_windows`]) and one token state per second
     /// `(N, 768)`: the last-layer hidden states of each window in dummy-caption mode ([CLS]
-    /// masked, `VIDEOCLIP.md` §5.4–§5.5), averaged where windows overlap. Token states score
+    /// masked, `docs/model-notes.md` §5.4–§5.5), averaged where windows overlap. Token states score
     /// a text per second (`h_u · z_t`) for moment refinement and step localisation.
     pub fn window_states(
         &self,

@@ -1,6 +1,6 @@
 //! Readers for PyTorch `torch.save` files, both serialisations, without Python.
 //!
-//! Needed for the released weights (spec `shared/docs/VIDEOCLIP.md` §1.5, §3.5, §8.3):
+//! Needed for the released weights (spec `docs/model-notes.md` §1.5, §3.5, §8.3):
 //! - VideoCLIP `checkpoint_best.pt` (Xu et al. 2021, `fairseq/examples/MMPT`): the zip format
 //!   (`<name>/data.pkl` + `<name>/data/<key>` blobs), a fairseq checkpoint whose fp16 state dict
 //!   sits under `model` next to pickled argparse Namespaces, enums and optimizer state;

@@ -2,7 +2,7 @@
 //!
 //! Paper: Miech et al., "End-to-End Learning of Visual Representations from Uncurated
 //! Instructional Videos" (CVPR 2020); S3D-G from Xie et al. (ECCV 2018). Reference:
-//! `antoine77340/S3D_HowTo100M/s3dg.py` (spec: `shared/docs/VIDEOCLIP.md` §1 and §8.1; PyTorch
+//! `antoine77340/S3D_HowTo100M/s3dg.py` (spec: `docs/model-notes.md` §1 and §8.1; PyTorch
 //! port: `tools/reference.py`). Weights: the released `s3d_howto100m.pth`, imported into
 //! `s3d.safetensors` with the same tensor names.
 //!
@@ -44,7 +44,7 @@ pub struct S3dOutput {
     pub mixed_5c: Tensor,
 }
 
-/// Intermediate outputs at the checkpoints of VIDEOCLIP.md §8.1, in PyTorch layout
+/// Intermediate outputs at the checkpoints of docs/model-notes.md §8.1, in PyTorch layout
 /// `(B, C, T, H, W)` (for parity tests and debugging).
 #[derive(Debug, Clone)]
 pub struct S3dTaps {
@@ -75,7 +75,7 @@ impl Act {
     }
 }
 
-/// What a profiled stage spends its time on (columns of the `VCLIP_PROFILE=1` table).
+/// What a profiled stage spends its time on (columns of the `vclip bench encode --profile` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// u8 -> float, space-to-depth; the head (mean, fc, L2 norm).
@@ -676,7 +676,7 @@ impl S3d {
         self.features_with(frames, &mut None)
     }
 
-    /// [`S3d::features`] timing each stage into `prof` (`vclip bench encode`, `VCLIP_PROFILE=1`).
+    /// [`S3d::features`] timing each stage into `prof` (`vclip bench encode --profile`).
     pub(crate) fn features_profiled(&self, frames: &Tensor, prof: &mut Profile) -> Result<Tensor> {
         self.features_with(frames, &mut Some(prof))
     }

@@ -2,7 +2,7 @@
 //!
 //! Paper: Devlin et al., BERT (2019); VideoCLIP (arXiv 2109.14084) tokenises with HF's fast
 //! `bert-base-uncased` tokenizer, `add_special_tokens=False`, and lays out the specials itself
-//! (`fairseq/examples/MMPT/mmpt/processors/processor.py`; spec `shared/docs/VIDEOCLIP.md` §3.2,
+//! (`fairseq/examples/MMPT/mmpt/processors/processor.py`; spec `docs/model-notes.md` §3.2,
 //! §7). Weights: the 30,522-line `vocab.txt` of bert-base-uncased, stored in the model directory.
 //!
 //! Built with the `tokenizers` crate from `vocab.txt` alone, as HF's `BertWordPieceTokenizer`:

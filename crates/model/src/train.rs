@@ -1,5 +1,5 @@
 //! The training objective (issue #8): VideoCLIP's symmetric InfoNCE (`MMContraLoss`,
-//! `VIDEOCLIP.md` §3.4).
+//! `docs/model-notes.md` §3.4).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +12,7 @@ use crate::videoclip::{TextTower, VideoTower};
 use crate::weights::Weights;
 
 /// Both VideoCLIP towers with every weight a trainable candle [`Var`] (videomlp, video BERT,
-/// text BERT; `VIDEOCLIP.md` §4.5). The towers share the variables' storage, so an optimizer
+/// text BERT; `docs/model-notes.md` §4.5). The towers share the variables' storage, so an optimizer
 /// step on [`TrainableTowers::vars`] is seen by the next forward pass.
 #[derive(Debug)]
 pub struct TrainableTowers {

@@ -5,7 +5,7 @@
 //! Paper: Xu et al., "VideoCLIP: Contrastive Pre-training for Zero-shot Video-Text
 //! Understanding" (EMNLP 2021, arXiv 2109.14084). Reference: `fairseq/examples/MMPT`
 //! (`mmpt/models/mmfusion.py` `MMFusionSeparate`, `mmpt/modules/mm.py` `VideoTokenMLP` and
-//! `MMBertForEncoder`); spec `shared/docs/VIDEOCLIP.md` §3 and §5.4; PyTorch port
+//! `MMBertForEncoder`); spec `docs/model-notes.md` §3 and §5.4; PyTorch port
 //! `tools/reference.py`. Weights: `checkpoint_best.pt` (`mmmodel.video_encoder.*`,
 //! `mmmodel.text_encoder.*`), imported into `videoclip.safetensors` without the prefix.
 //!
@@ -179,7 +179,8 @@ pub struct TextTower {
 
 /// How a tower's dense layers store their weights: VideoCLIP's text tower (queries) and CLIP's
 /// image tower (import).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// The checkpoint's f32 weights: exact (the parity tests' setting, and the GPU's).
     #[default]
@@ -203,32 +204,6 @@ impl Precision {
             Precision::Q8
         } else {
             Precision::F32
-        }
-    }
-
-    /// The text precision `VCLIP_TEXT_PRECISION` asks for (`None` when unset or empty).
-    pub fn from_env() -> Result<Option<Self>> {
-        Self::from_var("VCLIP_TEXT_PRECISION")
-    }
-
-    /// The image-tower precision import uses on `device`: `asked` (a command-line option) when
-    /// given, else `VCLIP_IMAGE_PRECISION` when set, else [`Self::default_for`].
-    pub fn image_or_default(asked: Option<Self>, device: &Device) -> Result<Self> {
-        match asked {
-            Some(p) => Ok(p),
-            None => Ok(Self::from_var("VCLIP_IMAGE_PRECISION")?
-                .unwrap_or_else(|| Self::default_for(device))),
-        }
-    }
-
-    /// The precision the environment variable `name` asks for (`None` when unset or empty).
-    pub fn from_var(name: &str) -> Result<Option<Self>> {
-        match std::env::var(name) {
-            Ok(v) if !v.trim().is_empty() => v
-                .parse()
-                .map(Some)
-                .map_err(|e| Error::Input(format!("{name}: {e}"))),
-            _ => Ok(None),
         }
     }
 

@@ -344,7 +344,7 @@ fn bench_full_clip_image() -> Result<()> {
     init_random_clip(Preset::Full, 1, dir.path(), None)?;
     let model = ClipModel::load(dir.path(), &Device::Cpu)?;
     for batch in [8, 16] {
-        let r = bench_clip_image(&model, batch, BenchRuns { warmup: 1, runs: 5 })?;
+        let r = bench_clip_image(&model, batch, BenchRuns::default())?;
         eprintln!(
             "{} {} batch {}: {:.1} frames/s ({:.0} ms per batch)",
             r.what,

@@ -1,4 +1,4 @@
-//! S3D-G against the PyTorch reference at the checkpoints of VIDEOCLIP.md §8.1, for T=30 (ceil
+//! S3D-G against the PyTorch reference at the docs/model-notes.md §8.1 checkpoints, for T=30 (ceil
 //! mode in `maxpool_4a`) and T=32, batch 2, non-square frames.
 
 use std::path::Path;

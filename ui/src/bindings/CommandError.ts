@@ -4,4 +4,4 @@
  * An error of a command as a whole (not of one file), as the UI receives it:
  * `{ kind, message }` (plus `in_use` for `libraryUnavailable`).
  */
-export type CommandError = { "kind": "internal", message: string, } | { "kind": "opening", message: string, } | { "kind": "libraryUnavailable", message: string, in_use: boolean, } | { "kind": "noModel", message: string, } | { "kind": "notFound", message: string, } | { "kind": "busy", message: string, } | { "kind": "cancelled", message: string, } | { "kind": "engine", message: string, } | { "kind": "invalid", message: string, } | { "kind": "file", message: string, };
+export type CommandError = { "kind": "internal", message: string, } | { "kind": "opening", message: string, } | { "kind": "libraryUnavailable", message: string, in_use: boolean, } | { "kind": "noModel", message: string, } | { "kind": "notFound", message: string, } | { "kind": "busy", message: string, } | { "kind": "cancelled", message: string, } | { "kind": "engine", message: string, } | { "kind": "invalid", message: string, } | { "kind": "notReady", message: string, } | { "kind": "diskFull", message: string, } | { "kind": "file", message: string, };

@@ -4,7 +4,7 @@
 //! The update is PyTorch's `AdamW` (and candle-nn's): with gradient `g` at step `t` (from 1),
 //! `m = β1·m + (1-β1)·g`, `v = β2·v + (1-β2)·g²`, `w -= lr·(wd·w + m̂ / (√v̂ + ε))` where
 //! `m̂ = m / (1-β1^t)` and `v̂ = v / (1-β2^t)`. The paper: β = (0.9, 0.98), no weight decay
-//! (`VIDEOCLIP.md` §4.5).
+//! (`docs/model-notes.md` §4.5).
 
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};

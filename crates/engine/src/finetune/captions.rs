@@ -1,5 +1,5 @@
 //! Training text from subtitle cues: "rolling" captions merged as MMPT's
-//! `CaptionDedupProcessor._dedup` does (`VIDEOCLIP.md` §4.1).
+//! `CaptionDedupProcessor._dedup` does (`docs/model-notes.md` §4.1).
 //!
 //! Automatic captions repeat themselves: each cue shows the tail of the previous one plus a few
 //! new words. Going through the cues in time order, against the caption kept before:

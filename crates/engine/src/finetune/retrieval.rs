@@ -1,4 +1,4 @@
-//! Retrieval-augmented batches (`VIDEOCLIP.md` §4.4; MMPT `retritask.py`, `vectorpool.py`):
+//! Retrieval-augmented batches (`docs/model-notes.md` §4.4; MMPT `retritask.py`, `vectorpool.py`):
 //! at the start of every epoch each video gets one vector, and each batch is a cluster of
 //! `k` videos drawn from the `2k` nearest to a random query video, so that the negatives in a
 //! batch are hard ones (similar videos) instead of random ones.

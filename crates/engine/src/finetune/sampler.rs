@@ -1,4 +1,4 @@
-//! VideoCLIP's overlapped video–text pair sampler (`VIDEOCLIP.md` §4.2; MMPT
+//! VideoCLIP's overlapped video–text pair sampler (`docs/model-notes.md` §4.2; MMPT
 //! `VideoRetriOverlappedAligner`, `how2processor.py:292-358`): the text clip first, the video
 //! clip's centre inside the text's span, its duration drawn independently and grown from the
 //! centre. So pairs overlap in time without being exactly aligned, which the paper shows is

@@ -1,5 +1,5 @@
 //! `Engine::finetune`: trains the active model's towers on the library's own videos and
-//! subtitles with the paper's recipe (`VIDEOCLIP.md` §4), and writes the result as a new model
+//! subtitles with the paper's recipe (docs/model-notes.md §4), and writes the result as a new model
 //! directory. No video is decoded: the per-second features come from the feature cache. Both
 //! families train through the same loop; what differs (which weights, the text side, the
 //! tokenizer, τ, the written folder) is `finetune::towers::Towers`: VideoCLIP's towers, or the

@@ -1,0 +1,56 @@
+//! `vclip-bench`: the benchmark harnesses behind `vclip bench …`, kept out of the product
+//! crates. Each module measures one thing and returns a report; the command line turns its
+//! flags into the options here and prints the report (text or JSON).
+//!
+//! - [`search`]: HNSW recall and latency against exact search on synthetic vectors, optionally
+//!   after a model's text tower (`vclip bench search`);
+//! - [`encode`]: S3D-G clips/s or CLIP image-tower frames/s, and text queries/s
+//!   (`vclip bench encode`);
+//! - [`finetune`]: training steps/s of the fine-tuning step (`vclip bench finetune`);
+//! - `decode` (feature `media`): our clip decoder against the ffmpeg CLI, and the
+//!   one-frame-per-second sampler's speed options (`vclip bench decode`);
+//! - `import` (feature `media`): import throughput against decoding alone (`vclip bench import`).
+
+// Tests may unwrap: a panic there is a failed test, not a user-facing crash.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+#[cfg(feature = "media")]
+pub mod decode;
+pub mod encode;
+pub mod finetune;
+#[cfg(feature = "media")]
+pub mod import;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+
+use vclip_model::Family;
+
+/// The model folder a benchmark runs: `model` (its family checked against `family` when
+/// `family_given`), or a fresh random-weight model of `preset` and `family` written into `tmp`
+/// (speed does not depend on the weights).
+pub fn model_dir(
+    model: Option<&Path>,
+    family: Family,
+    family_given: bool,
+    preset: &str,
+    tmp: &Path,
+) -> anyhow::Result<PathBuf> {
+    if let Some(d) = model {
+        let of_dir = Family::of_dir(d)?;
+        if family_given && of_dir != family {
+            anyhow::bail!(
+                "--family {family} but the model in {} is {of_dir}",
+                d.display()
+            );
+        }
+        return Ok(d.to_owned());
+    }
+    let preset: vclip_model::Preset = preset.parse()?;
+    let d = tmp.join("model");
+    match family {
+        Family::VideoClip => drop(vclip_model::init_random(preset, 0, &d, None)?),
+        Family::Clip => drop(vclip_model::init_random_clip(preset, 0, &d, None)?),
+    }
+    Ok(d)
+}
