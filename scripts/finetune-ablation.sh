@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's training ablation (VIDEOCLIP.md §6: retrieval-augmented + overlapped pairs vs
+# The paper's training ablation (docs/model-notes.md §6: retrieval-augmented + overlapped pairs vs
 # overlapped pairs only vs exactly aligned pairs) on the generated library of
 # scripts/finetune-demo.sh, with a tiny random-weight model: held-out text→video recall after
 # the same number of steps, for several seeds, as a Markdown table. Plus the shuffled-labels

@@ -23,7 +23,7 @@ declare -A filter=(
   [stripes]="drawgrid=w=32:h=1000:t=12:c=gray"
 )
 # No phrasing starts with a word another one ends with: consecutive cues that overlap at their
-# edges would be taken for rolling captions and merged (VIDEOCLIP.md §4.1).
+# edges would be taken for rolling captions and merged (docs/model-notes.md §4.1).
 templates=(
   "the %c %p"
   "this is %c with %p"
