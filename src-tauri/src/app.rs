@@ -8,15 +8,14 @@
 //! # Import jobs
 //! One import thread at a time. [`AppCore::import_paths`] starts it, or, when it already runs,
 //! queues the paths as another batch that the same thread imports next. Every batch has its own
-//! id; its progress arrives as [`ImportEvent::Progress`] (the engine's own [`ProgressEvent`]) and
-//! it ends with exactly one [`ImportEvent::Finished`] or [`ImportEvent::Failed`], whose `last`
+//! id; its progress arrives as [`JobEvent::Progress`] (the engine's own [`ProgressEvent`]) and
+//! it ends with exactly one [`JobEvent::Finished`] or [`JobEvent::Failed`], whose `last`
 //! says whether the thread is done. The engine locks only what it touches, so searches, listing
 //! and removal run while an import is in progress; nothing here holds a lock across an import.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -30,6 +29,7 @@ use vclip_engine::{
 use vclip_index::{Status, Video};
 use vclip_model::Model;
 
+use crate::jobs::{Emit, JobEvent};
 use crate::{probe_paths, CommandError, FileError, ProbeResult};
 
 /// Most moments one search returns.
@@ -229,50 +229,12 @@ impl From<ImportReport> for ImportSummary {
     }
 }
 
-/// What the import thread tells the window (the Tauri event `import`).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ImportEvent {
-    /// Progress of batch `job`: the engine's event as is (`started`, `progress`, `warning`,
-    /// `finished`, `cancelled`).
-    Progress { job: u64, event: ProgressEvent },
-    /// Batch `job` ended, done or cancelled. `last`: no batch is queued behind it; the import
-    /// thread has stopped.
-    Finished {
-        job: u64,
-        report: ImportSummary,
-        last: bool,
-    },
-    /// Batch `job` stopped because the library itself failed (disk full, read-only, …), not
-    /// because of one file.
-    Failed {
-        job: u64,
-        message: String,
-        last: bool,
-    },
-}
-
-impl ImportEvent {
-    pub fn job(&self) -> u64 {
-        match self {
-            ImportEvent::Progress { job, .. }
-            | ImportEvent::Finished { job, .. }
-            | ImportEvent::Failed { job, .. } => *job,
-        }
-    }
-
-    /// This event ends the import thread.
-    pub fn is_last(&self) -> bool {
-        matches!(
-            self,
-            ImportEvent::Finished { last: true, .. } | ImportEvent::Failed { last: true, .. }
-        )
-    }
-}
+/// What the import thread tells the window (the Tauri event `import`): a [`JobEvent`] per batch,
+/// whose result is the batch's summary.
+pub type ImportEvent = JobEvent<ImportSummary>;
 
 /// Where the import thread sends its events (the window, or a test's channel).
-pub type EmitImport = Arc<dyn Fn(ImportEvent) + Send + Sync>;
+pub type EmitImport = Emit<ImportSummary>;
 
 /// A video of the library list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -443,7 +405,6 @@ pub struct AppCore {
     /// Held while opening, so two opens (a retry clicked twice) never race.
     opening: Mutex<()>,
     running: Mutex<Option<Running>>,
-    next_job: AtomicU64,
     media_base: std::sync::OnceLock<String>,
     /// The settings file, the overrides and the model download (`settings.rs`).
     pub(crate) setup: crate::settings::Setup,
@@ -482,7 +443,6 @@ impl AppCore {
             model: RwLock::new(ModelStatus::default()),
             opening: Mutex::new(()),
             running: Mutex::new(None),
-            next_job: AtomicU64::new(0),
             media_base: std::sync::OnceLock::new(),
             training: crate::finetune::Training::default(),
             families: crate::family::Families::default(),
@@ -680,7 +640,7 @@ impl AppCore {
                     .into(),
             });
         }
-        let job = self.next_job.fetch_add(1, Ordering::SeqCst) + 1;
+        let job = crate::jobs::next_job_id();
         if let Some(r) = running.as_mut() {
             r.queue.push_back(Batch { job, paths });
             return Ok(ImportStarted { job, queued: true });
@@ -743,11 +703,11 @@ impl AppCore {
                 return;
             };
             let job = batch.job;
-            let sink = |event: ProgressEvent| emit(ImportEvent::Progress { job, event });
+            let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 engine_ref
                     .import(&batch.paths, ImportOptions::default(), &sink, &cancel)
-                    .map_err(|e| e.to_string())
+                    .map_err(CommandError::from)
             }));
             // Decide what comes next and publish it before telling the window, so that the
             // window's `app_status` after a `last` event says no job runs.
@@ -770,18 +730,20 @@ impl AppCore {
                 engine = None;
             }
             emit(match outcome {
-                Ok(Ok(report)) => ImportEvent::Finished {
+                Ok(Ok(report)) => JobEvent::Finished {
                     job,
-                    report: report.into(),
+                    result: report.into(),
                     last,
                 },
-                Ok(Err(message)) => ImportEvent::Failed { job, message, last },
-                Err(panic) => ImportEvent::Failed {
+                Ok(Err(error)) => JobEvent::Failed { job, error, last },
+                Err(panic) => JobEvent::Failed {
                     job,
-                    message: format!(
-                        "the import stopped unexpectedly: {}",
-                        panic_message(panic.as_ref())
-                    ),
+                    error: CommandError::Internal {
+                        message: format!(
+                            "the import stopped unexpectedly: {}",
+                            panic_message(panic.as_ref())
+                        ),
+                    },
                     last,
                 },
             });

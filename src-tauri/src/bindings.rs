@@ -13,8 +13,9 @@ use ts_rs::{Config, ExportError, TS};
 use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 use vclip_engine::localize::StepsReport;
 
+use crate::jobs::JobEvent;
 use crate::{
-    AppStatus, CommandError, ExportedChapters, ImportEvent, ImportStarted, Moment, ProbeResult,
+    AppStatus, CommandError, ExportedChapters, ImportStarted, ImportSummary, Moment, ProbeResult,
     RemovedVideo, RetryStarted, VideoRow,
 };
 
@@ -40,7 +41,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     vclip_engine::step_sources::FoundSteps::export_all(&cfg)?;
     crate::settings::SettingsView::export_all(&cfg)?;
     crate::settings::SettingsChange::export_all(&cfg)?;
-    crate::settings::DownloadEvent::export_all(&cfg)?;
+    crate::settings::Downloaded::export_all(&cfg)?;
     ExportedChapters::export_all(&cfg)?;
     crate::finetune::FinetuneInfo::export_all(&cfg)?;
     crate::finetune::VersionsView::export_all(&cfg)?;
@@ -52,11 +53,14 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     crate::finetune::FinetuneSettings::export_all(&cfg)?;
     ChapterStep::export_all(&cfg)?;
     ChapterFormat::export_all(&cfg)?;
-    // Every command's error, and the `import` event (`app-status` carries `AppStatus`).
+    // Every command's error, and the one event shape of the background jobs (`import`,
+    // `finetune`, `version-switch`, `family-switch`, `model-download`, `family-download`; the
+    // results above and `ImportSummary`, `FinetuneResult`, `SwitchSummary`, `Downloaded`).
+    // `app-status` carries `AppStatus`.
     CommandError::export_all(&cfg)?;
-    ImportEvent::export_all(&cfg)?;
-    crate::finetune::FinetuneEvent::export_all(&cfg)?;
-    crate::family::FamilyEvent::export_all(&cfg)?;
+    JobEvent::<ImportSummary>::export_all(&cfg)?;
+    crate::finetune::FinetuneResult::export_all(&cfg)?;
+    crate::family::SwitchSummary::export_all(&cfg)?;
     Ok(())
 }
 

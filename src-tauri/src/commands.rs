@@ -16,11 +16,12 @@ use tauri::{AppHandle, Emitter as _, Manager as _, State};
 use tauri_plugin_dialog::{DialogExt as _, FileDialogBuilder, FilePath};
 use vclip_engine::chapters::{ChapterFormat, ChapterStep};
 
-use crate::family::{
-    EmitFamily, FamiliesView, FamilyChoice, FamilyEstimate, FamilyEvent, SwitchStarted,
+use crate::family::{EmitFamily, FamiliesView, FamilyChoice, FamilyEstimate, SwitchStarted};
+use crate::finetune::{
+    EmitFinetune, EmitVersionSwitch, FinetuneInfo, FinetuneSettings, VersionsView,
 };
-use crate::finetune::{EmitFinetune, FinetuneEvent, FinetuneInfo, FinetuneSettings, VersionsView};
-use crate::settings::{DownloadEvent, EmitDownload, SettingsChange, SettingsView};
+use crate::jobs::{Emit, JobEvent};
+use crate::settings::{EmitDownload, SettingsChange, SettingsView};
 use crate::{
     AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
     Moment, ProbeResult, RemovedVideo, RetryStarted, VideoRow,
@@ -70,6 +71,22 @@ fn emit_import(app: AppHandle) -> EmitImport {
     Arc::new(move |event| {
         // The window may be gone while an import ends; nothing to tell then.
         let _ = app.emit(IMPORT_EVENT, event);
+    })
+}
+
+/// A job's events go to the window as the Tauri event `name`; its end also sends the app's
+/// status when `status` (the model or the library may have changed).
+fn emit_job<T: serde::Serialize + Clone + Send + 'static>(
+    app: AppHandle,
+    name: &'static str,
+    status: Option<Arc<AppCore>>,
+) -> Emit<T> {
+    Arc::new(move |event: JobEvent<T>| {
+        let end = event.is_end();
+        let _ = app.emit(name, event);
+        if let (true, Some(core)) = (end, &status) {
+            let _ = app.emit(STATUS_EVENT, core.status());
+        }
     })
 }
 
@@ -275,7 +292,7 @@ pub async fn export_chapters(
 
 // ---- models and settings (`settings.rs`) ----
 
-/// Event carrying every [`DownloadEvent`] of the model download.
+/// Event carrying every [`crate::settings::DownloadEvent`] of the model download.
 pub const DOWNLOAD_EVENT: &str = "model-download";
 
 /// Runs a settings change on a blocking thread, then tells the window the new status (the
@@ -359,15 +376,7 @@ pub async fn download_weights(
     app: AppHandle,
     core: State<'_, Arc<AppCore>>,
 ) -> Result<(), CommandError> {
-    let emit_app = app.clone();
-    let status_core = Arc::clone(core.inner());
-    let emit: EmitDownload = Arc::new(move |event: DownloadEvent| {
-        let done = !matches!(event, DownloadEvent::Progress { .. });
-        let _ = emit_app.emit(DOWNLOAD_EVENT, event);
-        if done {
-            let _ = emit_app.emit(STATUS_EVENT, status_core.status());
-        }
-    });
+    let emit: EmitDownload = emit_job(app, DOWNLOAD_EVENT, Some(Arc::clone(core.inner())));
     core.download_weights(Vec::new(), vclip_model::Preset::Full, emit)
 }
 
@@ -387,23 +396,10 @@ pub async fn use_test_model(
 
 // ---- fine-tuning and model versions (`finetune.rs`) ----
 
-/// Event carrying every [`FinetuneEvent`] of the fine-tune and of a version switch.
+/// Event carrying every [`crate::finetune::FinetuneEvent`] of the fine-tune.
 pub const FINETUNE_EVENT: &str = "finetune";
-
-/// The fine-tune's and the switch's events go to the window; the end of either also sends
-/// the app's status (the model may have changed).
-fn emit_finetune(app: AppHandle, core: Arc<AppCore>) -> EmitFinetune {
-    Arc::new(move |event: FinetuneEvent| {
-        let done = !matches!(
-            event,
-            FinetuneEvent::Progress { .. } | FinetuneEvent::Switching { .. }
-        );
-        let _ = app.emit(FINETUNE_EVENT, event);
-        if done {
-            let _ = app.emit(STATUS_EVENT, core.status());
-        }
-    })
-}
+/// Event carrying every [`crate::finetune::VersionSwitchEvent`] of a version switch.
+pub const VERSION_SWITCH_EVENT: &str = "version-switch";
 
 /// What a fine-tune would train on, how long it should take here and where it runs
 /// (`settings`: `null` for the suggested ones). Times a few real steps: takes a moment.
@@ -423,7 +419,7 @@ pub async fn start_finetune(
     settings: FinetuneSettings,
 ) -> Result<(), CommandError> {
     let core = Arc::clone(core.inner());
-    let emit = emit_finetune(app, Arc::clone(&core));
+    let emit: EmitFinetune = emit_job(app, FINETUNE_EVENT, Some(Arc::clone(&core)));
     tauri::async_runtime::spawn_blocking(move || core.start_finetune(settings, emit))
         .await
         .map_err(|e| CommandError::Internal {
@@ -442,14 +438,14 @@ pub async fn model_versions(core: State<'_, Arc<AppCore>>) -> Result<VersionsVie
 }
 
 /// Switches the library to a model version (re-embedding it from the feature cache when that
-/// version's windows are missing; progress on `finetune` as `switching`).
+/// version's windows are missing; progress on `version-switch`).
 #[tauri::command]
 pub async fn use_model_version(
     app: AppHandle,
     core: State<'_, Arc<AppCore>>,
     version: String,
 ) -> Result<VersionsView, CommandError> {
-    let emit = emit_finetune(app.clone(), Arc::clone(core.inner()));
+    let emit: EmitVersionSwitch = emit_job(app.clone(), VERSION_SWITCH_EVENT, None);
     reconfigure(app, &core, move |c| c.use_version(&version, emit)).await
 }
 
@@ -459,15 +455,15 @@ pub async fn rollback_model(
     app: AppHandle,
     core: State<'_, Arc<AppCore>>,
 ) -> Result<VersionsView, CommandError> {
-    let emit = emit_finetune(app.clone(), Arc::clone(core.inner()));
+    let emit: EmitVersionSwitch = emit_job(app.clone(), VERSION_SWITCH_EVENT, None);
     reconfigure(app, &core, move |c| c.rollback_version(emit)).await
 }
 
 // ---- the model family (`family.rs`) ----
 
-/// Event carrying every [`FamilyEvent`] of a family switch.
+/// Event carrying every [`crate::family::FamilyEvent`] of a family switch.
 pub const FAMILY_EVENT: &str = "family-switch";
-/// Event carrying every [`DownloadEvent`] of the other family's download.
+/// Event carrying every [`crate::settings::DownloadEvent`] of the other family's download.
 pub const FAMILY_DOWNLOAD_EVENT: &str = "family-download";
 
 /// The active family and the other one on offer, with what a switch would do here.
@@ -497,15 +493,7 @@ pub async fn switch_family(
     family: FamilyChoice,
 ) -> Result<SwitchStarted, CommandError> {
     let core = Arc::clone(core.inner());
-    let status_core = Arc::clone(&core);
-    let emit_app = app.clone();
-    let emit: EmitFamily = Arc::new(move |event: FamilyEvent| {
-        let done = !matches!(event, FamilyEvent::Progress { .. });
-        let _ = emit_app.emit(FAMILY_EVENT, event);
-        if done {
-            let _ = emit_app.emit(STATUS_EVENT, status_core.status());
-        }
-    });
+    let emit: EmitFamily = emit_job(app.clone(), FAMILY_EVENT, Some(Arc::clone(&core)));
     let started = tauri::async_runtime::spawn_blocking(move || {
         let started = core.switch_family(family, emit);
         (started, core)
@@ -532,9 +520,7 @@ pub async fn download_family(
     core: State<'_, Arc<AppCore>>,
     family: FamilyChoice,
 ) -> Result<(), CommandError> {
-    let emit: EmitDownload = Arc::new(move |event: DownloadEvent| {
-        let _ = app.emit(FAMILY_DOWNLOAD_EVENT, event);
-    });
+    let emit: EmitDownload = emit_job(app, FAMILY_DOWNLOAD_EVENT, None);
     core.download_family(family, Vec::new(), vclip_model::Preset::Full, emit)
 }
 

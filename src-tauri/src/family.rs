@@ -15,7 +15,7 @@
 //!
 //! [`AppCore::switch_family`] reopens the library with the other family's model (as a version
 //! switch does), then `Engine::ensure_embedded` runs on a thread: only videos without that
-//! family's features are decoded. Progress arrives as [`FamilyEvent::Progress`]; at the end the
+//! family's features are decoded. Progress arrives as [`JobEvent::Progress`]; at the end the
 //! model is recorded as the library's active version (`models.json`), so the library opens with
 //! it from then on. Cancel (or a failure) opens the library again with the model it had; the
 //! features decoded so far stay cached, so a later switch does not decode them again.
@@ -27,16 +27,17 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use vclip_engine::estimate::{EstimateOptions, ImportEstimate, LibraryWork};
 use vclip_engine::versions;
-use vclip_engine::{CancelToken, EngineError, ProgressEvent};
+use vclip_engine::ProgressEvent;
 use vclip_model::{Family, Preset};
 
-use crate::settings::{DownloadEvent, EmitDownload};
+use crate::jobs::{Emit, JobEvent, JobSlot};
+use crate::settings::{Downloaded, EmitDownload};
 use crate::{AppCore, CommandError, FileError, ModelChoice};
 
 /// The random CLIP test model's folder in the models folder.
@@ -178,45 +179,24 @@ pub struct SwitchSummary {
     pub wall_s: f64,
 }
 
-/// What a switch tells the window (the Tauri event `family-switch`).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum FamilyEvent {
-    /// The engine's own event: `reindex` (re-embedding from cached features, in videos), then
-    /// `import` (decoding, in video-seconds) when some videos have no features of the family.
-    Progress {
-        event: ProgressEvent,
-    },
-    /// The library now uses the family.
-    Finished {
-        summary: SwitchSummary,
-    },
-    /// Stopped by the user: the library uses the model it had; what was decoded stays cached.
-    Cancelled {
-        message: String,
-    },
-    Failed {
-        message: String,
-    },
-}
+/// What a switch tells the window (the Tauri event `family-switch`): progress (`reindex`,
+/// re-embedding from cached features, in videos; then `import`, decoding, in video-seconds,
+/// when some videos have no features of the family), then the summary; a cancel leaves the
+/// library on the model it had, with what was decoded kept in the cache.
+pub type FamilyEvent = JobEvent<SwitchSummary>;
 
 /// Where a switch's events go.
-pub type EmitFamily = Arc<dyn Fn(FamilyEvent) + Send + Sync>;
+pub type EmitFamily = Emit<SwitchSummary>;
 
 /// The family jobs of this window: the estimate, the switch, the download.
 #[derive(Debug, Default)]
 pub(crate) struct Families {
-    /// The running estimate's cancel token.
-    estimate: Mutex<Option<CancelToken>>,
-    /// The running switch's cancel token.
-    switch: Mutex<Option<CancelToken>>,
+    /// The running estimate.
+    estimate: JobSlot,
+    /// The running switch.
+    switch: JobSlot,
     /// A switch holds the library (set before it reopens it, cleared when it has let go).
     switching: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Families {
@@ -227,31 +207,26 @@ impl Families {
 
     /// An estimate is measuring (it holds the library).
     pub(crate) fn measuring(&self) -> bool {
-        lock(&self.estimate).is_some()
+        self.estimate.running()
     }
 
     /// Asks the estimate and the switch to stop; false when neither runs.
     pub(crate) fn cancel(&self) -> bool {
-        let mut any = false;
-        for slot in [&self.estimate, &self.switch] {
-            if let Some(c) = &*lock(slot) {
-                c.cancel();
-                any = true;
-            }
-        }
-        any
+        // Both are asked, whatever the first answers.
+        let estimate = self.estimate.cancel();
+        self.switch.cancel() || estimate
     }
 }
 
 /// Clears a job's slot (and the switching flag) when it ends, however it ends.
 struct Clear<'a> {
-    slot: &'a Mutex<Option<CancelToken>>,
+    slot: &'a JobSlot,
     flag: Option<&'a AtomicBool>,
 }
 
 impl Drop for Clear<'_> {
     fn drop(&mut self) {
-        *lock(self.slot) = None;
+        self.slot.release();
         if let Some(f) = self.flag {
             f.store(false, Ordering::SeqCst);
         }
@@ -408,14 +383,10 @@ impl AppCore {
                  computer; try again when it is done",
             ));
         }
-        let cancel = CancelToken::new();
-        {
-            let mut slot = lock(&self.families.estimate);
-            if slot.is_some() {
-                return Err(busy("a measurement is already running"));
-            }
-            *slot = Some(cancel.clone());
-        }
+        let cancel = self
+            .families
+            .estimate
+            .claim("a measurement is already running")?;
         let _clear = Clear {
             slot: &self.families.estimate,
             flag: None,
@@ -513,13 +484,10 @@ impl AppCore {
             }
         }
         drop(engine);
-        let cancel = CancelToken::new();
-        {
-            let mut slot = lock(&self.families.switch);
-            if slot.is_some() || self.families.switching.swap(true, Ordering::SeqCst) {
-                return Err(busy("a switch is already running"));
-            }
-            *slot = Some(cancel.clone());
+        let cancel = self.families.switch.claim("a switch is already running")?;
+        if self.families.switching.swap(true, Ordering::SeqCst) {
+            self.families.switch.release();
+            return Err(busy("a switch is already running"));
         }
         let clear = Clear {
             slot: &self.families.switch,
@@ -568,54 +536,53 @@ impl AppCore {
             work: work.clone(),
         };
         let core = Arc::clone(self);
+        let job = crate::jobs::next_job_id();
         let spawned = std::thread::Builder::new()
             .name("vclip-family".into())
             .spawn(move || {
                 let t = Instant::now();
-                let sink = |event: ProgressEvent| emit(FamilyEvent::Progress { event });
-                let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, Box<EngineError>> {
-                    Ok(engine.switch_to_its_model(&sink, &cancel)?.reindex)
-                }));
+                let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    engine
+                        .switch_to_its_model(&sink, &cancel)
+                        .map(|s| s.reindex)
+                        .map_err(CommandError::from)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(CommandError::Internal {
+                        message: "the switch stopped unexpectedly".into(),
+                    })
+                });
                 // The thread lets go of the library before anything reopens it.
                 drop(engine);
-                let event = match outcome {
-                    Ok(Ok(report)) => {
-                        let r = report.unwrap_or_default();
-                        FamilyEvent::Finished {
-                            summary: SwitchSummary {
-                                family,
-                                label: family.label().to_owned(),
-                                version: key,
-                                decoded: r.decoded,
-                                reembedded: r.reembedded,
-                                failed: r
-                                    .failed
-                                    .into_iter()
-                                    .map(|f| FileError {
-                                        path: f.path.to_string_lossy().into_owned(),
-                                        message: f.reason,
-                                    })
-                                    .collect(),
-                                wall_s: t.elapsed().as_secs_f64(),
-                            },
-                        }
+                let summary = |report: Option<vclip_engine::ReindexReport>| {
+                    let r = report.unwrap_or_default();
+                    SwitchSummary {
+                        family,
+                        label: family.label().to_owned(),
+                        version: key,
+                        decoded: r.decoded,
+                        reembedded: r.reembedded,
+                        failed: r
+                            .failed
+                            .into_iter()
+                            .map(|f| FileError {
+                                path: f.path.to_string_lossy().into_owned(),
+                                message: f.reason,
+                            })
+                            .collect(),
+                        wall_s: t.elapsed().as_secs_f64(),
                     }
-                    Ok(Err(e)) if matches!(*e, EngineError::Cancelled) => FamilyEvent::Cancelled {
-                        message: format!(
-                            "Switching to {} was cancelled: the library uses the model it had. \
-                             What was decoded so far is kept, so switching again carries on \
-                             from there.",
-                            family.label()
-                        ),
-                    },
-                    Ok(Err(e)) => FamilyEvent::Failed {
-                        message: e.to_string(),
-                    },
-                    Err(_) => FamilyEvent::Failed {
-                        message: "the switch stopped unexpectedly".into(),
-                    },
                 };
-                let done = matches!(event, FamilyEvent::Finished { .. });
+                let event = JobEvent::end(job, outcome.map(summary), || {
+                    format!(
+                        "Switching to {} was cancelled: the library uses the model it had. \
+                         What was decoded so far is kept, so switching again carries on from \
+                         there.",
+                        family.label()
+                    )
+                });
+                let done = matches!(event, JobEvent::Finished { .. });
                 if !done {
                     // Back to the model the library opens with (its active version), before
                     // imports are allowed again.
@@ -641,7 +608,7 @@ impl AppCore {
                 crate::settings::REOPEN_WAIT,
                 true,
             );
-            *lock(&self.families.switch) = None;
+            self.families.switch.release();
             self.families.switching.store(false, Ordering::SeqCst);
             return Err(CommandError::Internal {
                 message: format!("cannot start the switch thread: {e}"),
@@ -677,13 +644,14 @@ impl AppCore {
     ) -> Result<(), CommandError> {
         let models = self.setup.models_dir()?;
         // The settings' download shares the slot: both may write `videoclip` and `downloads/`.
-        let cancel = self.setup.download.claim()?;
+        let cancel = self.setup.download.claim(crate::settings::DOWNLOAD_BUSY)?;
         let out = models.join(family.official_dir_name());
         let core = Arc::clone(self);
+        let job = crate::jobs::next_job_id();
         let spawned = std::thread::Builder::new()
             .name("vclip-download".into())
             .spawn(move || {
-                let sink = |event: ProgressEvent| emit(DownloadEvent::Progress { event });
+                let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
                 let pulled = match family {
                     FamilyChoice::Clip => {
                         vclip_engine::models::pull_clip(&out, &mirrors, &sink, &cancel)
@@ -700,19 +668,18 @@ impl AppCore {
                     }
                 };
                 core.setup.download.release();
-                emit(match pulled {
-                    Ok(checked) => DownloadEvent::Finished {
+                let outcome = pulled
+                    .map(|checked| Downloaded {
                         dir: out.to_string_lossy().into_owned(),
                         reopened: false,
                         checked,
-                    },
-                    Err(vclip_engine::models::PullError::Download(
-                        vclip_engine::download::DownloadError::Cancelled,
-                    )) => DownloadEvent::Cancelled,
-                    Err(e) => DownloadEvent::Failed {
-                        message: e.to_string(),
-                    },
-                });
+                    })
+                    .map_err(crate::settings::pull_error);
+                emit(JobEvent::end(
+                    job,
+                    outcome,
+                    crate::settings::download_cancelled,
+                ));
             });
         if let Err(e) = spawned {
             self.setup.download.release();

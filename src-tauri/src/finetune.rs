@@ -5,12 +5,12 @@
 //! (the engine times a few real steps: `Engine::finetune_plan`) and where it runs (the model's
 //! device). [`AppCore::start_finetune`] runs `Engine::finetune` on a
 //! thread; its progress (step, loss, learning rate, pairs/s, and held-out recall after each
-//! epoch) arrives as [`FinetuneEvent::Progress`] with the engine's own event, then one
+//! epoch) arrives as [`JobEvent::Progress`] with the engine's own event, then one
 //! `Finished`, `Cancelled` or `Failed`. The new model is written beside the active one
 //! (`<model>-ft-<unix time>`) and recorded as a version of the library (its parent the model it
 //! was trained from: `vclip_engine::versions`), but not used until the user says so:
 //! [`AppCore::use_version`] switches (re-embedding the library from the feature cache only
-//! when that version's windows are missing; progress as [`FinetuneEvent::Switching`]) and
+//! when that version's windows are missing; its own [`VersionSwitchEvent`]s) and
 //! [`AppCore::rollback_version`] goes back to the version active before.
 //!
 //! While a fine-tune or a switch runs the library is not reopened (settings changes are
@@ -20,13 +20,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vclip_engine::finetune::{FinetuneOptions, FinetunePlan, FinetuneReport, RecallMetrics};
 use vclip_engine::versions::{self, VersionEntry};
 use vclip_engine::{CancelToken, Engine, EngineError, ProgressEvent};
 
+use crate::jobs::{Emit, JobEvent, JobSlot};
 use crate::{AppCore, CommandError, ModelChoice};
 
 /// What the user may set in the dialog; everything else is the paper's recipe
@@ -134,36 +135,22 @@ impl From<&FinetuneReport> for FinetuneResult {
     }
 }
 
-/// What the fine-tune thread and a version switch tell the window (the Tauri event `finetune`).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum FinetuneEvent {
-    /// The engine's own event: `started`, `progress` (with `train`: epoch, loss, learning
-    /// rate, pairs/s; the step is `done` of `total`), `epoch` (held-out recall; epoch 0 is the
-    /// model before training), `warning`, `finished`, `cancelled`.
-    Progress {
-        event: ProgressEvent,
-    },
-    /// Done: the new model is recorded as a version of the library.
-    Finished {
-        result: FinetuneResult,
-    },
-    /// Stopped by the user; nothing changed (the run's checkpoint stays in `dir`).
-    Cancelled {
-        dir: String,
-    },
-    Failed {
-        message: String,
-    },
-    /// A switch of model version is re-embedding the library from the feature cache.
-    Switching {
-        event: ProgressEvent,
-    },
-}
+/// What the fine-tune thread tells the window (the Tauri event `finetune`): the engine's
+/// events (`started`, `progress` with `train`: epoch, loss, learning rate, pairs/s, the step
+/// `done` of `total`; `epoch`: held-out recall, epoch 0 being the model before training;
+/// `warning`), then the result; a cancel changes nothing and keeps the run's checkpoint.
+pub type FinetuneEvent = JobEvent<FinetuneResult>;
 
-/// Where the fine-tune's and the switch's events go.
-pub type EmitFinetune = Arc<dyn Fn(FinetuneEvent) + Send + Sync>;
+/// Where the fine-tune's events go.
+pub type EmitFinetune = Emit<FinetuneResult>;
+
+/// What a switch of model version tells the window (the Tauri event `version-switch`): the
+/// re-embedding's progress when that version's windows are missing, then the versions as they
+/// are after it.
+pub type VersionSwitchEvent = JobEvent<VersionsView>;
+
+/// Where a version switch's events go.
+pub type EmitVersionSwitch = Emit<VersionsView>;
 
 /// The library's model versions, for the settings screen and the dialog (`model_versions`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -188,20 +175,16 @@ pub struct VersionsView {
 /// The fine-tune thread and switches of this window.
 #[derive(Debug, Default)]
 pub(crate) struct Training {
-    /// The running fine-tune's cancel token.
-    running: Mutex<Option<CancelToken>>,
+    /// The running fine-tune.
+    running: JobSlot,
     /// A switch of version is re-embedding the library.
     switching: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Training {
     /// A fine-tune or a switch is running.
     pub(crate) fn busy(&self) -> bool {
-        lock(&self.running).is_some() || self.switching.load(Ordering::SeqCst)
+        self.running.running() || self.switching.load(Ordering::SeqCst)
     }
 
     pub(crate) fn switching(&self) -> bool {
@@ -210,13 +193,7 @@ impl Training {
 
     /// Asks a running fine-tune to stop; false when none runs.
     pub(crate) fn cancel(&self) -> bool {
-        match &*lock(&self.running) {
-            Some(c) => {
-                c.cancel();
-                true
-            }
-            None => false,
-        }
+        self.running.cancel()
     }
 }
 
@@ -329,52 +306,50 @@ impl AppCore {
             .ok_or_else(CommandError::no_model)?;
         let (_, with_subtitles) = videos_with_subtitles(&engine)?;
         let opts = settings.options(with_subtitles);
-        let cancel = CancelToken::new();
-        {
-            let mut running = lock(&self.training.running);
-            if running.is_some() || self.training.switching() {
-                return Err(busy("a fine-tune is already running"));
-            }
-            *running = Some(cancel.clone());
+        if self.training.switching() {
+            return Err(busy("a fine-tune is already running"));
         }
+        let cancel = self
+            .training
+            .running
+            .claim("a fine-tune is already running")?;
         let out = vclip_engine::finetune::output_dir(&base);
         let library = self.library();
         let core = Arc::clone(self);
+        let job = crate::jobs::next_job_id();
         let spawned = std::thread::Builder::new()
             .name("vclip-finetune".into())
             .spawn(move || {
-                let sink = |event: ProgressEvent| emit(FinetuneEvent::Progress { event });
+                let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
                 let outcome = catch_unwind(AssertUnwindSafe(
-                    || -> Result<FinetuneResult, Box<EngineError>> {
+                    || -> Result<FinetuneResult, CommandError> {
                         let report = engine.finetune(&out, &opts, &sink, &cancel)?;
                         let metrics = versions::FinetuneMetrics::from(&report);
                         versions::record_finetune(&library, &base, &out, Some(metrics), false)?;
                         Ok(FinetuneResult::from(&report))
                     },
-                ));
-                // The thread lets go of the library before it says it is done.
-                drop(engine);
-                *lock(&core.training.running) = None;
-                emit(match outcome {
-                    Ok(Ok(result)) => FinetuneEvent::Finished { result },
-                    Ok(Err(e)) if matches!(*e, EngineError::Cancelled) => {
-                        FinetuneEvent::Cancelled {
-                            dir: out.to_string_lossy().into_owned(),
-                        }
-                    }
-                    Ok(Err(e)) => FinetuneEvent::Failed {
-                        message: e.to_string(),
-                    },
-                    Err(panic) => FinetuneEvent::Failed {
+                ))
+                .unwrap_or_else(|panic| {
+                    Err(CommandError::Internal {
                         message: format!(
                             "the fine-tune stopped unexpectedly: {}",
                             panic_message(panic.as_ref())
                         ),
-                    },
+                    })
                 });
+                // The thread lets go of the library before it says it is done.
+                drop(engine);
+                core.training.running.release();
+                emit(JobEvent::end(job, outcome, || {
+                    let dir = out.display();
+                    format!(
+                        "Cancelled: nothing changed. The unfinished run is kept in {dir} \
+                         (`vclip finetune --resume --out {dir}` continues it)."
+                    )
+                }));
             });
         if let Err(e) = spawned {
-            *lock(&self.training.running) = None;
+            self.training.running.release();
             return Err(CommandError::Internal {
                 message: format!("cannot start the fine-tune thread: {e}"),
             });
@@ -430,7 +405,7 @@ impl AppCore {
     pub fn use_version(
         &self,
         what: &str,
-        emit: EmitFinetune,
+        emit: EmitVersionSwitch,
     ) -> Result<VersionsView, CommandError> {
         let root = self.library();
         let entry = versions::load(&root)?.find(what)?.clone();
@@ -438,7 +413,7 @@ impl AppCore {
     }
 
     /// `rollback_model`: back to the version active before (else the active one's parent).
-    pub fn rollback_version(&self, emit: EmitFinetune) -> Result<VersionsView, CommandError> {
+    pub fn rollback_version(&self, emit: EmitVersionSwitch) -> Result<VersionsView, CommandError> {
         let root = self.library();
         let entry = versions::rollback_target(&root)?;
         self.switch_to(&entry, emit)
@@ -450,7 +425,7 @@ impl AppCore {
     fn switch_to(
         &self,
         entry: &VersionEntry,
-        emit: EmitFinetune,
+        emit: EmitVersionSwitch,
     ) -> Result<VersionsView, CommandError> {
         if let Some((by, dir)) = &self.setup.overrides.model {
             return Err(CommandError::Invalid {
@@ -483,6 +458,7 @@ impl AppCore {
             return Err(busy("a model switch is running: wait for it"));
         }
         let guard = SwitchGuard(&self.training.switching);
+        let job = crate::jobs::next_job_id();
         let switched = (|| {
             let engine = self.engine()?;
             if engine.model_key() != Some(entry.version.as_str()) {
@@ -497,7 +473,7 @@ impl AppCore {
                     message: format!("cannot use {}: {why}", entry.version),
                 });
             }
-            let sink = |event: ProgressEvent| emit(FinetuneEvent::Switching { event });
+            let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
             engine.switch_to_its_model(&sink, &CancelToken::new())?;
             Ok(())
         })();
@@ -505,8 +481,19 @@ impl AppCore {
         if let Err(e) = switched {
             // Back to what the library opens with.
             let _ = self.reopen_with(None, &ModelChoice::Default, crate::settings::REOPEN_WAIT);
+            emit(JobEvent::Failed {
+                job,
+                error: e.clone(),
+                last: true,
+            });
             return Err(e);
         }
-        Ok(self.versions_view())
+        let view = self.versions_view();
+        emit(JobEvent::Finished {
+            job,
+            result: view.clone(),
+            last: true,
+        });
+        Ok(view)
     }
 }

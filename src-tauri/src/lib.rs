@@ -137,6 +137,10 @@ pub enum CommandError {
     /// The disk holding the library is full: nothing was lost, free space and try again.
     #[error("{message}")]
     DiskFull { message: String },
+    /// Weights could not be downloaded or did not check out (the message names the address or
+    /// file and why); a later download resumes.
+    #[error("{message}")]
+    Download { message: String },
     /// A file the user chose could not be written; the message names it.
     #[error("{message}")]
     File { message: String },
@@ -157,6 +161,7 @@ mod commands;
 pub mod desktop;
 pub mod family;
 pub mod finetune;
+pub mod jobs;
 pub mod media;
 pub mod media_server;
 mod retry;

@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use vclip_engine::open::{
     Environment, ModelNeed, ModelRequest, OpenRequest, Preferences, Provenance,
 };
-use vclip_engine::{CancelToken, ProgressEvent};
+use vclip_engine::ProgressEvent;
+
+use crate::jobs::{Emit, JobEvent, JobSlot};
 use vclip_model::{Preset, TextPrecision};
 
 use crate::{AppCore, CommandError, ModelChoice, ModelStatus};
@@ -244,50 +246,10 @@ pub struct Setup {
     models_dir: Option<PathBuf>,
     pub(crate) overrides: Overrides,
     state: Mutex<State>,
-    /// The window's one weight download (see [`DownloadSlot`]).
-    pub(crate) download: DownloadSlot,
-}
-
-/// The window's one weight download at a time. The settings' VideoCLIP download and the family
-/// screen's download (either family) both claim it, so two downloads never write the same
-/// `downloads/` part files or model folder at once.
-#[derive(Debug, Default)]
-pub(crate) struct DownloadSlot(Mutex<Option<CancelToken>>);
-
-impl DownloadSlot {
-    /// Claims the slot for a new download: its cancel token, or `Busy` while one runs.
-    pub(crate) fn claim(&self) -> Result<CancelToken, CommandError> {
-        let mut running = lock(&self.0);
-        if running.is_some() {
-            return Err(CommandError::Busy {
-                message: "the weights are already being downloaded".into(),
-            });
-        }
-        let cancel = CancelToken::new();
-        *running = Some(cancel.clone());
-        Ok(cancel)
-    }
-
-    /// Frees the slot (the download ended, or its thread could not start).
-    pub(crate) fn release(&self) {
-        *lock(&self.0) = None;
-    }
-
-    /// A download runs.
-    pub(crate) fn running(&self) -> bool {
-        lock(&self.0).is_some()
-    }
-
-    /// Asks the download to stop at its next checkpoint; false when none runs.
-    pub(crate) fn cancel(&self) -> bool {
-        match &*lock(&self.0) {
-            Some(c) => {
-                c.cancel();
-                true
-            }
-            None => false,
-        }
-    }
+    /// The window's one weight download at a time. The settings' VideoCLIP download and the
+    /// family screen's download (either family) both claim it, so two downloads never write the
+    /// same `downloads/` part files or model folder at once.
+    pub(crate) download: JobSlot,
 }
 
 #[derive(Debug, Default)]
@@ -322,7 +284,7 @@ impl Setup {
                 warning,
                 opened: None,
             }),
-            download: DownloadSlot::default(),
+            download: JobSlot::default(),
         }
     }
 
@@ -486,33 +448,51 @@ pub struct SettingsChange {
     pub text_precision: Option<PrecisionChoice>,
 }
 
-/// What the model download tells the window (the Tauri event `model-download`).
-#[derive(Debug, Clone, Serialize)]
+/// Installed weights: the end of a download job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DownloadEvent {
-    /// The engine's own progress event, as an import sends it (one file at a time, bytes).
-    Progress {
-        event: ProgressEvent,
-    },
-    /// The weights are imported into `dir`; `reopened`: the library now uses them (false while
-    /// an import runs: they are used at the next start or settings change).
-    Finished {
-        dir: String,
-        reopened: bool,
-        /// The weights file's SHA-256 and what it was checked against, as `vclip models pull`
-        /// prints it (`model.safetensors sha256 … (verified: declared by huggingface.co)`, or
-        /// `(not verified)`); none for the VideoCLIP download.
-        checked: Option<String>,
-    },
-    Cancelled,
-    Failed {
-        message: String,
-    },
+pub struct Downloaded {
+    /// The model folder they are in.
+    pub dir: String,
+    /// The library now uses them (false while an import runs: they are used at the next start
+    /// or settings change; always false for the family screen's download, which only offers
+    /// the switch).
+    pub reopened: bool,
+    /// The weights file's SHA-256 and what it was checked against, as `vclip models pull`
+    /// prints it (`model.safetensors sha256 … (verified: declared by huggingface.co)`, or
+    /// `(not verified)`); none for the VideoCLIP download.
+    pub checked: Option<String>,
 }
 
+/// What a download tells the window (the Tauri events `model-download` and
+/// `family-download`): the engine's progress in bytes, one file at a time, then the weights.
+pub type DownloadEvent = JobEvent<Downloaded>;
+
 /// Where the download's events go.
-pub type EmitDownload = Arc<dyn Fn(DownloadEvent) + Send + Sync>;
+pub type EmitDownload = Emit<Downloaded>;
+
+/// What a second download is told.
+pub(crate) const DOWNLOAD_BUSY: &str = "the weights are already being downloaded";
+
+/// A failed pull as the window's error: a cancel is `Cancelled`, the rest `Download` with the
+/// engine's words (they name the file or address and the reason).
+pub(crate) fn pull_error(e: vclip_engine::models::PullError) -> CommandError {
+    match e {
+        vclip_engine::models::PullError::Download(
+            vclip_engine::download::DownloadError::Cancelled,
+        ) => CommandError::Cancelled {
+            message: "cancelled".into(),
+        },
+        e => CommandError::Download {
+            message: e.to_string(),
+        },
+    }
+}
+
+/// What a cancelled download says.
+pub(crate) fn download_cancelled() -> String {
+    "Download cancelled: it resumes where it stopped next time.".into()
+}
 
 /// The three files an official import takes, recognised by name among what the user picked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -718,7 +698,7 @@ impl AppCore {
         emit: EmitDownload,
     ) -> Result<(), CommandError> {
         let models = self.setup.models_dir()?;
-        let cancel = self.setup.download.claim()?;
+        let cancel = self.setup.download.claim(DOWNLOAD_BUSY)?;
         let opts = vclip_engine::models::PullOptions {
             downloads: models.join("downloads"),
             out_dir: models.join("videoclip"),
@@ -726,31 +706,22 @@ impl AppCore {
             preset,
         };
         let core = Arc::clone(self);
+        let job = crate::jobs::next_job_id();
         let spawned = std::thread::Builder::new()
             .name("vclip-download".into())
             .spawn(move || {
-                let sink = |event: ProgressEvent| emit(DownloadEvent::Progress { event });
+                let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
                 let pulled = vclip_engine::models::pull(&opts, &sink, &cancel);
                 core.setup.download.release();
-                let event = match pulled {
-                    Ok(_) => match core.use_model(opts.out_dir.clone()) {
-                        Ok(reopened) => DownloadEvent::Finished {
-                            dir: opts.out_dir.to_string_lossy().into_owned(),
-                            reopened,
-                            checked: None,
-                        },
-                        Err(e) => DownloadEvent::Failed {
-                            message: e.to_string(),
-                        },
-                    },
-                    Err(vclip_engine::models::PullError::Download(
-                        vclip_engine::download::DownloadError::Cancelled,
-                    )) => DownloadEvent::Cancelled,
-                    Err(e) => DownloadEvent::Failed {
-                        message: e.to_string(),
-                    },
-                };
-                emit(event);
+                let outcome = pulled.map_err(pull_error).and_then(|_| {
+                    let reopened = core.use_model(opts.out_dir.clone())?;
+                    Ok(Downloaded {
+                        dir: opts.out_dir.to_string_lossy().into_owned(),
+                        reopened,
+                        checked: None,
+                    })
+                });
+                emit(JobEvent::end(job, outcome, download_cancelled));
             });
         if let Err(e) = spawned {
             self.setup.download.release();

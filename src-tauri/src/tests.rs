@@ -343,7 +343,12 @@ fn import_emits_progress_and_lists_the_videos_ready_then_search_and_remove() {
         ),
         "{progress:#?}"
     );
-    let Some(ImportEvent::Finished { report, last, .. }) = events.last() else {
+    let Some(ImportEvent::Finished {
+        result: report,
+        last,
+        ..
+    }) = events.last()
+    else {
         panic!("the import did not finish: {events:#?}");
     };
     assert!(*last);
@@ -488,7 +493,8 @@ fn a_search_answers_while_an_import_runs() {
         .iter()
         .filter_map(|e| match e {
             ImportEvent::Finished { job, last, .. } => Some((*job, *last)),
-            ImportEvent::Failed { message, .. } => panic!("failed: {message}"),
+            ImportEvent::Failed { error, .. } => panic!("failed: {error}"),
+            ImportEvent::Cancelled { message, .. } => panic!("cancelled: {message}"),
             ImportEvent::Progress { .. } => None,
         })
         .collect();
@@ -526,7 +532,11 @@ fn cancel_stops_the_import_and_a_later_import_resumes_it() {
         "{events:#?}"
     );
     match events.last() {
-        Some(ImportEvent::Finished { job, report, last }) => {
+        Some(ImportEvent::Finished {
+            job,
+            result: report,
+            last,
+        }) => {
             assert_eq!(*job, started.job);
             assert!(report.cancelled && *last, "{report:?}");
             assert!(report.imported.is_empty(), "{report:?}");
@@ -541,7 +551,7 @@ fn cancel_stops_the_import_and_a_later_import_resumes_it() {
     // Importing nothing resumes what the cancelled import left.
     let events = import_and_wait(&core, Vec::new());
     match events.last() {
-        Some(ImportEvent::Finished { report, .. }) => {
+        Some(ImportEvent::Finished { result: report, .. }) => {
             assert_eq!(report.imported.len(), 1, "{report:?}");
         }
         other => panic!("expected the end, got {other:?}"),
@@ -740,12 +750,16 @@ fn events_and_errors_serialize_to_the_shapes_the_ui_reads() {
 
     let json = serde_json::to_value(ImportEvent::Failed {
         job: 4,
-        message: "disk full".into(),
+        error: CommandError::DiskFull {
+            message: "disk full".into(),
+        },
         last: true,
     })
     .expect("serialize");
     assert_eq!(json["type"], "failed");
     assert_eq!(json["last"], true);
+    // The error keeps its kind across IPC.
+    assert_eq!(json["error"]["kind"], "diskFull");
 
     let json = serde_json::to_value(CommandError::Busy {
         message: "wait".into(),
@@ -1032,7 +1046,11 @@ fn picked_files_are_imported_like_dropped_ones_and_a_cancel_does_nothing() {
 /// The last event of an import batch, which must be `finished`.
 fn finished(events: &[ImportEvent]) -> &crate::ImportSummary {
     match events.last() {
-        Some(ImportEvent::Finished { report, last, .. }) => {
+        Some(ImportEvent::Finished {
+            result: report,
+            last,
+            ..
+        }) => {
             assert!(*last);
             report
         }
@@ -1189,8 +1207,8 @@ mod settings {
     use vclip_model::Preset;
 
     use crate::settings::{
-        DeviceChoice, DownloadEvent, EmitDownload, Overrides, PrecisionChoice, Settings,
-        SettingsChange, Setup,
+        DeviceChoice, DownloadEvent, Downloaded, EmitDownload, Overrides, PrecisionChoice,
+        Settings, SettingsChange, Setup,
     };
     use crate::{AppCore, CommandError, LibraryState, ModelChoice};
 
@@ -1596,7 +1614,7 @@ mod settings {
             let e = rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("progress");
-            if matches!(&e, DownloadEvent::Progress { event: ProgressEvent::Progress(p) } if p.done > 0)
+            if matches!(&e, DownloadEvent::Progress { event: ProgressEvent::Progress(p), .. } if p.done > 0)
             {
                 break;
             }
@@ -1604,7 +1622,7 @@ mod settings {
         assert!(core.cancel_download());
         let events = until_done(&rx);
         assert!(
-            matches!(events.last(), Some(DownloadEvent::Cancelled)),
+            matches!(events.last(), Some(DownloadEvent::Cancelled { .. })),
             "{events:#?}"
         );
         assert!(!core.settings_view().downloading);
@@ -1624,7 +1642,10 @@ mod settings {
         let model_dir = dir.path().join("models/videoclip");
         match events.last() {
             Some(DownloadEvent::Finished {
-                dir: d, reopened, ..
+                result: Downloaded {
+                    dir: d, reopened, ..
+                },
+                ..
             }) => {
                 assert_eq!(d, &model_dir.to_string_lossy());
                 assert!(reopened);
@@ -1637,7 +1658,8 @@ mod settings {
                 matches!(
                     e,
                     DownloadEvent::Progress {
-                        event: ProgressEvent::Finished(_)
+                        event: ProgressEvent::Finished(_),
+                        ..
                     }
                 )
             })
@@ -1663,7 +1685,9 @@ mod finetune {
     use vclip_engine::ProgressEvent;
 
     use super::{import_and_wait, lavfi_video, ready_core};
-    use crate::finetune::{EmitFinetune, FinetuneEvent, FinetuneSettings};
+    use crate::finetune::{
+        EmitFinetune, EmitVersionSwitch, FinetuneEvent, FinetuneSettings, VersionSwitchEvent,
+    };
     use crate::{AppCore, CommandError, ModelChoice};
 
     /// Four subtitle lines per video: one is held out at a 0.25 fraction.
@@ -1714,6 +1738,14 @@ mod finetune {
     fn channel() -> (EmitFinetune, mpsc::Receiver<FinetuneEvent>) {
         let (tx, rx) = mpsc::channel();
         let emit: EmitFinetune = Arc::new(move |e| {
+            let _ = tx.send(e);
+        });
+        (emit, rx)
+    }
+
+    fn switch_channel() -> (EmitVersionSwitch, mpsc::Receiver<VersionSwitchEvent>) {
+        let (tx, rx) = mpsc::channel();
+        let emit: EmitVersionSwitch = Arc::new(move |e| {
             let _ = tx.send(e);
         });
         (emit, rx)
@@ -1827,6 +1859,7 @@ mod finetune {
             .filter_map(|e| match e {
                 FinetuneEvent::Progress {
                     event: ProgressEvent::Progress(p),
+                    ..
                 } => p.train.map(|t| (p.done, p.total, t)),
                 _ => None,
             })
@@ -1842,12 +1875,13 @@ mod finetune {
             .filter_map(|e| match e {
                 FinetuneEvent::Progress {
                     event: ProgressEvent::Epoch { epoch, .. },
+                    ..
                 } => Some(*epoch),
                 _ => None,
             })
             .collect();
         assert_eq!(epochs, [0, 1, 2], "{events:#?}");
-        let Some(FinetuneEvent::Finished { result }) = events.last() else {
+        let Some(FinetuneEvent::Finished { result, .. }) = events.last() else {
             panic!("not finished: {events:#?}");
         };
         assert_ne!(result.model_version, base);
@@ -1871,19 +1905,23 @@ mod finetune {
         assert!(new.finetune.is_some());
         assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
 
-        // "Use the new model": the library is re-embedded with it (switching events).
-        let (emit, rx) = channel();
+        // "Use the new model": the library is re-embedded with it (the switch's own events).
+        let (emit, rx) = switch_channel();
         let v = core
             .use_version(&result.model_version, emit)
             .expect("use the new model");
         assert_eq!(v.active.as_deref(), Some(result.model_version.as_str()));
         assert_eq!(v.in_use.as_deref(), Some(result.model_version.as_str()));
         assert_eq!(v.rollback_to.as_deref(), Some(base.as_str()));
-        let switching: Vec<FinetuneEvent> = rx.try_iter().collect();
+        let switching: Vec<VersionSwitchEvent> = rx.try_iter().collect();
         assert!(
             switching
                 .iter()
-                .any(|e| matches!(e, FinetuneEvent::Switching { .. })),
+                .any(|e| matches!(e, VersionSwitchEvent::Progress { .. })),
+            "{switching:#?}"
+        );
+        assert!(
+            matches!(switching.last(), Some(VersionSwitchEvent::Finished { result, .. }) if *result == v),
             "{switching:#?}"
         );
         let hits = core.search("ocean", Some(5)).expect("search");
@@ -1895,7 +1933,7 @@ mod finetune {
         );
 
         // "Roll back": the base's windows are there, nothing is re-embedded.
-        let (emit, rx) = channel();
+        let (emit, rx) = switch_channel();
         let v = core.rollback_version(emit).expect("roll back");
         assert_eq!(v.active.as_deref(), Some(base.as_str()));
         assert_eq!(v.in_use.as_deref(), Some(base.as_str()));
@@ -1903,7 +1941,11 @@ mod finetune {
             v.rollback_to.as_deref(),
             Some(result.model_version.as_str())
         );
-        assert_eq!(rx.try_iter().count(), 0, "re-embedded for nothing");
+        let progress = rx
+            .try_iter()
+            .filter(|e| matches!(e, VersionSwitchEvent::Progress { .. }))
+            .count();
+        assert_eq!(progress, 0, "re-embedded for nothing");
         let hits = core.search("apples", Some(5)).expect("search");
         assert!(hits[0].path.ends_with("red.mp4"), "{hits:#?}");
 
@@ -1957,7 +1999,8 @@ mod finetune {
             if matches!(
                 e,
                 FinetuneEvent::Progress {
-                    event: ProgressEvent::Progress(_)
+                    event: ProgressEvent::Progress(_),
+                    ..
                 }
             ) {
                 break;
@@ -1994,7 +2037,7 @@ mod finetune {
                 .is_some_and(|p| p.contains("at least two")),
             "{info:?}"
         );
-        let (emit, _rx) = channel();
+        let (emit, _rx) = switch_channel();
         let err = core.use_version("nope", emit).expect_err("unknown version");
         assert!(err.to_string().contains("no model version"), "{err}");
     }
@@ -2069,7 +2112,9 @@ mod family {
 
     fn finished(events: &[FamilyEvent]) -> &SwitchSummary {
         match events.last() {
-            Some(FamilyEvent::Finished { summary }) => summary,
+            Some(FamilyEvent::Finished {
+                result: summary, ..
+            }) => summary,
             other => panic!("not finished: {other:#?}"),
         }
     }
@@ -2197,7 +2242,7 @@ mod family {
         assert_eq!((s.decoded, s.failed.len()), (2, 0), "{s:?}");
         assert!(events.iter().any(|e| matches!(
             e,
-            FamilyEvent::Progress { event: ProgressEvent::Progress(p) } if p.job == "import"
+            FamilyEvent::Progress { event: ProgressEvent::Progress(p), .. } if p.job == "import"
         )));
         wait_idle(&core);
         let status = core.status();
@@ -2269,7 +2314,7 @@ mod family {
         let emit: EmitFamily = Arc::new(move |e| {
             let decoding = matches!(
                 &e,
-                FamilyEvent::Progress { event: ProgressEvent::Progress(p) }
+                FamilyEvent::Progress { event: ProgressEvent::Progress(p), .. }
                     if p.job == "import" && p.done > 0
             );
             let _ = tx.send(e);
@@ -2345,9 +2390,13 @@ mod family {
         let wanted = models.join("clip-vit-b32");
         match events.last() {
             Some(crate::settings::DownloadEvent::Finished {
-                dir,
-                reopened,
-                checked,
+                result:
+                    crate::settings::Downloaded {
+                        dir,
+                        reopened,
+                        checked,
+                    },
+                ..
             }) => {
                 assert_eq!(
                     (dir.as_str(), *reopened),

@@ -9,7 +9,8 @@ import type { ChapterFormat } from "./bindings/ChapterFormat";
 import type { ChapterStep } from "./bindings/ChapterStep";
 import type { CommandError } from "./bindings/CommandError";
 import type { ExportedChapters } from "./bindings/ExportedChapters";
-import type { ImportEvent } from "./bindings/ImportEvent";
+import type { ImportSummary } from "./bindings/ImportSummary";
+import type { JobEvent } from "./bindings/JobEvent";
 import type { ImportStarted } from "./bindings/ImportStarted";
 import type { Moment } from "./bindings/Moment";
 import type { ProbeResult } from "./bindings/ProbeResult";
@@ -25,7 +26,6 @@ export type {
   ChapterStep,
   CommandError,
   ExportedChapters,
-  ImportEvent,
   ImportStarted,
   Moment,
   ProbeResult,
@@ -36,7 +36,7 @@ export type {
   VideoRow,
 };
 export type { FileError } from "./bindings/FileError";
-export type { ImportSummary } from "./bindings/ImportSummary";
+export type { ImportSummary, JobEvent };
 export type { LibraryState } from "./bindings/LibraryState";
 export type { MediaInfo } from "./bindings/MediaInfo";
 export type { ModelStatus } from "./bindings/ModelStatus";
@@ -50,6 +50,16 @@ export type { StreamKind } from "./bindings/StreamKind";
 export type { VideoInfo } from "./bindings/VideoInfo";
 
 export type VideoStatus = VideoRow["status"];
+
+/** The import thread's events: one [`JobEvent`] per batch, its summary as the result. */
+export type ImportEvent = JobEvent<ImportSummary>;
+
+/** What a job's end says in words: the cancel's message, or the error's. */
+export function endMessage(ev: JobEvent<unknown>): string {
+  if (ev.type === "failed") return ev.error.message;
+  if (ev.type === "cancelled") return ev.message;
+  return "";
+}
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>("app_status");

@@ -5,20 +5,25 @@
 // with progress and Cancel, and the other family's download or a random CLIP test model.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import { errorMessage, inTauri } from "./api";
-import type { DownloadEvent } from "./bindings/DownloadEvent";
+import { endMessage, errorMessage, inTauri } from "./api";
+import type { Downloaded } from "./bindings/Downloaded";
 import type { FamiliesView } from "./bindings/FamiliesView";
 import type { FamilyChoice } from "./bindings/FamilyChoice";
 import type { FamilyEstimate } from "./bindings/FamilyEstimate";
-import type { FamilyEvent } from "./bindings/FamilyEvent";
+import type { JobEvent } from "./bindings/JobEvent";
 import type { FamilyOption } from "./bindings/FamilyOption";
 import type { ImportEstimate } from "./bindings/ImportEstimate";
 import type { LibraryWork } from "./bindings/LibraryWork";
 import type { SwitchStarted } from "./bindings/SwitchStarted";
+import type { SwitchSummary } from "./bindings/SwitchSummary";
 import { btn, h } from "./dom";
 import { plural } from "./format";
 
-export type { FamiliesView, FamilyChoice, FamilyEstimate, FamilyEvent, SwitchStarted };
+export type { FamiliesView, FamilyChoice, FamilyEstimate, SwitchStarted };
+/** A family switch's events (`family-switch`). */
+export type FamilyEvent = JobEvent<SwitchSummary>;
+/** A download's events (`family-download`, `model-download`). */
+export type DownloadEvent = JobEvent<Downloaded>;
 
 // ---- commands ----
 
@@ -250,14 +255,14 @@ function onSwitchEvent(ev: FamilyEvent): void {
   switching = null;
   estimate = null;
   if (ev.type === "finished") {
-    const s = ev.summary;
+    const s = ev.result;
     const failed = s.failed.length > 0 ? `; ${plural(s.failed.length, "video")} could not be done` : "";
     notice = {
       text: `The library now uses ${s.label}: ${plural(s.decoded, "video")} decoded, ${plural(s.reembedded, "video")} re-embedded from cached features in ${formatSpan(s.wall_s)}${failed}.`,
       error: s.failed.length > 0,
     };
   } else {
-    notice = { text: ev.message, error: ev.type === "failed" };
+    notice = { text: endMessage(ev), error: ev.type === "failed" };
   }
   changed();
   void updateFamilies();
@@ -277,12 +282,12 @@ function onDownloadEvent(ev: DownloadEvent): void {
   notice =
     ev.type === "finished"
       ? {
-          text: `The weights are installed in ${ev.dir}${ev.checked ? ` (${ev.checked})` : ""}. Switch when you like.`,
+          text: `The weights are installed in ${ev.result.dir}${ev.result.checked ? ` (${ev.result.checked})` : ""}. Switch when you like.`,
           error: false,
         }
       : ev.type === "cancelled"
-        ? { text: "Download cancelled: it resumes where it stopped next time.", error: false }
-        : { text: `The download failed: ${ev.message}`, error: true };
+        ? { text: ev.message, error: false }
+        : { text: `The download failed: ${endMessage(ev)}`, error: true };
   void updateFamilies();
 }
 

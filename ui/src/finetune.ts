@@ -11,7 +11,7 @@ import "./finetune.css";
 
 // ---- types (generated from the Rust types by ts-rs: see ui/src/bindings) ----
 
-import type { FinetuneEvent } from "./bindings/FinetuneEvent";
+import type { JobEvent } from "./bindings/JobEvent";
 import type { FinetuneInfo } from "./bindings/FinetuneInfo";
 import type { FinetuneResult } from "./bindings/FinetuneResult";
 import type { FinetuneSettings } from "./bindings/FinetuneSettings";
@@ -22,7 +22,6 @@ import type { VersionsView } from "./bindings/VersionsView";
 import { btn, h } from "./dom";
 
 export type {
-  FinetuneEvent,
   FinetuneInfo,
   FinetuneResult,
   FinetuneSettings,
@@ -59,8 +58,17 @@ export function rollbackModel(): Promise<VersionsView> {
   return invoke<VersionsView>("rollback_model");
 }
 
+/** The fine-tune's events (`finetune`). */
+export type FinetuneEvent = JobEvent<FinetuneResult>;
+/** A version switch's events (`version-switch`). */
+export type VersionSwitchEvent = JobEvent<VersionsView>;
+
 export function onFinetune(handler: (event: FinetuneEvent) => void): Promise<UnlistenFn> {
   return listen<FinetuneEvent>("finetune", (e) => handler(e.payload));
+}
+
+export function onVersionSwitch(handler: (event: VersionSwitchEvent) => void): Promise<UnlistenFn> {
+  return listen<VersionSwitchEvent>("version-switch", (e) => handler(e.payload));
 }
 
 // ---- pure helpers (exported for reuse) ----
@@ -273,19 +281,21 @@ function rollBack(): void {
   void switchTo(rollbackModel, "Rolling back…");
 }
 
-function onEvent(ev: FinetuneEvent): void {
-  if (ev.type === "switching") {
-    const e = ev.event;
-    if (e.kind !== "warning" && e.kind !== "epoch") {
-      switching = {
-        text: `Re-embedding the library with this version: ${e.done} of ${e.total ?? "?"} videos`,
-        done: e.done,
-        total: e.total,
-      };
-    }
-    render();
-    return;
+function onSwitchEvent(ev: VersionSwitchEvent): void {
+  // The command's answer ends the switch; only its progress is shown from here.
+  if (ev.type !== "progress") return;
+  const e = ev.event;
+  if (e.kind !== "warning" && e.kind !== "epoch") {
+    switching = {
+      text: `Re-embedding the library with this version: ${e.done} of ${e.total ?? "?"} videos`,
+      done: e.done,
+      total: e.total,
+    };
   }
+  render();
+}
+
+function onEvent(ev: FinetuneEvent): void {
   // A run started elsewhere (another dialog instance is impossible; after a reload): adopt it.
   if (!run) {
     run = {
@@ -322,12 +332,10 @@ function onEvent(ev: FinetuneEvent): void {
     changed();
   } else if (ev.type === "cancelled") {
     r.phase = "cancelled";
-    r.message =
-      "Cancelled: nothing changed. The unfinished run is kept in " +
-      `${ev.dir} (vclip finetune --resume --out … continues it).`;
+    r.message = ev.message;
   } else if (ev.type === "failed") {
     r.phase = "failed";
-    r.message = ev.message;
+    r.message = ev.error.message;
   }
   render();
 }
@@ -747,5 +755,8 @@ export function initFinetune(onChanged: () => void): void {
     },
     true,
   );
-  if (inTauri()) void onFinetune(onEvent);
+  if (inTauri()) {
+    void onFinetune(onEvent);
+    void onVersionSwitch(onSwitchEvent);
+  }
 }

@@ -6,6 +6,7 @@ import {
   addVideosDialog,
   appStatus,
   cancelImport,
+  endMessage,
   errorKind,
   errorMessage,
   importPaths,
@@ -468,16 +469,16 @@ function onImportEvent(ev: ImportEvent): void {
     errors: [],
   };
   if (ev.type === "finished") {
-    t.imported += ev.report.imported.length;
-    t.reembedded += ev.report.reembedded.length;
-    t.skipped += ev.report.skipped.length;
-    t.failed.push(...ev.report.failed);
-    t.cancelled ||= ev.report.cancelled;
-    const failed = new Set(ev.report.failed.map((f) => f.path));
+    t.imported += ev.result.imported.length;
+    t.reembedded += ev.result.reembedded.length;
+    t.skipped += ev.result.skipped.length;
+    t.failed.push(...ev.result.failed);
+    t.cancelled ||= ev.result.cancelled;
+    const failed = new Set(ev.result.failed.map((f) => f.path));
     if (!stale) t.notes.push(...view.warnings.filter((w) => !failed.has(w.path)));
     if (!stale) view.warnings = [];
   } else {
-    t.errors.push(ev.message);
+    t.errors.push(endMessage(ev));
   }
   totals = t;
   if (ev.last) endedThrough = Math.max(endedThrough, ev.job);

@@ -4,7 +4,7 @@
 // files) is opened by the app in Rust: the UI never names a path.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import { errorMessage, inTauri, type AppStatus } from "./api";
+import { endMessage, errorMessage, inTauri, type AppStatus } from "./api";
 import { familySection, initFamily, updateFamilies } from "./family";
 import { updateVersions, versionsSection } from "./finetune";
 import "./settings.css";
@@ -12,13 +12,16 @@ import "./settings.css";
 // ---- types (generated from `src-tauri/src/settings.rs` by ts-rs: see ui/src/bindings) ----
 
 import type { DeviceChoice } from "./bindings/DeviceChoice";
-import type { DownloadEvent } from "./bindings/DownloadEvent";
+import type { Downloaded } from "./bindings/Downloaded";
+import type { JobEvent } from "./bindings/JobEvent";
 import type { PrecisionChoice } from "./bindings/PrecisionChoice";
 import type { SettingsChange } from "./bindings/SettingsChange";
 import type { SettingsView } from "./bindings/SettingsView";
 import { btn, h } from "./dom";
 
-export type { DeviceChoice, DownloadEvent, PrecisionChoice, SettingsChange, SettingsView };
+export type { DeviceChoice, PrecisionChoice, SettingsChange, SettingsView };
+/** The download's events (`model-download`). */
+export type DownloadEvent = JobEvent<Downloaded>;
 
 // ---- commands ----
 
@@ -174,14 +177,14 @@ function onDownloadEvent(ev: DownloadEvent): void {
     message =
       ev.type === "finished"
         ? {
-            text: ev.reopened
-              ? `The official weights are installed in ${ev.dir} and in use.`
-              : `The weights are installed in ${ev.dir}; they are used once the import ends.`,
+            text: ev.result.reopened
+              ? `The official weights are installed in ${ev.result.dir} and in use.`
+              : `The weights are installed in ${ev.result.dir}; they are used once the import ends.`,
             error: false,
           }
         : ev.type === "cancelled"
-          ? { text: "Download cancelled: it resumes where it stopped next time.", error: false }
-          : { text: `The download failed: ${ev.message}`, error: true };
+          ? { text: ev.message, error: false }
+          : { text: `The download failed: ${endMessage(ev)}`, error: true };
     changed();
     void getSettings().then((v) => ((view = v), render()), () => {});
   }
