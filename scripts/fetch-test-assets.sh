@@ -7,7 +7,7 @@
 # - .cache/bert-base-uncased/vocab.txt: bert-base-uncased's vocabulary (byte-identical); the real
 #   tokenizer test of crates/model uses it (VCLIP_TEST_VOCAB overrides the path).
 # - .cache/all-minilm-l6-v2/{config.json,model.safetensors,vocab.txt}: the real sentence encoder
-#   for the parity test of crates/model/src/minilm.rs (VCLIP_TEST_MINILM overrides the folder).
+#   for the parity test of crates/model/src/text/minilm.rs (VCLIP_TEST_MINILM overrides the folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vocab=.cache/bert-base-uncased/vocab.txt

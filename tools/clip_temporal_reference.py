@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""PyTorch reference of the CLIP family's temporal tower (crates/model/src/clip_temporal.rs)
+"""PyTorch reference of the CLIP family's temporal tower (crates/model/src/clip/temporal.rs)
 and the writer of its parity fixture.
 
     pip install torch safetensors numpy
     python3 tools/clip_temporal_reference.py      # -> crates/model/tests/fixtures/clip/temporal/
 
-Written from the description in `clip_temporal.rs`'s module docs (CLIP4Clip "seqTransf",
+Written from the description in `crates/model/src/clip/temporal.rs`'s module docs (CLIP4Clip "seqTransf",
 Luo et al. 2021, arXiv 2104.08860, with a zero-initialised output projection on the residual),
 not from the Rust code:
 

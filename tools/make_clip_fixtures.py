@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the CLIP parity fixtures of `crates/model/tests/fixtures/clip/` (crates/model/src/clip.rs).
+"""Write the CLIP parity fixtures of `crates/model/tests/fixtures/clip/` (crates/model/src/clip/mod.rs).
 
     pip install torch transformers safetensors numpy pillow
     python3 tools/make_clip_fixtures.py                  # -> crates/model/tests/fixtures/clip/

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Expected all-MiniLM-L6-v2 sentence embeddings for the parity test of crates/model/src/minilm.rs.
+"""Expected all-MiniLM-L6-v2 sentence embeddings for the parity test of crates/model/src/text/minilm.rs.
 
 Independent reference: HF `transformers.BertModel` on the real weights (scripts/fetch-test-assets.sh
 puts them in .cache/all-minilm-l6-v2), sentence-transformers' pooling (mean over the attention

@@ -26,25 +26,26 @@
 //! frame per second, [`ClipModel::embed_windows`], [`ClipModel::embed_texts`]. [`Family::of_dir`]
 //! tells which family a model directory holds.
 
+// One folder per model family (candle-style), the kernels and the shared text encoders; the
+// older flat paths (`vclip_model::s3d`, `vclip_model::clip_temporal`, …) stay as aliases.
 pub mod bench;
-mod bert;
 pub mod clip;
-pub mod clip_temporal;
-mod clip_vision;
-pub mod config;
-pub mod cpu;
 mod error;
 pub mod family;
+pub mod kernels;
 mod loaded;
-pub mod minilm;
-pub mod model_dir;
 pub mod pth;
-mod q8;
-pub mod s3d;
-pub mod tokenizer;
-pub mod train;
+pub mod text;
 pub mod videoclip;
 mod weights;
+
+pub use clip::temporal as clip_temporal;
+use clip::vision as clip_vision;
+pub use kernels::cpu;
+use kernels::q8;
+use text::bert;
+pub use text::{minilm, tokenizer};
+pub use videoclip::{config, model_dir, s3d, train};
 
 pub use candle_core::{DType, Device, Tensor};
 pub use clip::{

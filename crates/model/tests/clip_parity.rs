@@ -1,4 +1,4 @@
-//! The CLIP family (`src/clip.rs`) against HF transformers 4.57 on a tiny random `CLIPModel`
+//! The CLIP family (`src/clip/mod.rs`) against HF transformers 4.57 on a tiny random `CLIPModel`
 //! (`tools/make_clip_fixtures.py`, fixtures in `fixtures/clip/`): import of HF's files,
 //! preprocessing, image and text embeddings (max relative error <= 1e-4, f32), and the BPE
 //! tokenizer's ids (the fixture's 1,024-token vocab always; CLIP's real 49,408-token vocab when

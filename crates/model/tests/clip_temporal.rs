@@ -1,4 +1,4 @@
-//! The CLIP family's temporal tower (`src/clip_temporal.rs`) against its PyTorch reference
+//! The CLIP family's temporal tower (`src/clip/temporal.rs`) against its PyTorch reference
 //! (`tools/clip_temporal_reference.py`, computed in float64; fixture `fixtures/clip/temporal/`:
 //! 3 windows of 6, 3 and 5 seconds with garbage in the padding, every weight away from its
 //! init): f32 on each device within 1e-5 relative, f64 on the CPU within 1e-10.

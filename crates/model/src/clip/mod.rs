@@ -1,7 +1,7 @@
 //! The CLIP family ([`crate::Family::Clip`]): CLIP ViT-B/32 (Radford et al., "Learning
 //! Transferable Visual Models From Natural Language Supervision", 2021; weights
 //! `openai/clip-vit-base-patch32`): the text tower is candle-transformers' `clip` module, the
-//! image tower our own ViT (`clip_vision.rs`: the same numbers, laid out for CPU throughput,
+//! image tower our own ViT (`vision.rs`: the same numbers, laid out for CPU throughput,
 //! with an optional 8-bit mode, [`ClipModel::set_image_precision`]).
 //!
 //! Per video: one frame per second (224x224 RGB, short side scaled then centre-cropped by the
@@ -21,6 +21,9 @@
 //! Numerics follow HF transformers 4.57 `modeling_clip.py` (eager attention, quick_gelu,
 //! LayerNorm eps 1e-5, causal text mask); `tools/make_clip_fixtures.py` writes the reference the
 //! parity tests (`tests/clip_parity.rs`) compare against.
+
+pub mod temporal;
+pub(crate) mod vision;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
