@@ -5,6 +5,11 @@
 //! `bindings_are_up_to_date` regenerates them into a temporary folder and fails when the
 //! committed files differ, so a changed Rust type cannot leave the UI's types behind unnoticed.
 //! `VCLIP_UPDATE_BINDINGS=1` (what `scripts/gen-bindings.sh` sets) rewrites them instead.
+//!
+//! The commands too: `commands.ts` holds one typed function per `#[tauri::command]` of
+//! `commands.rs` (its arguments, under the camelCase keys Tauri expects, and its answer), read
+//! from the source, so a command whose arguments or answer change cannot leave the UI calling
+//! it the old way: the UI calls only these functions, and `tsc` checks every call.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +66,142 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     JobEvent::<ImportSummary>::export_all(&cfg)?;
     crate::finetune::FinetuneResult::export_all(&cfg)?;
     crate::family::SwitchSummary::export_all(&cfg)?;
+    // The commands themselves.
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands.rs");
+    let source = std::fs::read_to_string(&source).map_err(ExportError::from)?;
+    std::fs::write(dir.join("commands.ts"), commands_ts(&source)).map_err(ExportError::from)?;
     Ok(())
+}
+
+/// The TypeScript of a Rust type of a command's argument or answer; named types are recorded
+/// in `imports` (each has its generated binding of the same name).
+fn ts_type(rust: &str, imports: &mut std::collections::BTreeSet<String>) -> String {
+    let t = rust.trim();
+    let inner = |prefix: &str| {
+        t.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix('>'))
+            .map(str::trim)
+    };
+    if let Some(x) = inner("Option<") {
+        return format!("{} | null", ts_type(x, imports));
+    }
+    if let Some(x) = inner("Vec<") {
+        let item = ts_type(x, imports);
+        return if item.contains(' ') {
+            format!("({item})[]")
+        } else {
+            format!("{item}[]")
+        };
+    }
+    let name = t.rsplit("::").next().unwrap_or(t);
+    match name {
+        "()" => "void".into(),
+        "String" | "PathBuf" | "str" => "string".into(),
+        "bool" => "boolean".into(),
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" | "isize" | "f32"
+        | "f64" => "number".into(),
+        named => {
+            imports.insert(named.to_owned());
+            named.to_owned()
+        }
+    }
+}
+
+/// `snake_case` -> `camelCase` (Tauri's argument keys, the functions' names).
+fn camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits `params` at the commas outside `<>`.
+fn split_params(params: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut out) = (0i32, 0, Vec::new());
+    for (i, c) in params.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&params[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&params[start..]);
+    out.into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// `commands.ts`: one function per `#[tauri::command]` in `source` (`commands.rs`).
+fn commands_ts(source: &str) -> String {
+    let mut imports = std::collections::BTreeSet::new();
+    let mut functions = String::new();
+    for (at, _) in source.match_indices("#[tauri::command]") {
+        let rest = &source[at..];
+        let fn_at = rest.find("fn ").expect("a command is a function");
+        let rest = &rest[fn_at + 3..];
+        let open = rest.find('(').expect("its arguments");
+        let name = rest[..open].trim();
+        let close = rest.find(')').expect("the end of its arguments");
+        let params = &rest[open + 1..close];
+        let body = rest.find('{').expect("its body");
+        let answer = rest[close + 1..body]
+            .trim()
+            .strip_prefix("->")
+            .map(str::trim)
+            .and_then(|r| r.strip_prefix("Result<"))
+            .and_then(|r| r.strip_suffix(", CommandError>"))
+            .unwrap_or_else(|| panic!("command {name} must answer Result<_, CommandError>"));
+        let mut args = Vec::new();
+        for p in split_params(params) {
+            let (arg, ty) = p.split_once(':').expect("an argument has a type");
+            let ty = ty.trim();
+            // What Tauri injects, not what the UI sends.
+            if ["AppHandle", "State<", "Window", "WebviewWindow"]
+                .iter()
+                .any(|t| ty.starts_with(t))
+            {
+                continue;
+            }
+            args.push((camel(arg.trim()), ts_type(ty, &mut imports)));
+        }
+        let signature: Vec<String> = args.iter().map(|(a, t)| format!("{a}: {t}")).collect();
+        let keys: Vec<&str> = args.iter().map(|(a, _)| a.as_str()).collect();
+        let answer = ts_type(answer, &mut imports);
+        let payload = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(", {{ {} }}", keys.join(", "))
+        };
+        functions.push_str(&format!(
+            "\nexport function {}({}): Promise<{answer}> {{\n  return invoke<{answer}>(\"{name}\"{payload});\n}}\n",
+            camel(name),
+            signature.join(", "),
+        ));
+    }
+    let mut out = String::from(
+        "// Generated from src-tauri/src/commands.rs by src-tauri/src/bindings.rs \
+         (scripts/gen-bindings.sh). Do not edit this file manually.\n\
+         import { invoke } from \"@tauri-apps/api/core\";\n",
+    );
+    for name in &imports {
+        out.push_str(&format!("import type {{ {name} }} from \"./{name}\";\n"));
+    }
+    out.push_str(&functions);
+    out
 }
 
 /// The files of `dir` (no subfolders are written) by name.
@@ -90,6 +230,19 @@ fn bindings_are_up_to_date() {
     export(fresh_dir.path()).expect("export the TypeScript bindings");
     let fresh = read_dir(fresh_dir.path());
     assert!(fresh.contains_key("CommandError.ts"), "{:?}", fresh.keys());
+    // Every type a command takes or answers has its binding.
+    let commands = String::from_utf8_lossy(&fresh["commands.ts"]).into_owned();
+    for line in commands.lines().filter(|l| l.starts_with("import type")) {
+        let file = line
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.strip_suffix("\";"))
+            .map(|f| format!("{f}.ts"));
+        assert!(
+            file.as_ref().is_some_and(|f| fresh.contains_key(f)),
+            "{line}: no binding is generated for it (export it in bindings.rs)"
+        );
+    }
 
     let committed_dir = committed_dir();
     if std::env::var_os("VCLIP_UPDATE_BINDINGS").is_some_and(|v| v == "1") {

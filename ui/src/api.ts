@@ -2,7 +2,8 @@
 // Rust types (`src-tauri/src/{lib,app,retry}.rs`, `vclip_engine`, `vclip_media::MediaInfo`) by
 // ts-rs into `./bindings/` (regenerate: `scripts/gen-bindings.sh`; `cargo test` fails while they
 // are out of date); this file re-exports them under the names the UI uses.
-import { convertFileSrc, invoke } from "@tauri-apps/api/core";
+import { convertFileSrc } from "@tauri-apps/api/core";
+import * as commands from "./bindings/commands";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { ChapterFormat } from "./bindings/ChapterFormat";
@@ -62,46 +63,46 @@ export function endMessage(ev: JobEvent<unknown>): string {
 }
 
 export function appStatus(): Promise<AppStatus> {
-  return invoke<AppStatus>("app_status");
+  return commands.appStatus();
 }
 
 export function reopenLibrary(): Promise<void> {
-  return invoke<void>("reopen_library");
+  return commands.reopenLibrary();
 }
 
 /** Imports files and folders; no paths resumes what an interrupted import left. */
 export function importPaths(paths: string[]): Promise<ImportStarted> {
-  return invoke<ImportStarted>("import_paths", { paths });
+  return commands.importPaths(paths);
 }
 
 export function cancelImport(): Promise<boolean> {
-  return invoke<boolean>("cancel_import");
+  return commands.cancelImport();
 }
 
 export function listVideos(): Promise<VideoRow[]> {
-  return invoke<VideoRow[]>("list_videos");
+  return commands.listVideos();
 }
 
 export function search(query: string, limit?: number): Promise<Moment[]> {
-  return invoke<Moment[]>("search", { query, limit });
+  return commands.search(query, limit ?? null);
 }
 
 export function removeVideo(id: number): Promise<RemovedVideo> {
-  return invoke<RemovedVideo>("remove_video", { id });
+  return commands.removeVideo(id);
 }
 
 export function videoDetails(id: number): Promise<ProbeResult> {
-  return invoke<ProbeResult>("video_details", { id });
+  return commands.videoDetails(id);
 }
 
 /** Places pasted steps (one per line) on a ready library video. */
 /** The steps video `id` lists itself (description file or tag, or "Step 1 …" subtitles). */
 export function stepsFromVideo(id: number): Promise<FoundSteps> {
-  return invoke<FoundSteps>("steps_from_video", { id });
+  return commands.stepsFromVideo(id);
 }
 
 export function locateSteps(id: number, text: string, ordered: boolean): Promise<StepsReport> {
-  return invoke<StepsReport>("locate_steps", { id, text, ordered });
+  return commands.locateSteps(id, text, ordered);
 }
 
 /**
@@ -113,7 +114,7 @@ export function exportChapters(
   steps: ChapterStep[],
   format: ChapterFormat,
 ): Promise<ExportedChapters | null> {
-  return invoke<ExportedChapters | null>("export_chapters", { id, steps, format });
+  return commands.exportChapters(id, steps, format);
 }
 
 /**
@@ -122,7 +123,7 @@ export function exportChapters(
  * left alone.
  */
 export function retryFailed(ids: number[] | null): Promise<RetryStarted> {
-  return invoke<RetryStarted>("retry_failed", { ids });
+  return commands.retryFailed(ids);
 }
 
 /**
@@ -130,17 +131,17 @@ export function retryFailed(ids: number[] | null): Promise<RetryStarted> {
  * it imports dropped paths. `null`: the dialog was cancelled.
  */
 export function addVideosDialog(folder: boolean): Promise<ImportStarted | null> {
-  return invoke<ImportStarted | null>("add_videos_dialog", { folder });
+  return commands.addVideosDialog(folder);
 }
 
 /** Opens a library video in the system's default player. */
 export function openVideo(id: number): Promise<void> {
-  return invoke<void>("open_video", { id });
+  return commands.openVideo(id);
 }
 
 /** Shows a library video's folder in the file manager. */
 export function revealVideo(id: number): Promise<void> {
-  return invoke<void>("reveal_video", { id });
+  return commands.revealVideo(id);
 }
 
 export function onAppStatus(handler: (status: AppStatus) => void): Promise<UnlistenFn> {

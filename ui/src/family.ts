@@ -3,7 +3,7 @@
 // other one on offer with what a switch does here (videos decoded vs re-embedded from cached
 // features), an import-time estimate measured on this computer before switching, the switch
 // with progress and Cancel, and the other family's download or a random CLIP test model.
-import { invoke } from "@tauri-apps/api/core";
+import * as commands from "./bindings/commands";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { endMessage, errorMessage, inTauri } from "./api";
 import type { Downloaded } from "./bindings/Downloaded";
@@ -28,32 +28,32 @@ export type DownloadEvent = JobEvent<Downloaded>;
 // ---- commands ----
 
 export function modelFamilies(): Promise<FamiliesView> {
-  return invoke<FamiliesView>("model_families");
+  return commands.modelFamilies();
 }
 
 /** Measures how long importing with `family` would take here (a few seconds). */
 export function estimateFamily(family: FamilyChoice): Promise<FamilyEstimate> {
-  return invoke<FamilyEstimate>("estimate_family", { family });
+  return commands.estimateFamily(family);
 }
 
 export function switchFamily(family: FamilyChoice): Promise<SwitchStarted> {
-  return invoke<SwitchStarted>("switch_family", { family });
+  return commands.switchFamily(family);
 }
 
 export function cancelFamily(): Promise<boolean> {
-  return invoke<boolean>("cancel_family");
+  return commands.cancelFamily();
 }
 
 export function downloadFamily(family: FamilyChoice): Promise<void> {
-  return invoke<void>("download_family", { family });
+  return commands.downloadFamily(family);
 }
 
 export function cancelFamilyDownload(): Promise<boolean> {
-  return invoke<boolean>("cancel_family_download");
+  return commands.cancelFamilyDownload();
 }
 
 export function useTestClipModel(): Promise<FamiliesView> {
-  return invoke<FamiliesView>("use_test_clip_model");
+  return commands.useTestClipModel();
 }
 
 export function onFamilySwitch(handler: (event: FamilyEvent) => void): Promise<UnlistenFn> {

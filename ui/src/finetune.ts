@@ -3,7 +3,7 @@
 // few settings; then a live loss curve, held-out recall per epoch and Cancel; at the end "Use
 // the new model" and "Roll back") and the versions list of the settings screen. The commands
 // and the `finetune` event are `src-tauri/src/finetune.rs`'s.
-import { invoke } from "@tauri-apps/api/core";
+import * as commands from "./bindings/commands";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { errorMessage, inTauri } from "./api";
 import { formatEta, plural } from "./format";
@@ -34,28 +34,28 @@ export type {
 
 /** What a fine-tune would train on and how long it takes here (`null`: suggested settings). */
 export function finetunePlan(settings: FinetuneSettings | null): Promise<FinetuneInfo> {
-  return invoke<FinetuneInfo>("finetune_plan", { settings });
+  return commands.finetunePlan(settings);
 }
 
 export function startFinetune(settings: FinetuneSettings): Promise<void> {
-  return invoke<void>("start_finetune", { settings });
+  return commands.startFinetune(settings);
 }
 
 export function cancelFinetune(): Promise<boolean> {
-  return invoke<boolean>("cancel_finetune");
+  return commands.cancelFinetune();
 }
 
 export function modelVersions(): Promise<VersionsView> {
-  return invoke<VersionsView>("model_versions");
+  return commands.modelVersions();
 }
 
 /** Switches the library to a model version (re-embedding it only if needed). */
 export function useModelVersion(version: string): Promise<VersionsView> {
-  return invoke<VersionsView>("use_model_version", { version });
+  return commands.useModelVersion(version);
 }
 
 export function rollbackModel(): Promise<VersionsView> {
-  return invoke<VersionsView>("rollback_model");
+  return commands.rollbackModel();
 }
 
 /** The fine-tune's events (`finetune`). */

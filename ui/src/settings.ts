@@ -2,7 +2,7 @@
 // the first-run panel shown on the empty library when no model is installed, and the commands
 // and events behind them (`src-tauri/src/settings.rs`). Every dialog (library folder, weight
 // files) is opened by the app in Rust: the UI never names a path.
-import { invoke } from "@tauri-apps/api/core";
+import * as commands from "./bindings/commands";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { endMessage, errorMessage, inTauri, type AppStatus } from "./api";
 import { familySection, initFamily, updateFamilies } from "./family";
@@ -26,33 +26,33 @@ export type DownloadEvent = JobEvent<Downloaded>;
 // ---- commands ----
 
 export function getSettings(): Promise<SettingsView> {
-  return invoke<SettingsView>("get_settings");
+  return commands.getSettings();
 }
 
 export function updateSettings(change: SettingsChange): Promise<SettingsView> {
-  return invoke<SettingsView>("update_settings", { change });
+  return commands.updateSettings(change);
 }
 
 /** A native folder dialog; `null` when cancelled. */
 export function chooseLibraryDialog(): Promise<SettingsView | null> {
-  return invoke<SettingsView | null>("choose_library_dialog");
+  return commands.chooseLibraryDialog();
 }
 
 /** A native file dialog for the three released files; `null` when cancelled. */
 export function importWeightsDialog(): Promise<SettingsView | null> {
-  return invoke<SettingsView | null>("import_weights_dialog");
+  return commands.importWeightsDialog();
 }
 
 export function downloadWeights(): Promise<void> {
-  return invoke<void>("download_weights");
+  return commands.downloadWeights();
 }
 
 export function cancelDownload(): Promise<boolean> {
-  return invoke<boolean>("cancel_download");
+  return commands.cancelDownload();
 }
 
 export function useTestModel(): Promise<SettingsView> {
-  return invoke<SettingsView>("use_test_model");
+  return commands.useTestModel();
 }
 
 export function onDownload(handler: (event: DownloadEvent) => void): Promise<UnlistenFn> {
