@@ -15,11 +15,14 @@ TAURI_PKGS="libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev libr
 # GStreamer's VP8/WebM plugins for the player test. (Users' H.264 files play with
 # gstreamer1.0-libav installed; see the README.)
 WINDOW_TEST_PKGS="xvfb webkit2gtk-driver imagemagick gstreamer1.0-plugins-good"
+# The model crate's kernel tests also run on an emulated CPU without AVX-512 (qemu-user's
+# Haswell: AVX2 and FMA), whatever CPU the test machine has (scripts/test.sh).
+EMULATION_PKGS="qemu-user"
 
 case "${1:-all}" in
   build) want="$FFMPEG_PKGS $TAURI_PKGS" ;;
   media) want="$FFMPEG_PKGS" ;;
-  all) want="$FFMPEG_PKGS $TAURI_PKGS $WINDOW_TEST_PKGS" ;;
+  all) want="$FFMPEG_PKGS $TAURI_PKGS $WINDOW_TEST_PKGS $EMULATION_PKGS" ;;
   *) echo "usage: $0 [all|build|media]" >&2; exit 2 ;;
 esac
 

@@ -3,28 +3,24 @@
 //! switching a library between families with `vclip models use`, which decodes only the videos
 //! that have no features for the family switched to.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::cli_library::{json, tiny_model, video};
+use vclip_testkit::{lavfi, lavfi_srt};
+
+use crate::cli_library::{init_random, json, path_ends_with, tiny_model};
 use crate::cli_versions::{ok, run};
 
-fn tiny_clip(dir: &Path) -> std::path::PathBuf {
-    let m = dir.join("clip");
-    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args([
-            "models",
-            "init-random",
-            "--family",
-            "clip",
-            "--preset",
-            "tiny",
-        ])
-        .arg(&m)
-        .output()
-        .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    m
+/// 160×120 of plain green at 10 fps.
+const GREEN: &str = "color=c=green:size=160x120:rate=10";
+
+/// A tiny random CLIP in `out`.
+fn tiny_clip_in(out: &Path) -> PathBuf {
+    init_random(out, &["--family", "clip", "--preset", "tiny"])
+}
+
+fn tiny_clip(dir: &Path) -> PathBuf {
+    tiny_clip_in(&dir.join("clip"))
 }
 
 fn has_visual(hits: &serde_json::Value) -> bool {
@@ -44,15 +40,14 @@ fn import_with_clip_then_switch_families_without_decoding_twice() {
         videoclip.to_str().expect("utf-8"),
     );
     let videos = t.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
     for (colour, seconds) in [("red", 5), ("blue", 7)] {
         let cue = format!("1\n00:00:01,000 --> 00:00:03,000\na {colour} balloon\n");
-        video(
+        lavfi_srt(
             &videos,
             &format!("{colour}.mp4"),
             &format!("color=c={colour}:size=160x120:rate=10"),
             seconds,
-            Some(&cue),
+            &cue,
         );
     }
     let lib = t.join("lib");
@@ -72,12 +67,7 @@ fn import_with_clip_then_switch_families_without_decoding_twice() {
         &lib,
         &["search", "blue balloon", "--model", clip_s, "--json"],
     )));
-    assert!(
-        hits[0]["path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("blue.mp4")),
-        "{hits}"
-    );
+    assert!(path_ends_with(&hits[0], "blue.mp4"), "{hits}");
     assert!(has_visual(&hits), "{hits}");
     let steps = json(&ok(run(
         t,
@@ -93,12 +83,7 @@ fn import_with_clip_then_switch_families_without_decoding_twice() {
     assert_eq!(s["reindex"]["decoded"], 2, "{s}");
     assert_eq!(s["reindex"]["reembedded"], 0, "{s}");
     let hits = json(&ok(run(t, &lib, &["search", "red balloon", "--json"])));
-    assert!(
-        hits[0]["path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("red.mp4")),
-        "{hits}"
-    );
+    assert!(path_ends_with(&hits[0], "red.mp4"), "{hits}");
     assert!(has_visual(&hits), "{hits}");
 
     // Back to CLIP: its windows are all there, nothing decoded or re-embedded; and again.
@@ -118,28 +103,9 @@ fn the_clip_folder_is_the_default_when_it_is_the_only_model() {
     let t = tmp.path();
     let models = t.join("models");
     std::fs::create_dir_all(&models).expect("mkdir");
-    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args([
-            "models",
-            "init-random",
-            "--family",
-            "clip",
-            "--preset",
-            "tiny",
-        ])
-        .arg(models.join("clip-vit-b32"))
-        .output()
-        .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    tiny_clip_in(&models.join("clip-vit-b32"));
     let videos = t.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    video(
-        &videos,
-        "green.mp4",
-        "color=c=green:size=160x120:rate=10",
-        3,
-        None,
-    );
+    lavfi(&videos, "green.mp4", GREEN, 3);
     let vclip = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_vclip"))
             .args(args)
@@ -167,14 +133,7 @@ fn import_with_exact_frames_takes_one_frame_per_second() {
     let t = tmp.path();
     let clip = tiny_clip(t);
     let videos = t.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    video(
-        &videos,
-        "green.mp4",
-        "color=c=green:size=160x120:rate=10",
-        4,
-        None,
-    );
+    lavfi(&videos, "green.mp4", GREEN, 4);
     let lib = t.join("lib");
     let r = json(&ok(run(
         t,

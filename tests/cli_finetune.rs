@@ -2,20 +2,15 @@
 //! model: it trains from the feature cache, reports held-out recall before and after, writes a
 //! new model folder that loads, and re-embeds the library with it.
 
-use crate::cli_library::{json, tiny_model, vclip};
+use std::path::Path;
+
+use crate::cli_library::{init_random, json, path_ends_with, success, tiny_library, vclip};
 use crate::cli_versions::three_colour_videos;
 
-#[test]
-fn finetune_writes_a_new_model_and_reembeds_the_library() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
-    let videos = three_colour_videos(tmp.path());
-    let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-
-    let out = tmp.path().join("tuned");
-    let args = [
+/// `vclip finetune` for a short run on [`three_colour_videos`] (2 epochs, 2 videos × 3 pairs a
+/// batch, a quarter of the cues held out) into `out`, with JSON output.
+pub(crate) fn small_finetune(out: &Path) -> Vec<&str> {
+    vec![
         "finetune",
         "--epochs",
         "2",
@@ -32,9 +27,20 @@ fn finetune_writes_a_new_model_and_reembeds_the_library() {
         "--out",
         out.to_str().expect("utf-8"),
         "--json",
-    ];
+    ]
+}
+
+#[test]
+fn finetune_writes_a_new_model_and_reembeds_the_library() {
+    let (tmp, model, lib) = tiny_library();
+    let videos = three_colour_videos(tmp.path());
+    let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
+    success(&o);
+
+    let out = tmp.path().join("tuned");
+    let args = small_finetune(&out);
     let o = vclip(&lib, &model, &args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let r = json(&o);
     for m in [&r["before"], &r["after"]] {
         for k in ["r1", "r5", "r10"] {
@@ -79,12 +85,7 @@ fn finetune_writes_a_new_model_and_reembeds_the_library() {
 
     // The new model searches the library.
     let hits = json(&vclip(&lib, &out, &["search", "ocean", "--json"]));
-    assert!(
-        hits[0]["path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("blue.mp4")),
-        "{hits}"
-    );
+    assert!(path_ends_with(&hits[0], "blue.mp4"), "{hits}");
 
     // The same folder again: refused, nothing overwritten; bad options are clear errors.
     let o = vclip(&lib, &model, &args);
@@ -103,44 +104,26 @@ fn finetune_writes_a_new_model_and_reembeds_the_library() {
 #[test]
 fn finetune_trains_a_clip_models_temporal_tower_from_the_feature_cache() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tmp.path().join("clip");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(["models", "init-random", "--family", "clip-vit-b32"])
-        .args(["--preset", "tiny", "--seed", "3"])
-        .arg(&model)
-        .output()
-        .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let model = init_random(
+        &tmp.path().join("clip"),
+        &[
+            "--family",
+            "clip-vit-b32",
+            "--preset",
+            "tiny",
+            "--seed",
+            "3",
+        ],
+    );
     let lib = tmp.path().join("lib");
     let videos = three_colour_videos(tmp.path());
     let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     std::fs::remove_dir_all(&videos).expect("remove the videos");
 
     let out = tmp.path().join("tuned");
-    let o = vclip(
-        &lib,
-        &model,
-        &[
-            "finetune",
-            "--epochs",
-            "2",
-            "--batch-videos",
-            "2",
-            "--pairs-per-video",
-            "3",
-            "--holdout",
-            "0.25",
-            "--lr",
-            "1e-3",
-            "--warmup-steps",
-            "1",
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--json",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = vclip(&lib, &model, &small_finetune(&out));
+    success(&o);
     let r = json(&o);
     assert_eq!(r["tau"], 0.01, "the CLIP family's temperature: {r}");
     assert_eq!(
@@ -191,19 +174,14 @@ fn finetune_trains_a_clip_models_temporal_tower_from_the_feature_cache() {
             .env("VCLIP_MODELS", tmp.path().join("no-models-here"))
             .output()
             .expect("run vclip");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        success(&o);
         json(&o)
     };
     let version = r["model_version"].as_str().expect("version");
     let listed = bare(&["models", "versions", "--json"]);
     assert_eq!(listed["active"], version, "{listed}");
     let hits = bare(&["search", "ocean", "--json"]);
-    assert!(
-        hits[0]["path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("blue.mp4")),
-        "{hits}"
-    );
+    assert!(path_ends_with(&hits[0], "blue.mp4"), "{hits}");
     let s = bare(&["models", "rollback", "--json"]);
     assert_eq!(s["from"], version, "{s}");
     // (The base, registered first.)

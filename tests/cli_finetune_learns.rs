@@ -9,13 +9,11 @@
 //! chosen on the same queries).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::cli_library::{json, vclip, video};
+use vclip_testkit::{colour_library, half_second_cues, COLOURS};
 
-const COLOURS: [&str; 8] = [
-    "red", "green", "blue", "yellow", "purple", "orange", "white", "black",
-];
+use crate::cli_library::{init_random, json, success, vclip};
+
 const PATTERNS: [(&str, &str); 5] = [
     ("plain", ""),
     ("grid", ",drawgrid=w=16:h=16:t=3:c=gray"),
@@ -36,27 +34,10 @@ const TEMPLATES: [&str; 8] = [
     "all {c} with {p} here",
 ];
 
-fn run(args: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(args)
-        .output()
-        .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 /// The tiny random model with the library's words in its vocabulary.
 fn model(dir: &Path) -> PathBuf {
-    let synthetic = dir.join("synthetic");
-    let s = synthetic.to_str().expect("utf-8");
-    run(&[
-        "models",
-        "init-random",
-        "--preset",
-        "tiny",
-        "--seed",
-        "3",
-        s,
-    ]);
+    let tiny = ["--preset", "tiny", "--seed", "3"];
+    let synthetic = init_random(&dir.join("synthetic"), &tiny);
     let vocab = std::fs::read_to_string(synthetic.join("vocab.txt")).expect("vocab");
     let mut words: Vec<&str> = COLOURS.to_vec();
     words.extend(PATTERNS.iter().map(|(p, _)| *p));
@@ -82,55 +63,22 @@ fn model(dir: &Path) -> PathBuf {
     );
     let path = dir.join("vocab.txt");
     std::fs::write(&path, lines.join("\n") + "\n").expect("write vocab");
-    let m = dir.join("model");
-    run(&[
-        "models",
-        "init-random",
-        "--preset",
-        "tiny",
-        "--seed",
-        "3",
-        "--vocab",
-        path.to_str().expect("utf-8"),
-        m.to_str().expect("utf-8"),
-    ]);
-    m
-}
-
-fn srt(i: usize, colour: &str, pattern: &str) -> String {
-    (0..8)
-        .map(|k| {
-            let text = TEMPLATES[(k + i) % 8]
-                .replace("{c}", colour)
-                .replace("{p}", pattern);
-            let ms = |n: usize| format!("00:00:0{},{:03}", n / 2, n % 2 * 500);
-            format!("{}\n{} --> {}\n{text}\n\n", k + 1, ms(k), ms(k + 1))
-        })
-        .collect()
+    let vocab = ["--vocab", path.to_str().expect("utf-8")];
+    init_random(&dir.join("model"), &[&tiny[..], &vocab].concat())
 }
 
 #[test]
 fn finetuning_learns_the_library_and_shuffled_labels_stay_at_chance() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let model = model(tmp.path());
-    let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    let mut i = 0;
-    for c in COLOURS {
-        for (p, filter) in PATTERNS {
-            video(
-                &videos,
-                &format!("{c}_{p}.mp4"),
-                &format!("color=c={c}:size=160x120:rate=10{filter}"),
-                4,
-                Some(&srt(i, c, p)),
-            );
-            i += 1;
-        }
-    }
+    let videos = colour_library(tmp.path(), &PATTERNS, |i, c, p| {
+        half_second_cues(8, |k| {
+            TEMPLATES[(k + i) % 8].replace("{c}", c).replace("{p}", p)
+        })
+    });
     let lib = tmp.path().join("lib");
     let o = vclip(&lib, &model, &["import", videos.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
 
     let finetune = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
@@ -161,7 +109,7 @@ fn finetuning_learns_the_library_and_shuffled_labels_stay_at_chance() {
         args.push(out.to_str().expect("utf-8"));
         args.extend_from_slice(extra);
         let o = vclip(&lib, &model, &args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        success(&o);
         json(&o)
     };
     let chance = 0.15; // 1/40 = 0.025 expected; 0.15 is over seven standard deviations above.

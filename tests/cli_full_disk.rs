@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use crate::cli_library::{json, tiny_model, vclip, video};
+use vclip_testkit::lavfi_srt;
+
+use crate::cli_library::{json, success, tiny_model, vclip, PATTERN};
 
 /// Set for the inner test, which only makes sense inside the namespace.
 const INNER: &str = "VCLIP_FULL_DISK_INNER";
@@ -95,16 +97,13 @@ fn inside_a_mount_namespace() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let model = tiny_model(tmp.path());
     let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
     let clip = |i: u32| {
-        video(
+        lavfi_srt(
             &videos,
             &format!("clip{i}.mp4"),
-            "testsrc2=size=160x120:rate=25",
+            PATTERN,
             20 + i, // distinct content, not a copy of the other
-            Some(&format!(
-                "1\n00:00:05,000 --> 00:00:07,000\nmarker phrase number{i}\n"
-            )),
+            &format!("1\n00:00:05,000 --> 00:00:07,000\nmarker phrase number{i}\n"),
         )
     };
     let (a, b) = (clip(0), clip(1));
@@ -131,7 +130,7 @@ fn inside_a_mount_namespace() {
     };
 
     let o = import(&a);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
 
     // The disk fills up; the next import fails and says why, naming the library.
     let filler = disk.join("filler");
@@ -183,7 +182,7 @@ fn inside_a_mount_namespace() {
     // Space comes back: the same import completes, and both videos are found.
     std::fs::remove_file(&filler).expect("remove filler");
     let o = import(&b);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let list = json(&vclip(&lib, &model, &["list", "--json"]));
     let rows = list.as_array().expect("list");
     assert_eq!(rows.len(), 2, "{list}");

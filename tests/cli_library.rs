@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use vclip_testkit::{lavfi, lavfi_srt};
+
 pub(crate) fn vclip(lib: &Path, model: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
         .args(args)
@@ -26,52 +28,64 @@ pub(crate) fn json(o: &Output) -> serde_json::Value {
     })
 }
 
-pub(crate) fn tiny_model(dir: &Path) -> PathBuf {
-    let m = dir.join("model");
-    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(["models", "init-random", "--preset", "tiny", "--seed", "3"])
-        .arg(&m)
-        .output()
-        .expect("run vclip");
+/// The lavfi source of most test videos: moving `testsrc2`, 160×120 at 25 fps.
+pub(crate) const PATTERN: &str = "testsrc2=size=160x120:rate=25";
+/// A second source whose pictures are nothing like [`PATTERN`]'s: `mandelbrot`, 160×120, 25 fps.
+pub(crate) const FRACTAL: &str = "mandelbrot=size=160x120:rate=25";
+
+/// Asserts that the command succeeded, with its stderr as the message.
+#[track_caller]
+pub(crate) fn success(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    m
 }
 
-pub(crate) fn video(
-    dir: &Path,
-    name: &str,
-    source: &str,
-    seconds: u32,
-    cues: Option<&str>,
-) -> PathBuf {
-    let path = crate::support::lavfi(dir, name, source, f64::from(seconds));
-    if let Some(c) = cues {
-        std::fs::write(path.with_extension("srt"), c).expect("write srt");
-    }
-    path
+/// `vclip models init-random ARGS OUT`, which must succeed: `out`.
+pub(crate) fn init_random(out: &Path, args: &[&str]) -> PathBuf {
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(["models", "init-random"])
+        .args(args)
+        .arg(out)
+        .output()
+        .expect("run vclip");
+    success(&o);
+    out.to_owned()
+}
+
+/// A tiny random VideoCLIP (seed 3) in `dir/model`.
+pub(crate) fn tiny_model(dir: &Path) -> PathBuf {
+    init_random(&dir.join("model"), &["--preset", "tiny", "--seed", "3"])
+}
+
+/// A temporary folder with [`tiny_model`] in it, and the path of a library there (`lib`, not
+/// created): `(tmp, model, lib)`.
+pub(crate) fn tiny_library() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(tmp.path());
+    let lib = tmp.path().join("lib");
+    (tmp, model, lib)
+}
+
+/// A JSON array of numbers.
+pub(crate) fn numbers(v: &serde_json::Value) -> Vec<f64> {
+    let values = v.as_array().unwrap_or_else(|| panic!("not an array: {v}"));
+    values
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// Whether the `path` of a JSON hit, row or failure ends with `file`.
+pub(crate) fn path_ends_with(v: &serde_json::Value, file: &str) -> bool {
+    v["path"].as_str().is_some_and(|p| p.ends_with(file))
 }
 
 #[test]
 fn import_search_list_remove_reindex_with_json() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
+    let (tmp, model, lib) = tiny_library();
     let videos = tmp.path().join("my videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    video(
-        &videos,
-        "bike repair.mp4",
-        "testsrc2=size=160x120:rate=25",
-        24,
-        Some("1\n00:00:12,500 --> 00:00:15,000\nnow tighten the chain with a wrench\n"),
-    );
-    video(
-        &videos,
-        "garden.mkv",
-        "mandelbrot=size=160x120:rate=25",
-        8,
-        None,
-    );
+    let cue = "1\n00:00:12,500 --> 00:00:15,000\nnow tighten the chain with a wrench\n";
+    lavfi_srt(&videos, "bike repair.mp4", PATTERN, 24, cue);
+    lavfi(&videos, "garden.mkv", FRACTAL, 8);
     std::fs::write(
         videos.join("corrupt.mp4"),
         b"\x00\x00\x00\x18ftypmp42 but not really",
@@ -89,9 +103,7 @@ fn import_search_list_remove_reindex_with_json() {
     assert_eq!(r["imported"].as_array().map(Vec::len), Some(2), "{r}");
     let failed = r["failed"].as_array().expect("failed");
     assert_eq!(failed.len(), 1, "{r}");
-    assert!(failed[0]["path"]
-        .as_str()
-        .is_some_and(|p| p.ends_with("corrupt.mp4")));
+    assert!(path_ends_with(&failed[0], "corrupt.mp4"));
     assert!(failed[0]["reason"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(String::from_utf8_lossy(&o.stderr).contains("random weights"));
 
@@ -100,15 +112,10 @@ fn import_search_list_remove_reindex_with_json() {
         &model,
         &["search", "tighten the chain", "--json", "--limit", "5"],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let hits = json(&o);
     let top = &hits[0];
-    assert!(
-        top["path"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("bike repair.mp4")),
-        "{hits}"
-    );
+    assert!(path_ends_with(top, "bike repair.mp4"), "{hits}");
     let (s, e) = (
         top["start_s"].as_f64().expect("start"),
         top["end_s"].as_f64().expect("end"),
@@ -142,7 +149,7 @@ fn import_search_list_remove_reindex_with_json() {
         &model,
         &["remove", garden.to_str().expect("utf-8"), "--json"],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     assert!(garden.exists());
     let list = json(&vclip(&lib, &model, &["list", "--json"]));
     assert_eq!(list.as_array().map(Vec::len), Some(1));
@@ -151,7 +158,7 @@ fn import_search_list_remove_reindex_with_json() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nothing-like-this"));
 
     let o = vclip(&lib, &model, &["reindex", "--json"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let r = json(&o);
     assert_eq!(
         (r["reembedded"].as_u64(), r["windows"].as_u64()),
@@ -159,9 +166,7 @@ fn import_search_list_remove_reindex_with_json() {
         "{r}"
     );
     let hits = json(&vclip(&lib, &model, &["search", "wrench", "--json"]));
-    assert!(hits[0]["path"]
-        .as_str()
-        .is_some_and(|p| p.ends_with("bike repair.mp4")));
+    assert!(path_ends_with(&hits[0], "bike repair.mp4"));
 }
 
 fn count_files(dir: &Path, ext: &str) -> usize {
@@ -183,21 +188,16 @@ fn count_files(dir: &Path, ext: &str) -> usize {
 
 #[test]
 fn kill_dash_nine_during_import_then_resume() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
+    let (tmp, model, lib) = tiny_library();
     let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
     let n = 6;
     for i in 0..n {
-        video(
+        lavfi_srt(
             &videos,
             &format!("clip{i}.mp4"),
-            "testsrc2=size=160x120:rate=25",
+            PATTERN,
             20 + i,
-            Some(&format!(
-                "1\n00:00:05,000 --> 00:00:07,000\nmarker phrase number{i}\n"
-            )),
+            &format!("1\n00:00:05,000 --> 00:00:07,000\nmarker phrase number{i}\n"),
         );
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_vclip"))
@@ -241,7 +241,7 @@ fn kill_dash_nine_during_import_then_resume() {
         &model,
         &["import", videos.to_str().expect("utf-8"), "--json"],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let r = json(&o);
     let imported = r["imported"].as_array().map_or(0, Vec::len);
     let skipped = r["skipped"].as_array().map_or(0, Vec::len);
@@ -259,12 +259,7 @@ fn kill_dash_nine_during_import_then_resume() {
             &["search", &format!("number{i}"), "--json"],
         ));
         let top = &hits[0];
-        assert!(
-            top["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with(&format!("clip{i}.mp4"))),
-            "{hits}"
-        );
+        assert!(path_ends_with(top, &format!("clip{i}.mp4")), "{hits}");
         let (s, e) = (
             top["start_s"].as_f64().expect("s"),
             top["end_s"].as_f64().expect("e"),
@@ -273,62 +268,31 @@ fn kill_dash_nine_during_import_then_resume() {
     }
 }
 
-/// The real all-MiniLM-L6-v2 (fetched by scripts/fetch-test-assets.sh), or `None` to skip.
-fn minilm() -> Option<PathBuf> {
-    let dir = std::env::var_os("VCLIP_TEST_MINILM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/all-minilm-l6-v2"));
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
-        panic!(
-            "all-MiniLM-L6-v2 not found at {} (scripts/fetch-test-assets.sh)",
-            dir.display()
-        );
-    } else {
-        eprintln!("skipping: all-MiniLM-L6-v2 not found at {}", dir.display());
-        None
-    }
-}
-
 #[test]
 fn subtitles_are_found_by_meaning_with_the_real_sentence_encoder() {
-    let Some(minilm) = minilm() else {
+    let Some(minilm) = vclip_testkit::minilm() else {
         return;
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
+    let (tmp, model, lib) = tiny_library();
     let videos = tmp.path().join("v");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    video(
-        &videos,
-        "a.mp4",
-        "testsrc2=size=160x120:rate=25",
-        12,
-        Some("1\n00:00:06,000 --> 00:00:09,000\nwhisk them until they are light and fluffy\n"),
-    );
-    video(
-        &videos,
-        "b.mp4",
-        "mandelbrot=size=160x120:rate=25",
-        12,
-        Some("1\n00:00:03,000 --> 00:00:05,000\nnow tighten the bolts on the rear wheel\n"),
-    );
+    let eggs = "1\n00:00:06,000 --> 00:00:09,000\nwhisk them until they are light and fluffy\n";
+    let bolts = "1\n00:00:03,000 --> 00:00:05,000\nnow tighten the bolts on the rear wheel\n";
+    lavfi_srt(&videos, "a.mp4", PATTERN, 12, eggs);
+    lavfi_srt(&videos, "b.mp4", FRACTAL, 12, bolts);
     let run = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--sentence-model", minilm.to_str().expect("utf-8")]);
         vclip(&lib, &model, &all)
     };
     let o = run(&["import", videos.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     // No word in common with the cue ("beat eggs" vs "whisk … fluffy"): only meaning links them.
     for (query, file, start) in [
         ("how do I beat eggs", "a.mp4", 6.0),
         ("fixing a bicycle", "b.mp4", 3.0),
     ] {
         let o = run(&["search", query, "--json"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        success(&o);
         let hits = json(&o);
         let semantic: Vec<&serde_json::Value> = hits
             .as_array()
@@ -343,10 +307,7 @@ fn subtitles_are_found_by_meaning_with_the_real_sentence_encoder() {
         let best = semantic
             .first()
             .unwrap_or_else(|| panic!("no semantic hit: {hits}"));
-        assert!(
-            best["path"].as_str().is_some_and(|p| p.ends_with(file)),
-            "{hits}"
-        );
+        assert!(path_ends_with(best, file), "{hits}");
         assert!(
             best["start_s"].as_f64().is_some_and(|s| s <= start),
             "{best}"
@@ -356,7 +317,7 @@ fn subtitles_are_found_by_meaning_with_the_real_sentence_encoder() {
 
 #[test]
 fn pull_sentence_downloads_checks_and_loads_from_a_mirror() {
-    let Some(minilm) = minilm() else {
+    let Some(minilm) = vclip_testkit::minilm() else {
         return;
     };
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -365,14 +326,14 @@ fn pull_sentence_downloads_checks_and_loads_from_a_mirror() {
     for f in ["config.json", "model.safetensors", "vocab.txt"] {
         std::fs::copy(minilm.join(f), served.join(f)).expect("copy");
     }
-    let server = crate::cli_models::mirror(&tmp.path().join("www"));
+    let server = vclip_testkit::http::serve_folder(&served);
     let out = tmp.path().join("all-minilm-l6-v2");
     let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(["models", "pull-sentence", "--mirror", &server.1, "--out"])
+        .args(["models", "pull-sentence", "--mirror", &server.url, "--out"])
         .arg(&out)
         .output()
         .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     assert!(out.join("model.safetensors").is_file());
     assert!(!out.join("model.safetensors.part").exists());
     // It loads: the search commands pick it up from there.

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{ffmpeg, testsrc};
+use vclip_testkit::{audio_only, still_image, testsrc};
+
+use crate::cli_library::numbers;
 
 fn vclip(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
@@ -19,6 +21,34 @@ fn os(s: &str) -> &std::ffi::OsStr {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `vclip WORDS… FILE ARGS…`.
+fn vclip_on(words: &[&str], file: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(words)
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("run vclip")
+}
+
+/// `vclip frames FILE --at AT --out OUT`.
+fn frames(file: &Path, at: &str, out: &Path) -> Output {
+    vclip(&[
+        os("frames"),
+        file.as_os_str(),
+        os("--at"),
+        os(at),
+        os("--out"),
+        out.as_os_str(),
+    ])
+}
+
+/// The JSON on stdout of a command that succeeded.
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 #[test]
@@ -100,14 +130,7 @@ fn frames_writes_the_thirty_frames_of_a_second() {
     let dir = tempfile::tempdir().expect("tempdir");
     let video = testsrc(dir.path(), "v.mp4", "640x360", "25", 2.5);
     let out_dir = dir.path().join("frames out");
-    let out = vclip(&[
-        os("frames"),
-        video.as_os_str(),
-        os("--at"),
-        os("2.2"),
-        os("--out"),
-        out_dir.as_os_str(),
-    ]);
+    let out = frames(&video, "2.2", &out_dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -120,14 +143,7 @@ fn frames_writes_the_thirty_frames_of_a_second() {
     let v = first.video.expect("image");
     assert_eq!((v.width, v.height, v.codec.as_str()), (224, 224, "png"));
 
-    let out = vclip(&[
-        os("frames"),
-        video.as_os_str(),
-        os("--at"),
-        os("9"),
-        os("--out"),
-        out_dir.as_os_str(),
-    ]);
+    let out = frames(&video, "9", &out_dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("past the end"), "{}", stderr(&out));
 }
@@ -141,93 +157,39 @@ fn subtitles_and_thumbnail_commands() {
         "1\n00:00:00,200 --> 00:00:01,000\nhello there\n",
     )
     .expect("write");
-    let out = vclip(&[os("subtitles"), video.as_os_str(), os("--json")]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let json = json_of(&vclip_on(&["subtitles"], &video, &["--json"]));
     assert_eq!(json[0]["cues"][0]["text"], "hello there");
     assert_eq!(json[0]["cues"][0]["start_s"], 0.2);
 
     let thumb = dir.path().join("t.jpg");
-    let out = vclip(&[
-        os("thumbnail"),
-        video.as_os_str(),
-        os("--at"),
-        os("1"),
-        os("--out"),
-        thumb.as_os_str(),
-    ]);
+    let at = ["--at", "1", "--out", thumb.to_str().expect("utf-8")];
+    let out = vclip_on(&["thumbnail"], &video, &at);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(&std::fs::read(&thumb).expect("jpeg")[..2], &[0xFF, 0xD8]);
+}
+
+/// `vclip frames FILE --at 0` fails (exit 1) and says `message` on stderr.
+fn refused_by_frames(file: &Path, message: &str) {
+    let out = frames(file, "0", file.parent().expect("a folder"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(message), "{}", stderr(&out));
 }
 
 #[test]
 fn audio_only_and_still_image_are_refused_by_frames() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let audio = dir.path().join("song.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=duration=1",
-        "-c:a",
-        "aac",
-        audio.to_str().expect("utf-8"),
-    ]);
-    let out = vclip(&[
-        os("frames"),
-        audio.as_os_str(),
-        os("--at"),
-        os("0"),
-        os("--out"),
-        dir.path().as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("song.mp4: no video stream (audio only)"),
-        "{}",
-        stderr(&out)
-    );
-
-    let still = dir.path().join("photo.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=64x48",
-        "-frames:v",
-        "1",
-        still.to_str().expect("utf-8"),
-    ]);
-    let out = vclip(&[
-        os("frames"),
-        still.as_os_str(),
-        os("--at"),
-        os("0"),
-        os("--out"),
-        dir.path().as_os_str(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("photo.jpg: a still image, not a video"),
-        "{}",
-        stderr(&out)
-    );
+    let audio = audio_only(dir.path(), "song.mp4");
+    refused_by_frames(&audio, "song.mp4: no video stream (audio only)");
+    let still = still_image(dir.path(), "photo.jpg");
+    refused_by_frames(&still, "photo.jpg: a still image, not a video");
 }
 
 #[test]
 fn bench_decode_reports_a_ratio_to_the_ffmpeg_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let video = testsrc(dir.path(), "b.mp4", "640x360", "30", 2.0);
-    let out = vclip(&[
-        os("bench"),
-        os("decode"),
-        video.as_os_str(),
-        os("--runs"),
-        os("1"),
-        os("--json"),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let out = vclip_on(&["bench", "decode"], &video, &["--runs", "1", "--json"]);
+    let json = json_of(&out);
     assert_eq!(json["frames"], 60);
     let ratio = json["ratio"].as_f64().expect("ratio");
     let ours = json["vclip_fps"].as_f64().expect("fps");
@@ -240,27 +202,12 @@ fn bench_decode_reports_a_ratio_to_the_ffmpeg_cli() {
 fn bench_import_reports_the_median_ratio_to_decode_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let video = testsrc(dir.path(), "i.mp4", "320x240", "30", 2.0);
-    let out = vclip(&[
-        os("bench"),
-        os("import"),
-        video.as_os_str(),
-        os("--preset"),
-        os("tiny"),
-        os("--runs"),
-        os("2"),
-        os("--json"),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let args = ["--preset", "tiny", "--runs", "2", "--json"];
+    let json = json_of(&vclip_on(&["bench", "import"], &video, &args));
     assert_eq!(json["video_s"], 2.0);
     assert_eq!(json["runs"], 2);
     assert_eq!(json["random_weights"], true);
-    let ratios: Vec<f64> = json["ratios"]
-        .as_array()
-        .expect("ratios")
-        .iter()
-        .map(|r| r.as_f64().expect("ratio"))
-        .collect();
+    let ratios = numbers(&json["ratios"]);
     assert_eq!(ratios.len(), 2);
     let ratio = json["ratio_to_decode"].as_f64().expect("ratio");
     assert!(ratios.contains(&ratio), "{ratio} not one of {ratios:?}");

@@ -2,11 +2,13 @@
 //! models (random weights, named as such): the plumbing from files to numbers, not model quality
 //! (that is proven by the parity tests in crates/model).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 
-use crate::support::testsrc;
+use vclip_testkit::http::serve_folder;
+use vclip_testkit::{lavfi, model_fixtures, testsrc};
+
+use crate::cli_library::numbers;
 
 fn vclip<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vclip"))
@@ -25,7 +27,7 @@ fn ok(o: &Output) -> String {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/model/tests/fixtures")
+    model_fixtures()
 }
 
 fn encode_json(video: &Path, model: &Path) -> serde_json::Value {
@@ -40,18 +42,8 @@ fn encode_json(video: &Path, model: &Path) -> serde_json::Value {
 }
 
 fn features(v: &serde_json::Value) -> Vec<Vec<f64>> {
-    v["features"]
-        .as_array()
-        .expect("features")
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .expect("row")
-                .iter()
-                .map(|x| x.as_f64().expect("f"))
-                .collect()
-        })
-        .collect()
+    let rows = v["features"].as_array().expect("features");
+    rows.iter().map(numbers).collect()
 }
 
 #[test]
@@ -102,22 +94,7 @@ fn init_random_then_encode_gives_unit_features_per_second_and_windows() {
 
     // Deterministic, and different content gives different features.
     assert_eq!(features(&encode_json(&a, &model)), fa);
-    let b = dir.path().join("b.mp4");
-    crate::support::ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "mandelbrot=size=320x240:rate=25",
-        "-t",
-        "2.5",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        b.to_str().expect("utf-8"),
-    ]);
+    let b = lavfi(dir.path(), "b.mp4", "mandelbrot=size=320x240:rate=25", 2.5);
     assert_ne!(features(&encode_json(&b, &model))[0], fa[0]);
 }
 
@@ -176,45 +153,6 @@ fn import_reads_both_pytorch_formats_and_names_mismatches() {
     assert!(!out_dir.join("config.json").exists());
 }
 
-/// `python3 -m http.server` on a free loopback port, serving `dir`.
-pub struct Mirror(Child, pub String);
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub fn mirror(dir: &Path) -> Mirror {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Mirror(child, format!("http://127.0.0.1:{port}/models"))
-}
-
 #[test]
 fn pull_downloads_from_a_mirror_and_imports() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -232,7 +170,7 @@ fn pull_downloads_from_a_mirror_and_imports() {
     )
     .expect("copy");
     std::fs::copy(f.join("tiny/vocab.txt"), served.join("vocab.txt")).expect("copy");
-    let server = mirror(&dir.path().join("www"));
+    let server = serve_folder(&served);
     let out_dir = dir.path().join("models/videoclip");
     let o = vclip([
         "models".as_ref(),
@@ -240,7 +178,7 @@ fn pull_downloads_from_a_mirror_and_imports() {
         "--preset".as_ref(),
         "tiny".as_ref(),
         "--mirror".as_ref(),
-        server.1.as_ref(),
+        server.url.as_ref(),
         "--out".as_ref(),
         out_dir.as_os_str(),
     ]);
@@ -398,7 +336,7 @@ fn pull_clip_downloads_from_a_mirror_and_imports() {
     for n in ["config.json", "tokenizer.json", "model.safetensors"] {
         std::fs::copy(hf.join(n), served.join(n)).expect("copy");
     }
-    let server = mirror(&dir.path().join("www"));
+    let server = serve_folder(&served);
     let models = dir.path().join("models");
     let out_dir = models.join("clip-vit-b32");
     let o = vclip([
@@ -406,7 +344,7 @@ fn pull_clip_downloads_from_a_mirror_and_imports() {
         "pull".as_ref(),
         "clip-vit-b32".as_ref(),
         "--mirror".as_ref(),
-        server.1.as_ref(),
+        server.url.as_ref(),
         "--out".as_ref(),
         out_dir.as_os_str(),
     ]);
@@ -465,12 +403,7 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
     assert!(v.get("s3d").is_none(), "no S3D-G in a CLIP model: {v}");
     // The first synthetic frame's embedding (what tools/clip_tower_bench.py compares with
     // PyTorch's): the model's unit-length output.
-    let check: Vec<f64> = v["check_features"]
-        .as_array()
-        .expect("check_features")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect();
+    let check = numbers(&v["check_features"]);
     assert!(!check.is_empty());
     let norm = check.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
@@ -484,23 +417,16 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
         "{agree}"
     );
     // The tiny CLIP bench with one more option.
-    let tiny_clip_bench = |extra: &[&str]| {
+    // (`extra`: space-separated.)
+    let tiny_clip_bench = |extra: &str| {
         let base = ["bench", "encode", "--family", "clip", "--preset", "tiny"];
-        vclip(base.iter().chain(extra))
+        vclip(base.into_iter().chain(extra.split(' ')))
     };
-    let o = tiny_clip_bench(&[
-        "--runs",
-        "1",
-        "--batch",
-        "3",
-        "--image-precision",
-        "f32",
-        "--json",
-    ]);
+    let o = tiny_clip_bench("--runs 1 --batch 3 --image-precision f32 --json");
     let f32_run: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
     assert_eq!(f32_run["clip_image"]["precision"], "f32");
     assert!(f32_run["clip_image"].get("q8_cosine_to_f32").is_none());
-    let bad = tiny_clip_bench(&["--image-precision", "q3"]);
+    let bad = tiny_clip_bench("--image-precision q3");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("q3"));
 
@@ -530,17 +456,7 @@ fn bench_encode_clip_reports_frames_per_second_and_a_unit_check_embedding() {
 
 #[test]
 fn bench_search_reports_recall_against_exact_search() {
-    let o = vclip([
-        "bench",
-        "search",
-        "--n",
-        "3000",
-        "--dims",
-        "32",
-        "--queries",
-        "20",
-        "--json",
-    ]);
+    let o = vclip("bench search --n 3000 --dims 32 --queries 20 --json".split(' '));
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
     assert_eq!(v["n"], 3000);
     let recall = v["recall_at_k"].as_f64().expect("recall");
@@ -550,27 +466,9 @@ fn bench_search_reports_recall_against_exact_search() {
 
 #[test]
 fn bench_search_sweeps_beams_on_clustered_data_after_the_text_tower() {
-    let o = vclip([
-        "bench",
-        "search",
-        "--n",
-        "2000",
-        "--dims",
-        "32",
-        "--queries",
-        "10",
-        "--data",
-        "clustered",
-        "--ef",
-        "16,64",
-        "--m",
-        "8",
-        "--ef-construction",
-        "32",
-        "--preset",
-        "tiny",
-        "--json",
-    ]);
+    let args = "bench search --n 2000 --dims 32 --queries 10 --data clustered --ef 16,64 --m 8 \
+                --ef-construction 32 --preset tiny --json";
+    let o = vclip(args.split_whitespace());
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
     assert_eq!(v["data"]["kind"], "clustered");
     assert_eq!(

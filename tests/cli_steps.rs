@@ -6,10 +6,15 @@
 //! pattern. That checks the plumbing exactly (token file → rows → seconds → DP → spans), not the
 //! model's quality.
 
+use std::path::Path;
+use std::process::Output;
+
 use vclip_engine::{Engine, EngineError, StepEmbedder, StepOptions};
 use vclip_model::{Device, VClipModel};
 
-use crate::cli_library::{json, tiny_model, vclip, video};
+use vclip_testkit::{ffmpeg, lavfi, lavfi_args, lavfi_srt};
+
+use crate::cli_library::{json, success, tiny_library, tiny_model, vclip, PATTERN};
 
 const CUES: &str = "1\n00:00:02,000 --> 00:00:06,000\nremove the screws\n\n\
                     2\n00:00:10,000 --> 00:00:14,000\nlift the cover\n\n\
@@ -88,20 +93,19 @@ fn min_norm(h: &[Vec<f32>], y: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// `vclip steps VIDEO ARGS… --library LIB --model MODEL`.
+fn run_steps(lib: &Path, model: &Path, video: &str, args: &[&str]) -> Output {
+    vclip(lib, model, &[&["steps", video][..], args].concat())
+}
+
 #[test]
 fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let model_dir = tiny_model(tmp.path());
     let lib = tmp.path().join("lib");
-    let clip = video(
-        tmp.path(),
-        "repair.mp4",
-        "testsrc2=size=160x120:rate=25",
-        24,
-        Some(CUES),
-    );
+    let clip = lavfi_srt(tmp.path(), "repair.mp4", PATTERN, 24, CUES);
     let o = vclip(&lib, &model_dir, &["import", clip.to_str().expect("utf-8")]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
 
     let model = VClipModel::load(&model_dir, &Device::Cpu).expect("model");
     let (engine, _) = Engine::open(&lib, Some(model.into())).expect("open");
@@ -199,16 +203,8 @@ fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
 
 #[test]
 fn steps_command_json_table_files_and_errors() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
-    let clip = video(
-        tmp.path(),
-        "repair.mp4",
-        "testsrc2=size=160x120:rate=25",
-        12,
-        None,
-    );
+    let (tmp, model, lib) = tiny_library();
+    let clip = lavfi(tmp.path(), "repair.mp4", PATTERN, 12);
     let path = clip.to_str().expect("utf-8");
     // Not imported yet: the error names the video.
     let o = vclip(&lib, &model, &["steps", path, "--step", "a", "--json"]);
@@ -216,21 +212,10 @@ fn steps_command_json_table_files_and_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("repair.mp4"));
 
     let o = vclip(&lib, &model, &["import", path]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = vclip(
-        &lib,
-        &model,
-        &[
-            "steps",
-            path,
-            "--step",
-            "remove the screws",
-            "--step",
-            "lift the cover",
-            "--json",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
+    let two = ["--step", "remove the screws", "--step", "lift the cover"];
+    let o = run_steps(&lib, &model, path, &[&two[..], &["--json"]].concat());
+    success(&o);
     let r = json(&o);
     assert!(
         r["video"]
@@ -264,18 +249,9 @@ fn steps_command_json_table_files_and_errors() {
     )
     .expect("write");
     let id = r["video_id"].as_i64().expect("id").to_string();
-    let o = vclip(
-        &lib,
-        &model,
-        &[
-            "steps",
-            &id,
-            "--steps-file",
-            list.to_str().expect("utf-8"),
-            "--unordered",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = list.to_str().expect("utf-8");
+    let o = run_steps(&lib, &model, &id, &["--steps-file", file, "--unordered"]);
+    success(&o);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains(" 3  0:") && text.contains("unplug it"),
@@ -301,11 +277,7 @@ fn steps_command_json_table_files_and_errors() {
 
     // An empty steps file and an unknown video are refused.
     std::fs::write(&list, "\n  \n").expect("write");
-    let o = vclip(
-        &lib,
-        &model,
-        &["steps", path, "--steps-file", list.to_str().expect("utf-8")],
-    );
+    let o = run_steps(&lib, &model, path, &["--steps-file", file]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no steps"));
     let o = vclip(&lib, &model, &["steps", "no-such-video", "--step", "a"]);
@@ -354,27 +326,27 @@ fn eval_crosstask_reads_the_release_format_and_computes_recall() {
     for (task, vid, csv, secs) in annotations {
         std::fs::write(ann.join(format!("{task}_{vid}.csv")), csv).expect("write");
         if secs > 0 {
-            video(
-                &videos,
-                &format!("{vid}.mp4"),
-                "testsrc2=size=160x120:rate=25",
-                secs,
-                None,
-            );
+            lavfi(&videos, &format!("{vid}.mp4"), PATTERN, secs);
         }
     }
     std::fs::write(ann.join("222_gone.csv"), "1,0,1\n").expect("write");
 
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(["eval", "crosstask", "--json", "--annotations"])
-        .arg(&data)
-        .arg("--videos")
-        .arg(&videos)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("run vclip");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // `vclip eval crosstask [--json] --annotations ANNOTATIONS --videos VIDEOS --model MODEL`.
+    let eval = |json: &[&str], annotations: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
+            .args(["eval", "crosstask"])
+            .args(json)
+            .arg("--annotations")
+            .arg(annotations)
+            .arg("--videos")
+            .arg(&videos)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .expect("run vclip")
+    };
+    let o = eval(&["--json"], &data);
+    success(&o);
     let r = json(&o);
     assert_eq!(r["missing"], serde_json::json!(["222_gone"]), "{r}");
     let vids = r["videos"].as_array().expect("videos");
@@ -425,27 +397,19 @@ fn eval_crosstask_reads_the_release_format_and_computes_recall() {
     // Its own library, inside the videos folder, unless --library says otherwise.
     assert!(videos.join(".vclip-crosstask").is_dir());
     // A folder that is not CrossTask's: a clear error naming the file.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vclip"))
-        .args(["eval", "crosstask", "--annotations"])
-        .arg(tmp.path())
-        .arg("--videos")
-        .arg(&videos)
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .expect("run vclip");
+    let o = eval(&[], tmp.path());
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tasks_primary.txt"));
 }
 
 /// `(title, start_ms, end_ms)` of `ffprobe -show_chapters` on `file`.
-fn probed_chapters(file: &std::path::Path) -> Vec<(String, i64, i64)> {
+fn probed_chapters(file: &Path) -> Vec<(String, i64, i64)> {
     let o = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-show_chapters", "-of", "json"])
         .arg(file)
         .output()
         .expect("the ffprobe CLI is installed (scripts/deps.sh)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("ffprobe JSON");
     let secs = |x: &serde_json::Value| -> i64 {
         let s: f64 = x.as_str().expect("time").parse().expect("number");
@@ -500,19 +464,11 @@ fn read_vtt(text: &str) -> Vec<(String, i64, i64)> {
 /// `#`, `\`, `&`, `<`, `-->` survive) and WebVTT that reads back to the same chapters.
 #[test]
 fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
-    let clip = video(
-        tmp.path(),
-        "repair.mp4",
-        "testsrc2=size=160x120:rate=25",
-        12,
-        None,
-    );
+    let (tmp, model, lib) = tiny_library();
+    let clip = lavfi(tmp.path(), "repair.mp4", PATTERN, 12);
     let path = clip.to_str().expect("utf-8");
     let o = vclip(&lib, &model, &["import", path]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    success(&o);
 
     let texts = [
         "remove the screws; then = the cover",
@@ -521,14 +477,14 @@ fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
     ];
     let ffmeta = tmp.path().join("chapters.txt");
     let vtt = tmp.path().join("chapters.vtt");
-    let run = |file: &std::path::Path| {
+    let run = |file: &Path| {
         let mut args = vec!["steps", path, "--json", "--chapters"];
         args.push(file.to_str().expect("utf-8"));
         for t in &texts {
             args.extend(["--step", t]);
         }
         let o = vclip(&lib, &model, &args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        success(&o);
         json(&o)
     };
     let r = run(&ffmeta);
@@ -560,20 +516,11 @@ fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
     // Muxed by the real ffmpeg. Matroska keeps every start and end.
     let mkv = tmp.path().join("out.mkv");
     let mp4 = tmp.path().join("out.mp4");
+    let meta = ffmeta.to_str().expect("utf-8");
     for out in [&mkv, &mp4] {
-        crate::support::ffmpeg(&[
-            "-i",
-            path,
-            "-i",
-            ffmeta.to_str().expect("utf-8"),
-            "-map_metadata",
-            "1",
-            "-map_chapters",
-            "1",
-            "-codec",
-            "copy",
-            out.to_str().expect("utf-8"),
-        ]);
+        let out = out.to_str().expect("utf-8");
+        let chapters = ["-map_metadata", "1", "-map_chapters", "1", "-codec", "copy"];
+        ffmpeg(&[&["-i", path, "-i", meta][..], &chapters, &[out]].concat());
     }
     let close = |a: &[(String, i64, i64)], b: &[(String, i64, i64)]| {
         a.len() == b.len()
@@ -595,38 +542,24 @@ fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
 
     // A file that cannot be written: the error names it, and no chapters file appears.
     let bad = tmp.path().join("no-such-folder").join("c.vtt");
-    let o = vclip(
-        &lib,
-        &model,
-        &[
-            "steps",
-            path,
-            "--step",
-            "a",
-            "--chapters",
-            bad.to_str().expect("utf-8"),
-        ],
-    );
+    let bad = bad.to_str().expect("utf-8");
+    let o = run_steps(&lib, &model, path, &["--step", "a", "--chapters", bad]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no-such-folder"), "{err}");
     // --chapters-format overrides the name.
     let forced = tmp.path().join("chapters.data");
-    let o = vclip(
-        &lib,
-        &model,
-        &[
-            "steps",
-            path,
-            "--step",
-            "a",
-            "--chapters",
-            forced.to_str().expect("utf-8"),
-            "--chapters-format",
-            "vtt",
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let name = forced.to_str().expect("utf-8");
+    let args = [
+        "--step",
+        "a",
+        "--chapters",
+        name,
+        "--chapters-format",
+        "vtt",
+    ];
+    let o = run_steps(&lib, &model, path, &args);
+    success(&o);
     assert!(std::fs::read_to_string(&forced)
         .expect("written")
         .starts_with("WEBVTT\n"));
@@ -634,54 +567,33 @@ fn steps_export_chapters_that_ffmpeg_muxes_and_webvtt_reads_back() {
 
 #[test]
 fn steps_the_video_lists_itself_come_from_its_description_or_subtitles() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let model = tiny_model(tmp.path());
-    let lib = tmp.path().join("lib");
+    let (tmp, model, lib) = tiny_library();
     let announced =
         "1\n00:00:02,000 --> 00:00:04,000\nStep 1: remove the screws. They are tiny.\n\n\
                      2\n00:00:10,000 --> 00:00:11,000\nStep two.\n\n\
                      3\n00:00:11,000 --> 00:00:13,000\nlift the cover\n\n\
                      4\n00:00:17,000 --> 00:00:19,000\nstep three, unplug the battery!\n";
-    let repair = video(
-        tmp.path(),
-        "repair.mp4",
-        "testsrc2=size=160x120:rate=25",
-        24,
-        Some(announced),
-    );
+    let repair = lavfi_srt(tmp.path(), "repair.mp4", PATTERN, 24, announced);
     // A container description tag (Matroska keeps any tag).
-    let cake = tmp.path().join("cake.mkv");
-    crate::support::ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "smptebars=size=160x120:rate=25",
-        "-t",
-        "15",
+    let description = "description=Grandma's cake.\n1. Whisk the eggs\n2. Fold in the flour\n3. Bake\nhttps://example.com";
+    let args = [
         "-c:v",
         "libx264",
         "-preset",
         "ultrafast",
         "-metadata",
-        "description=Grandma's cake.\n1. Whisk the eggs\n2. Fold in the flour\n3. Bake\nhttps://example.com",
-        cake.to_str().expect("utf-8"),
-    ]);
-    let plain = video(tmp.path(), "plain.mp4", "mandelbrot=size=160x120", 10, None);
+        description,
+    ];
+    let bars = "smptebars=size=160x120:rate=25";
+    let cake = lavfi_args(tmp.path(), "cake.mkv", bars, 15.0, &args);
+    let plain = lavfi(tmp.path(), "plain.mp4", "mandelbrot=size=160x120", 10);
     for v in [&repair, &cake, &plain] {
         let o = vclip(&lib, &model, &["import", v.to_str().expect("utf-8")]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        success(&o);
     }
-    let from_video = |v: &std::path::Path| {
-        vclip(
-            &lib,
-            &model,
-            &[
-                "steps",
-                v.to_str().expect("utf-8"),
-                "--from-video",
-                "--json",
-            ],
-        )
+    let from_video = |v: &Path| {
+        let v = v.to_str().expect("utf-8");
+        run_steps(&lib, &model, v, &["--from-video", "--json"])
     };
     let texts = |r: &serde_json::Value| -> Vec<String> {
         r["steps"]
@@ -691,16 +603,19 @@ fn steps_the_video_lists_itself_come_from_its_description_or_subtitles() {
             .map(|s| s["text"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
+    // The steps found in `v`, which must succeed: the output, its JSON and the step texts.
+    let found = |v: &Path| {
+        let o = from_video(v);
+        success(&o);
+        let r = json(&o);
+        let t = texts(&r);
+        (o, r, t)
+    };
 
     // Subtitles: "Step 1: …", "Step two." + the next cue, "step three, …".
-    let o = from_video(&repair);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = json(&o);
-    assert_eq!(
-        texts(&r),
-        ["remove the screws", "lift the cover", "unplug the battery"],
-        "{r}"
-    );
+    let (o, r, listed) = found(&repair);
+    let want = ["remove the screws", "lift the cover", "unplug the battery"];
+    assert_eq!(listed, want, "{r}");
     assert_eq!(r["found"]["origin"]["kind"], "subtitles", "{r}");
     assert_eq!(
         r["found"]["origin"]["at_s"],
@@ -723,11 +638,9 @@ fn steps_the_video_lists_itself_come_from_its_description_or_subtitles() {
     assert_eq!(r["found"]["list"], "numbered");
 
     // The container's description tag.
-    let o = from_video(&cake);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r = json(&o);
+    let (_, r, listed) = found(&cake);
     assert_eq!(
-        texts(&r),
+        listed,
         ["Whisk the eggs", "Fold in the flour", "Bake"],
         "{r}"
     );

@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::cli_library::{json, tiny_model, video};
+use vclip_testkit::{lavfi_srt, srt};
+
+use crate::cli_finetune::small_finetune;
+use crate::cli_library::{json, path_ends_with, tiny_model};
 
 /// `vclip ARGS --library LIB` with no model named anywhere but in the library.
 pub(crate) fn run(tmp: &Path, lib: &Path, args: &[&str]) -> Output {
@@ -36,10 +39,7 @@ pub(crate) fn ok(o: Output) -> Output {
 /// active version's vector index is there).
 fn search_finds(tmp: &Path, lib: &Path, query: &str, file: &str) {
     let hits = json(&ok(run(tmp, lib, &["search", query, "--json"])));
-    assert!(
-        hits[0]["path"].as_str().is_some_and(|p| p.ends_with(file)),
-        "{query}: {hits}"
-    );
+    assert!(path_ends_with(&hits[0], file), "{query}: {hits}");
     let visual = hits
         .as_array()
         .expect("array")
@@ -48,34 +48,32 @@ fn search_finds(tmp: &Path, lib: &Path, query: &str, file: &str) {
     assert!(visual, "no visual hit: {hits}");
 }
 
+/// Four cues, `2k` to `2k + 1.9` s: `{word} number {k} in {colour}`.
 fn cues(word: &str, colour: &str) -> String {
-    (0..4)
-        .map(|k| {
-            format!(
-                "{}\n00:00:0{},000 --> 00:00:0{},900\n{word} number {k} in {colour}\n\n",
-                k + 1,
-                2 * k,
-                2 * k + 1
-            )
-        })
-        .collect()
+    let cue = |k: u32| {
+        (
+            f64::from(2 * k),
+            f64::from(2 * k) + 1.9,
+            format!("{word} number {k} in {colour}"),
+        )
+    };
+    srt(&(0..4).map(cue).collect::<Vec<_>>())
 }
 
 /// `red.mp4`, `blue.mp4`, `green.mp4` (8, 9, 10 s) in `dir/videos`, each with four cues naming
 /// a word and its colour (apples, ocean, forest).
 pub(crate) fn three_colour_videos(dir: &Path) -> PathBuf {
     let videos = dir.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
     for (i, (colour, word)) in [("red", "apples"), ("blue", "ocean"), ("green", "forest")]
         .iter()
         .enumerate()
     {
-        video(
+        lavfi_srt(
             &videos,
             &format!("{colour}.mp4"),
             &format!("color=c={colour}:size=160x120:rate=10"),
             8 + i as u32,
-            Some(&cues(word, colour)),
+            &cues(word, colour),
         );
     }
     videos
@@ -106,30 +104,9 @@ fn finetune_versions_rollback_and_use_again() {
 
     // Fine-tune: the new model becomes the active version, the base its parent.
     let tuned = t.join("tuned");
-    let r = json(&ok(run(
-        t,
-        &lib,
-        &[
-            "finetune",
-            "--model",
-            m,
-            "--epochs",
-            "2",
-            "--batch-videos",
-            "2",
-            "--pairs-per-video",
-            "3",
-            "--holdout",
-            "0.25",
-            "--lr",
-            "1e-3",
-            "--warmup-steps",
-            "1",
-            "--out",
-            tuned.to_str().expect("utf-8"),
-            "--json",
-        ],
-    )));
+    let mut args = small_finetune(&tuned);
+    args.extend(["--model", m]);
+    let r = json(&ok(run(t, &lib, &args)));
     let new = r["model_version"].as_str().expect("version").to_owned();
     let v = json(&ok(run(t, &lib, &["models", "versions", "--json"])));
     let rows = v["versions"].as_array().expect("versions");
@@ -170,12 +147,12 @@ fn finetune_versions_rollback_and_use_again() {
 
     // A video imported while the base is active has no windows of the new version: using the
     // new version again re-embeds the library from the feature cache (by a start of its name).
-    video(
+    lavfi_srt(
         &videos,
         "yellow.mp4",
         "color=c=yellow:size=160x120:rate=10",
         6,
-        Some(&cues("bananas", "yellow")),
+        &cues("bananas", "yellow"),
     );
     ok(run(t, &lib, &["import", videos.to_str().expect("utf-8")]));
     let towers = new.rsplit('/').next().expect("towers id");

@@ -1,9 +1,6 @@
 //! End-to-end tests of the whole workspace, driving the `vclip` binary like a user would.
 //! One test binary (ripgrep's layout); each module covers one face of the product.
 
-#[path = "../crates/media/tests/support/mod.rs"]
-mod support;
-
 mod cli_clip;
 mod cli_finetune;
 mod cli_finetune_learns;

@@ -150,27 +150,10 @@ fn tiny_model(dir: &Path) -> ModelChoice {
 
 /// A small H.264 video from a lavfi source, with an optional sidecar `.srt`.
 fn lavfi_video(dir: &Path, name: &str, source: &str, seconds: u32, srt: Option<&str>) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "lavfi", "-i", source, "-t", &seconds.to_string()])
-        .args([
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ])
-        .arg(&path)
-        .status()
-        .expect("the ffmpeg CLI is needed to generate test videos (scripts/deps.sh installs it)");
-    assert!(status.success(), "ffmpeg failed to make {}", path.display());
-    if let Some(cues) = srt {
-        std::fs::write(path.with_extension("srt"), cues).expect("write srt");
+    match srt {
+        Some(cues) => vclip_testkit::lavfi_srt(dir, name, source, seconds, cues),
+        None => vclip_testkit::lavfi(dir, name, source, seconds),
     }
-    path
 }
 
 const EGG_CUES: &str = "1\n00:00:02,000 --> 00:00:04,000\nwhisk the eggs until fluffy\n";
@@ -1197,8 +1180,6 @@ fn the_capability_grants_no_plugin_permission() {
 // ---- models and settings (`settings.rs`) ----
 
 mod settings {
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::TcpListener;
     use std::path::{Path, PathBuf};
     use std::sync::{mpsc, Arc};
     use std::time::{Duration, Instant};
@@ -1461,79 +1442,24 @@ mod settings {
         );
     }
 
-    /// An HTTP/1.1 server for the files of `dir` (by name) with `Range` support; `slow`: the
-    /// body dribbles out in 4 KiB pieces, 50 ms apart, so a cancel lands mid-file.
+    /// A loopback HTTP server for `files` (by name) with `Range` support; `slow`: the body
+    /// dribbles out in 4 KiB pieces, 50 ms apart, so a cancel lands mid-file.
     pub(super) fn serve_dir(files: Vec<PathBuf>, slow: bool) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/mirror", listener.local_addr().expect("addr"));
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let Ok(read_half) = stream.try_clone() else {
-                    continue;
-                };
-                let mut reader = BufReader::new(read_half);
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() {
-                    continue;
-                }
-                let mut range_start = None;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("range: bytes=") {
-                        range_start = v.trim().trim_end_matches('-').parse::<usize>().ok();
-                    }
-                }
-                let name = first
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("")
-                    .rsplit('/')
-                    .next();
-                let body = files
-                    .iter()
-                    .find(|f| f.file_name().and_then(|n| n.to_str()) == name)
-                    .and_then(|f| std::fs::read(f).ok());
-                let Some(body) = body else {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    continue;
-                };
-                let start = range_start.unwrap_or(0).min(body.len());
-                let head = if range_start.is_some() {
-                    format!(
-                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
-                        body.len() - start,
-                        body.len().saturating_sub(1),
-                        body.len()
-                    )
-                } else {
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                };
-                let _ = stream.write_all(head.as_bytes());
-                if slow {
-                    for piece in body[start..].chunks(4096) {
-                        if stream.write_all(piece).is_err() {
-                            break;
-                        }
-                        let _ = stream.flush();
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                } else {
-                    let _ = stream.write_all(&body[start..]);
-                }
-                let _ = stream.flush();
-            }
-        });
-        url
+        let files = files
+            .iter()
+            .map(|f| {
+                let name = f.file_name().expect("a file name").to_string_lossy();
+                (
+                    name.into_owned(),
+                    std::fs::read(f).expect("read a served file"),
+                )
+            })
+            .collect();
+        let server = vclip_testkit::http::serve(files);
+        if slow {
+            server.slow(4096, Duration::from_millis(50));
+        }
+        server.url
     }
 
     /// The released files' names, with the fixture-sized content.
@@ -2454,57 +2380,13 @@ fn cli_binary() -> Option<PathBuf> {
     }
 }
 
-/// The real all-MiniLM-L6-v2 (scripts/fetch-test-assets.sh), or `None` to skip.
-fn minilm() -> Option<PathBuf> {
-    let dir = std::env::var_os("VCLIP_TEST_MINILM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/all-minilm-l6-v2")
-        });
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
-        panic!(
-            "all-MiniLM-L6-v2 not found at {} (scripts/fetch-test-assets.sh)",
-            dir.display()
-        );
-    } else {
-        eprintln!("skipping: all-MiniLM-L6-v2 not found at {}", dir.display());
-        None
-    }
-}
-
-/// A `seconds`-long 160x120 video from an ffmpeg lavfi source, with `srt` beside it.
-fn video_with_subtitles(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-y",
-            "-f",
-            "lavfi",
-        ])
-        .args(["-i", source, "-t"])
-        .arg(seconds.to_string())
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&path)
-        .status()
-        .expect("the ffmpeg CLI");
-    assert!(status.success(), "ffmpeg failed on {}", path.display());
-    std::fs::write(path.with_extension("srt"), srt).expect("write srt");
-    path
-}
-
 /// Issue "One way in": a library imported with `vclip import --model M` (the CLI), then opened
 /// by the window with no model named, uses M, and the window's search gives the CLI's moments
 /// with every signal (visual, subtitle, semantic through the sentence encoder, name).
 #[test]
 fn window_and_command_line_find_the_same_moments() {
     use crate::settings::{Overrides, Setup};
-    let (Some(cli), Some(minilm)) = (cli_binary(), minilm()) else {
+    let (Some(cli), Some(minilm)) = (cli_binary(), vclip_testkit::minilm()) else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -2512,14 +2394,14 @@ fn window_and_command_line_find_the_same_moments() {
     init_random(Preset::Tiny, 3, &model, None).expect("random model");
     let videos = dir.path().join("videos");
     std::fs::create_dir_all(&videos).expect("mkdir");
-    video_with_subtitles(
+    vclip_testkit::lavfi_srt(
         &videos,
         "eggs.mp4",
         "testsrc2=size=160x120:rate=25",
         12,
         "1\n00:00:06,000 --> 00:00:09,000\nwhisk them until they are light and fluffy\n",
     );
-    video_with_subtitles(
+    vclip_testkit::lavfi_srt(
         &videos,
         "bike repair.mp4",
         "mandelbrot=size=160x120:rate=25",

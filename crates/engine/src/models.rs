@@ -34,6 +34,18 @@ pub struct Released {
     pub sha256: Option<&'static str>,
 }
 
+impl Released {
+    /// Where to fetch it from: each of `mirrors` first (`<mirror>/<file_name>`), then where it
+    /// is published.
+    fn urls_after(&self, mirrors: &[String]) -> Vec<String> {
+        mirrors
+            .iter()
+            .map(|m| mirror_url(m, self.file_name))
+            .chain(self.urls.iter().map(|u| (*u).to_owned()))
+            .collect()
+    }
+}
+
 pub const VIDEOCLIP_CHECKPOINT: Released = Released {
     file_name: "checkpoint_best.pt",
     urls: &["https://dl.fbaipublicfiles.com/MMPT/retri/videoclip/checkpoint_best.pt"],
@@ -87,13 +99,8 @@ pub fn pull_sentence(
 ) -> Result<(), PullError> {
     let mirrors = with_env_mirror(mirrors);
     for file in MINILM_FILES {
-        let urls = mirrors
-            .iter()
-            .map(|m| mirror_url(m, file.file_name))
-            .chain(file.urls.iter().map(|u| (*u).to_owned()))
-            .collect();
         let d = Download {
-            urls,
+            urls: file.urls_after(&mirrors),
             sha256: file.sha256.map(str::to_owned),
             dest: out_dir.join(file.file_name),
         };
@@ -455,13 +462,8 @@ pub fn pull(
     let mirrors = with_env_mirror(&opts.mirrors);
     let mut paths = Vec::new();
     for file in [VIDEOCLIP_CHECKPOINT, S3D_WEIGHTS, BERT_VOCAB] {
-        let urls = mirrors
-            .iter()
-            .map(|m| mirror_url(m, file.file_name))
-            .chain(file.urls.iter().map(|u| (*u).to_owned()))
-            .collect();
         let d = Download {
-            urls,
+            urls: file.urls_after(&mirrors),
             sha256: file
                 .sha256
                 .filter(|_| opts.preset == Preset::Full)

@@ -5,57 +5,27 @@
 
 #[path = "common/contrast_clip.rs"]
 mod contrast_clip;
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vclip_engine::encode::EncodeOptions;
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{model_version_of, CancelToken, Engine, ImportOptions, NoProgress, StepOptions};
 use vclip_index::read_features;
 use vclip_media::{decode_per_second, SampleOptions};
-use vclip_model::{init_random, init_random_clip, Device, Model, Preset, Tensor};
+use vclip_model::{Device, Model, Tensor};
+use vclip_testkit::lavfi_with;
+
+use setup::{import, load, tiny_clip, tiny_videoclip, two_videos, vector_file};
 
 fn clip_model(dir: &Path) -> Model {
-    let m = dir.join("clip");
-    if !m.join("config.json").exists() {
-        init_random_clip(Preset::Tiny, 5, &m, None).expect("init tiny clip");
-    }
-    Model::load(&m, &Device::Cpu).expect("load tiny clip")
+    load(&tiny_clip(dir, "clip", 5))
 }
 
 fn videoclip_model(dir: &Path) -> Model {
-    let m = dir.join("videoclip");
-    if !m.join("config.json").exists() {
-        init_random(Preset::Tiny, 7, &m, None).expect("init tiny videoclip");
-    }
-    Model::load(&m, &Device::Cpu).expect("load tiny videoclip")
-}
-
-fn video(dir: &Path, name: &str, source: &str, seconds: u32) -> PathBuf {
-    support::lavfi(dir, name, source, f64::from(seconds))
-}
-
-/// Two videos: 10 s of `testsrc2` and 6 s of `mandelbrot`.
-fn videos(dir: &Path) -> Vec<PathBuf> {
-    let v = dir.join("videos");
-    std::fs::create_dir_all(&v).expect("mkdir");
-    vec![
-        video(&v, "pattern.mp4", "testsrc2=size=192x108:rate=25", 10),
-        video(&v, "fractal.mp4", "mandelbrot=size=160x120:rate=25", 6),
-    ]
-}
-
-fn import(engine: &Engine, paths: &[PathBuf]) -> vclip_engine::ImportReport {
-    engine
-        .import(
-            paths,
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import")
+    load(&tiny_videoclip(dir, "videoclip", 7))
 }
 
 /// The image tower's embedding of each frame the per-second sampler gives for `path` with
@@ -92,7 +62,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let paths = videos(tmp.path());
+    let paths = two_videos(tmp.path());
     let lib = tmp.path().join("library");
     let (engine, _) = Engine::open(&lib, Some(clip_model(tmp.path()))).expect("open");
     let report = import(&engine, &paths);
@@ -103,13 +73,7 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
     let clip = model.as_clip().expect("a CLIP model");
     let version = model_version_of(model).expect("version");
     assert!(version.family().starts_with("clip-vit-b32-"), "{version:?}");
-    let path_in = |kind: &str, hash: &str, per_version: bool| {
-        let mut p = lib.join("families").join(version.family());
-        if per_version {
-            p = p.join("models").join(version.version());
-        }
-        p.join(kind).join(&hash[..2]).join(format!("{hash}.f16"))
-    };
+    let path_in = |kind: &str, hash: &str| vector_file(&lib, &version, kind, hash);
 
     let mut stored_windows: Vec<(String, Vec<f32>)> = Vec::new();
     for path in &paths {
@@ -117,7 +81,7 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
         // Features: the image tower on each second's frame (the import's sampling: a keyframe
         // inside the second, else the frame at k + 0.5 s), computed here independently.
         let want = tower_on_sampled(clip, path, EncodeOptions::default().clip_sampling(clip));
-        let features = read_features(&path_in("features", &v.hash, false)).expect("features");
+        let features = read_features(&path_in("features", &v.hash)).expect("features");
         assert_eq!(features.rows, want.len(), "{}", path.display());
         assert_eq!(features.cols, clip.embedding_dim());
         let got = rows(&features);
@@ -126,10 +90,10 @@ fn clip_import_stores_frame_embeddings_mean_windows_and_searches_them() {
             assert!(close(g, w, 2e-3), "second {s}: {g:?} vs {w:?}");
         }
         // Per-second states are the frame embeddings themselves.
-        let tokens = read_features(&path_in("tokens", &v.hash, true)).expect("tokens");
+        let tokens = read_features(&path_in("tokens", &v.hash)).expect("tokens");
         assert_eq!(rows(&tokens), got);
         // Windows: meanP over 32 s windows every 16 s (one window for these short videos).
-        let windows = read_features(&path_in("windows", &v.hash, true)).expect("windows");
+        let windows = read_features(&path_in("windows", &v.hash)).expect("windows");
         assert_eq!(windows.rows, 1);
         let n = got.len() as f32;
         let mean: Vec<f32> = (0..features.cols)
@@ -183,8 +147,7 @@ fn keyframe_import(dir: &Path, path: &Path, tolerance_ms: u32) -> (Vec<Vec<f32>>
     if !model_dir.exists() {
         contrast_clip::contrast_clip(dir);
     }
-    let model = Model::load(&model_dir, &Device::Cpu).expect("load");
-    let (engine, _) = Engine::open(&lib, Some(model)).expect("open");
+    let (engine, _) = Engine::open(&lib, Some(load(&model_dir))).expect("open");
     let opts = ImportOptions {
         encode: EncodeOptions {
             keyframe_tolerance_ms: tolerance_ms,
@@ -199,12 +162,7 @@ fn keyframe_import(dir: &Path, path: &Path, tolerance_ms: u32) -> (Vec<Vec<f32>>
     let clip = model.as_clip().expect("a CLIP model");
     let version = model_version_of(model).expect("version");
     let hash = &engine.find(&path.to_string_lossy()).expect("find").hash;
-    let stored = lib
-        .join("families")
-        .join(version.family())
-        .join("features")
-        .join(&hash[..2])
-        .join(format!("{hash}.f16"));
+    let stored = vector_file(&lib, &version, "features", hash);
     let sample = SampleOptions {
         size: clip.image_size() as u32,
         keyframe_tolerance_ms: tolerance_ms,
@@ -219,13 +177,9 @@ fn a_keyframe_import_embeds_the_keyframe_inside_each_second() {
     // A keyframe every 25 frames (1 s at 25 fps), on moving content: with the tolerance each
     // second is represented by its keyframe, not by the frame at k + 0.5 s.
     let tmp = tempfile::tempdir().expect("tempdir");
-    let path = support::lavfi_with(
-        tmp.path(),
-        "gop25.mp4",
-        "testsrc2=size=192x108:rate=25",
-        6.0,
-        &["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"],
-    );
+    let gop = ["-g", "25", "-keyint_min", "25", "-sc_threshold", "0"];
+    let source = "testsrc2=size=192x108:rate=25";
+    let path = lavfi_with(tmp.path(), "gop25.mp4", source, 6.0, &gop);
     let (exact, exact_want) = keyframe_import(tmp.path(), &path, 0);
     let (keyframes, keyframes_want) = keyframe_import(tmp.path(), &path, 500);
     assert_eq!(keyframes.len(), 6);
@@ -247,7 +201,7 @@ fn a_keyframe_import_embeds_the_keyframe_inside_each_second() {
 #[test]
 fn switching_family_decodes_only_videos_without_that_familys_features() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let paths = videos(tmp.path());
+    let paths = two_videos(tmp.path());
     let lib = tmp.path().join("library");
     let reopen = |model: Model| Engine::open(&lib, Some(model)).expect("open").0;
     let ensure = |engine: &Engine| {
@@ -289,14 +243,7 @@ fn switching_family_decodes_only_videos_without_that_familys_features() {
         drop(engine);
         hash
     };
-    let windows = lib
-        .join("families")
-        .join(clip_version.family())
-        .join("models")
-        .join(clip_version.version())
-        .join("windows")
-        .join(&v_hash[..2])
-        .join(format!("{v_hash}.f16"));
+    let windows = vector_file(&lib, &clip_version, "windows", &v_hash);
     std::fs::remove_file(&windows).expect("remove window file");
     let engine = reopen(clip_model(tmp.path()));
     let r = ensure(&engine).expect("gap");

@@ -2,35 +2,18 @@
 //! hidden entries, unreadable paths.
 #![cfg(feature = "media")]
 
-use std::process::Command;
-
 use vclip_engine::discover::discover;
 
+/// A 1-second H.264 Matroska video at `path`, whatever its name says.
 fn make_video(path: &std::path::Path) {
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-nostdin",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=64x48:rate=10",
-            "-t",
-            "1",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-f",
-            "matroska",
-        ])
-        .arg(path)
-        .status()
-        .expect("ffmpeg")
-        .success();
-    assert!(ok);
+    let (dir, name) = (path.parent().expect("dir"), path.file_name().expect("name"));
+    vclip_testkit::lavfi_args(
+        dir,
+        name.to_str().expect("utf-8"),
+        "testsrc2=size=64x48:rate=10",
+        1.0,
+        &["-pix_fmt", "yuv420p", "-c:v", "libx264", "-f", "matroska"],
+    );
 }
 
 #[test]

@@ -1,20 +1,17 @@
-//! Downloads against a real HTTP server on loopback (`common/http.rs`): resume after a broken
+//! Downloads against a real HTTP server on loopback (`vclip_testkit::http`): resume after a broken
 //! transfer, checksum failure, fallback to the next source, the offline message, cancellation,
 //! and the SHA-256 a server declares (Hugging Face's `X-Linked-Etag` on a redirect hop) checked
 //! over the whole file.
-
-#[path = "common/http.rs"]
-mod http;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Mutex;
 
-use http::{serve, sha256_hex, Server};
 use vclip_engine::download::{
     download, part_path, sha256_of_etag, Download, DownloadError, Downloaded, Verification,
 };
 use vclip_engine::{CancelToken, NoProgress, ProgressEvent};
+use vclip_testkit::http::{serve, sha256_hex, Server};
 
 /// `body` as `weights.bin`; the first `break_first` bodies cut off after `cut` bytes.
 fn serve_one(body: Vec<u8>, break_first: usize, cut: usize) -> Server {
@@ -29,6 +26,13 @@ fn payload() -> Vec<u8> {
         .collect()
 }
 
+/// [`payload`] and a server with it as `weights.bin`, no connection broken.
+fn served() -> (Vec<u8>, Server) {
+    let body = payload();
+    let server = serve_one(body.clone(), 0, 0);
+    (body, server)
+}
+
 fn sha(bytes: &[u8]) -> String {
     sha256_hex(bytes)
 }
@@ -39,11 +43,7 @@ fn resumes_a_broken_transfer_with_a_range_request() {
     let server = serve_one(body.clone(), 1, 1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("models/weights.bin");
-    let d = Download {
-        urls: vec![server.url_of("weights.bin")],
-        sha256: Some(sha(&body)),
-        dest: dest.clone(),
-    };
+    let d = get(&server, &dest, Some(sha(&body)));
     let events = Mutex::new(Vec::new());
     let sink = |e: ProgressEvent| events.lock().expect("lock").push(e);
     download(&d, &sink, &CancelToken::new()).expect("download");
@@ -64,16 +64,11 @@ fn resumes_a_broken_transfer_with_a_range_request() {
 
 #[test]
 fn resumes_from_a_part_file_left_by_an_earlier_run() {
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
     std::fs::write(part_path(&dest), &body[..123_456]).expect("write part");
-    let d = Download {
-        urls: vec![server.url_of("weights.bin")],
-        sha256: Some(sha(&body)),
-        dest: dest.clone(),
-    };
+    let d = get(&server, &dest, Some(sha(&body)));
     download(&d, &NoProgress, &CancelToken::new()).expect("download");
     assert_eq!(std::fs::read(&dest).expect("read"), body);
     assert_eq!(server.requests(), vec!["weights.bin range=Some(123456)"]);
@@ -81,15 +76,10 @@ fn resumes_from_a_part_file_left_by_an_earlier_run() {
 
 #[test]
 fn a_checksum_mismatch_deletes_the_file_and_says_so() {
-    let body = payload();
-    let server = serve_one(body, 0, 0);
+    let server = serve_one(payload(), 0, 0);
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let d = Download {
-        urls: vec![server.url_of("weights.bin")],
-        sha256: Some("00".repeat(32)),
-        dest: dest.clone(),
-    };
+    let d = get(&server, &dest, Some("00".repeat(32)));
     let e = download(&d, &NoProgress, &CancelToken::new()).expect_err("bad checksum");
     assert!(matches!(e, DownloadError::Checksum(_)), "{e}");
     assert!(e.to_string().contains("weights.bin") && e.to_string().contains("checksum mismatch"));
@@ -118,8 +108,7 @@ fn offline_gives_a_clear_message_and_the_next_source_is_tried() {
         "{msg}"
     );
 
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     let d = Download {
         urls: vec![dead, server.url_of("weights.bin")],
         sha256: Some(sha(&body)),
@@ -131,15 +120,10 @@ fn offline_gives_a_clear_message_and_the_next_source_is_tried() {
 
 #[test]
 fn cancelling_keeps_the_part_file() {
-    let body = payload();
-    let server = serve_one(body, 0, 0);
+    let server = serve_one(payload(), 0, 0);
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let d = Download {
-        urls: vec![server.url_of("weights.bin")],
-        sha256: None,
-        dest: dest.clone(),
-    };
+    let d = get(&server, &dest, None);
     let cancel = CancelToken::new();
     let c = cancel.clone();
     // Cancel as soon as the first bytes arrive.
@@ -162,6 +146,11 @@ fn get(server: &Server, dest: &std::path::Path, pinned: Option<String>) -> Downl
     }
 }
 
+/// `weights.bin` from `server` into `dest`, with no pinned hash, no progress, no cancel.
+fn fetch(server: &Server, dest: &std::path::Path) -> Result<Downloaded, DownloadError> {
+    download(&get(server, dest, None), &NoProgress, &CancelToken::new())
+}
+
 fn declared_by_loopback(header: &str) -> Verification {
     Verification::Declared {
         host: "127.0.0.1".into(),
@@ -171,13 +160,11 @@ fn declared_by_loopback(header: &str) -> Verification {
 
 #[test]
 fn the_hash_a_redirect_declares_is_checked() {
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     server.like_hugging_face("weights.bin", &sha(&body));
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let got =
-        download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect("download");
+    let got = fetch(&server, &dest).expect("download");
     assert_eq!(
         got,
         Downloaded {
@@ -197,8 +184,7 @@ fn the_hash_a_redirect_declares_is_checked() {
 
 #[test]
 fn a_wrong_declared_hash_deletes_the_file_and_the_retry_starts_clean() {
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     let wrong = "ab".repeat(32);
     // Upper case and a weak `W/` prefix are still the same hash.
     server.redirect(
@@ -209,8 +195,7 @@ fn a_wrong_declared_hash_deletes_the_file_and_the_retry_starts_clean() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let e = download(&get(&server, &dest, None), &NoProgress, &CancelToken::new())
-        .expect_err("the declared hash is not the file's");
+    let e = fetch(&server, &dest).expect_err("the declared hash is not the file's");
     let msg = e.to_string();
     match &e {
         DownloadError::Checksum(m) => {
@@ -238,8 +223,7 @@ fn a_wrong_declared_hash_deletes_the_file_and_the_retry_starts_clean() {
     // The server fixed: the next attempt downloads from the first byte and verifies.
     server.like_hugging_face("weights.bin", &sha(&body));
     let before = server.requests().len();
-    let got =
-        download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect("download");
+    let got = fetch(&server, &dest).expect("download");
     assert!(got.verified.is_verified());
     assert_eq!(server.requests()[before], "weights.bin range=None");
 }
@@ -253,8 +237,7 @@ fn a_resumed_download_is_verified_over_the_whole_file() {
     server.like_hugging_face("weights.bin", &sha(&body));
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let got =
-        download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect("download");
+    let got = fetch(&server, &dest).expect("download");
     assert_eq!(got.verified, declared_by_loopback("X-Linked-Etag"));
     assert_eq!(got.sha256, sha(&body));
     assert_eq!(
@@ -274,12 +257,11 @@ fn a_resumed_download_is_verified_over_the_whole_file() {
     let mut stale = body[..500_000].to_vec();
     stale[1234] ^= 0xff;
     std::fs::write(part_path(&dest), &stale).expect("part");
-    let e = download(&get(&server, &dest, None), &NoProgress, &CancelToken::new())
-        .expect_err("the stale bytes are caught");
+    let e = fetch(&server, &dest).expect_err("the stale bytes are caught");
     assert!(matches!(e, DownloadError::Checksum(_)), "{e}");
     assert!(!part_path(&dest).exists() && !dest.exists());
     // ... and the retry starts clean.
-    download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect("retry");
+    fetch(&server, &dest).expect("retry");
     assert_eq!(std::fs::read(&dest).expect("read"), body);
 }
 
@@ -297,8 +279,7 @@ fn a_40_hex_etag_is_not_a_sha256() {
     assert_eq!(sha256_of_etag("\"65f1a2b3-2dc6c0\""), None);
     assert_eq!(sha256_of_etag(&format!("\"{}\"", "g".repeat(64))), None);
 
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     // A git blob's SHA-1 (what Hugging Face sends for a small file), on a redirect and on the
     // answer itself: neither is taken for a SHA-256.
     let sha1 = "\"4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2\"";
@@ -311,8 +292,7 @@ fn a_40_hex_etag_is_not_a_sha256() {
     server.header("weights.bin", "ETag", &format!("W/{sha1}"));
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let got = download(&get(&server, &dest, None), &NoProgress, &CancelToken::new())
-        .expect("a 40-hex tag is no reason to fail");
+    let got = fetch(&server, &dest).expect("a 40-hex tag is no reason to fail");
     assert_eq!(got.verified, Verification::NotVerified);
     assert_eq!(got.verified.to_string(), "not verified");
     assert_eq!(got.sha256, sha(&body));
@@ -324,8 +304,7 @@ fn a_40_hex_etag_is_not_a_sha256() {
 
 #[test]
 fn the_first_x_linked_etag_wins_and_a_plain_etag_is_never_taken() {
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     // A renamed repository (relative 307), then the LFS redirect, then a CDN whose own 64-hex
     // ETag is something else: the X-Linked-Etag of the second hop is the expected hash.
     server.redirect("/models/weights.bin", 307, "/hop/weights.bin", &[]);
@@ -338,8 +317,7 @@ fn the_first_x_linked_etag_wins_and_a_plain_etag_is_never_taken() {
     server.header("weights.bin", "ETag", &format!("\"{}\"", "cd".repeat(32)));
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let got =
-        download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect("download");
+    let got = fetch(&server, &dest).expect("download");
     assert_eq!(got.verified, declared_by_loopback("X-Linked-Etag"));
     assert_eq!(
         server.requests(),
@@ -355,8 +333,7 @@ fn the_first_x_linked_etag_wins_and_a_plain_etag_is_never_taken() {
     let plain = serve_one(body.clone(), 0, 0);
     plain.header("weights.bin", "ETag", &format!("\"{}\"", "cd".repeat(32)));
     let dest = dir.path().join("other.bin");
-    let got =
-        download(&get(&plain, &dest, None), &NoProgress, &CancelToken::new()).expect("download");
+    let got = fetch(&plain, &dest).expect("download");
     assert_eq!(got.verified, Verification::NotVerified);
     assert_eq!(got.sha256, sha(&body));
     assert_eq!(std::fs::read(&dest).expect("read"), body);
@@ -364,8 +341,7 @@ fn the_first_x_linked_etag_wins_and_a_plain_etag_is_never_taken() {
 
 #[test]
 fn a_pinned_hash_wins_over_a_declared_one() {
-    let body = payload();
-    let server = serve_one(body.clone(), 0, 0);
+    let (body, server) = served();
     let other = "ee".repeat(32);
     server.like_hugging_face("weights.bin", &other);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -407,8 +383,7 @@ fn a_redirect_loop_is_an_error() {
     server.redirect("/models/weights.bin", 302, "/models/weights.bin", &[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let dest = dir.path().join("weights.bin");
-    let e =
-        download(&get(&server, &dest, None), &NoProgress, &CancelToken::new()).expect_err("loop");
+    let e = fetch(&server, &dest).expect_err("loop");
     assert!(matches!(e, DownloadError::TooManyRedirects { .. }), "{e}");
     assert!(e.to_string().contains("redirects"), "{e}");
     assert_eq!(server.requests().len(), 11);

@@ -2,50 +2,23 @@
 //! videos, so the numbers prove the measuring, not the speed of the released models.
 #![cfg(feature = "media")]
 
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use vclip_engine::estimate::{EstimateOptions, ImportEstimate};
-use vclip_engine::{model_version_of, CancelToken, Engine, EngineError, ImportOptions, NoProgress};
+use vclip_engine::{model_version_of, CancelToken, Engine, EngineError, NoProgress};
 use vclip_model::{init_random, init_random_clip, Device, Model, Preset};
 
-use support::ffmpeg;
+use setup::{import, load, tiny_clip, tiny_videoclip, two_videos};
 
-fn model(dir: &Path, clip: bool) -> Model {
-    let m = dir.join(if clip { "clip" } else { "videoclip" });
-    if !m.join("config.json").exists() {
-        if clip {
-            init_random_clip(Preset::Tiny, 5, &m, None).expect("init tiny clip");
-        } else {
-            init_random(Preset::Tiny, 7, &m, None).expect("init tiny videoclip");
-        }
-    }
-    Model::load(&m, &Device::Cpu).expect("load")
-}
-
-fn video(dir: &Path, name: &str, source: &str, seconds: u32) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let path = dir.join(name);
-    let t = seconds.to_string();
-    let p = path.to_str().expect("utf-8");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &t,
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        p,
-    ]);
-    path
+fn model(dir: &std::path::Path, clip: bool) -> Model {
+    load(&if clip {
+        tiny_clip(dir, "clip", 5)
+    } else {
+        tiny_videoclip(dir, "videoclip", 7)
+    })
 }
 
 fn positive(x: f64, what: &str, e: &ImportEstimate) {
@@ -97,21 +70,10 @@ fn sane(e: &ImportEstimate, total_s: f64) {
 #[test]
 fn the_estimate_measures_the_family_decoder_on_library_videos_and_says_what_a_switch_does() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let v = tmp.path().join("videos");
-    let paths = vec![
-        video(&v, "pattern.mp4", "testsrc2=size=192x108:rate=25", 10),
-        video(&v, "fractal.mp4", "mandelbrot=size=160x120:rate=25", 6),
-    ];
+    let paths = two_videos(tmp.path());
     let lib = tmp.path().join("library");
     let (engine, _) = Engine::open(&lib, Some(model(tmp.path(), false))).expect("open");
-    let report = engine
-        .import(
-            &paths,
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import");
+    let report = import(&engine, &paths);
     assert_eq!(report.imported.len(), 2, "{report:?}");
     let opts = EstimateOptions::default();
 
@@ -233,18 +195,8 @@ fn the_estimate_predicts_a_real_switch() {
     let paths: Vec<PathBuf> = std::env::split_paths(&videos).collect();
     let tmp = tempfile::tempdir().expect("tempdir");
     let lib = tmp.path().join("library");
-    let tiny = tmp.path().join("tiny");
-    init_random_clip(Preset::Tiny, 5, &tiny, None).expect("init");
-    let (engine, _) =
-        Engine::open(&lib, Some(Model::load(&tiny, &Device::Cpu).expect("load"))).expect("open");
-    let r = engine
-        .import(
-            &paths,
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import");
+    let engine = setup::open(&lib, &tiny_clip(tmp.path(), "tiny", 5));
+    let r = import(&engine, &paths);
     assert_eq!(r.imported.len(), paths.len(), "{r:?}");
     drop(engine);
     // `$VCLIP_ESTIMATE_FAMILY`: `clip-vit-b32` or `videoclip` only (default: both).

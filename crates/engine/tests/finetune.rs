@@ -5,66 +5,25 @@
 
 #[path = "common/finetune.rs"]
 mod finetune_support;
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use vclip_engine::finetune::{Batching, FinetuneOptions, FinetuneReport};
-use vclip_engine::{CancelToken, Engine, EngineError, ImportOptions, NoProgress, ProgressEvent};
-use vclip_model::{init_random, Device, Preset, VClipModel};
+use vclip_engine::{Engine, ProgressEvent};
 
-use finetune_support::{max_weight_diff, options};
-use support::ffmpeg;
-
-const COLOURS: [&str; 6] = ["red", "green", "blue", "yellow", "white", "purple"];
+use finetune_support::{
+    after_the_first_step, assert_small_plan, at_epoch_2, cancel_at, colour_videos, max_weight_diff,
+    options, run, run_with_events, trained, uninterrupted, COLOURS,
+};
+use setup::{import, tiny_videoclip};
 
 /// Six 6-second videos in distinct colours whose four cues name the colour.
 fn library(dir: &Path) -> Engine {
-    let videos = dir.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    for c in COLOURS {
-        let path = videos.join(format!("{c}.mp4"));
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("color=c={c}:size=96x64:rate=10"),
-            "-t",
-            "6",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            path.to_str().expect("utf-8"),
-        ]);
-        let srt: String = (0..4)
-            .map(|k| {
-                format!(
-                    "{}\n00:00:0{},000 --> 00:00:0{},400\nthe {c} one, part {k}\n\n",
-                    k + 1,
-                    k + 1,
-                    k + 2
-                )
-            })
-            .collect();
-        std::fs::write(path.with_extension("srt"), srt).expect("write srt");
-    }
-    let m = dir.join("model");
-    init_random(Preset::Tiny, 11, &m, None).expect("init tiny model");
-    let model = VClipModel::load(&m, &Device::Cpu).expect("load tiny model");
-    let (engine, _) = Engine::open(&dir.join("lib"), Some(model.into())).expect("open");
-    let report = engine
-        .import(
-            &[videos],
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import");
+    let videos = colour_videos(dir);
+    let engine = setup::open(&dir.join("lib"), &tiny_videoclip(dir, "model", 11));
+    let report = import(&engine, &[videos]);
     assert_eq!(report.imported.len(), COLOURS.len(), "{report:?}");
     engine
 }
@@ -95,39 +54,20 @@ fn a_cancelled_run_resumes_where_it_stopped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let engine = library(tmp.path());
     let opts = options();
-
-    let whole_dir = tmp.path().join("whole");
-    let whole = engine
-        .finetune(&whole_dir, &opts, &NoProgress, &CancelToken::new())
-        .expect("uninterrupted run");
-    assert_eq!(
-        whole.steps, 9,
-        "3 batches of 2 videos x 3 epochs: {whole:?}"
-    );
+    let what = "3 batches of 2 videos x 3 epochs";
+    let (whole_dir, whole) = uninterrupted(&engine, tmp.path(), &opts, what);
     assert_eq!(whole.resumed_from_step, 0);
     assert!(!whole_dir.join("checkpoint").exists());
 
     // Cancel after the first step (mid-epoch 1; the first progress event is never
     // throttled): a checkpoint is written.
     let split_dir = tmp.path().join("split");
-    let cancel = CancelToken::new();
-    let flag = cancel.clone();
-    let sink = move |e: ProgressEvent| {
-        if matches!(&e, ProgressEvent::Progress(p) if p.done >= 1) {
-            flag.cancel();
-        }
-    };
-    let err = engine
-        .finetune(&split_dir, &opts, &sink, &cancel)
-        .expect_err("cancelled");
-    assert!(matches!(err, EngineError::Cancelled), "{err}");
+    cancel_at(&engine, &split_dir, &opts, after_the_first_step);
     assert!(split_dir.join("checkpoint/checkpoint.json").is_file());
     assert!(!split_dir.join("config.json").exists());
 
     // Not resuming into a folder with an unfinished run is refused; other options too.
-    let err = engine
-        .finetune(&split_dir, &opts, &NoProgress, &CancelToken::new())
-        .expect_err("unfinished run");
+    let err = run(&engine, &split_dir, &opts).expect_err("unfinished run");
     assert!(err.to_string().contains("unfinished"), "{err}");
     let resume = FinetuneOptions {
         resume: true,
@@ -137,43 +77,27 @@ fn a_cancelled_run_resumes_where_it_stopped() {
         lr: 2e-3,
         ..resume.clone()
     };
-    let err = engine
-        .finetune(&split_dir, &other, &NoProgress, &CancelToken::new())
-        .expect_err("other options");
+    let err = run(&engine, &split_dir, &other).expect_err("other options");
     assert!(err.to_string().contains("other options"), "{err}");
 
     // Resume, and cancel again at the end of epoch 2 (step 6, an epoch boundary).
-    let cancel = CancelToken::new();
-    let flag = cancel.clone();
-    let sink = move |e: ProgressEvent| {
-        if matches!(&e, ProgressEvent::Epoch { epoch: 2, .. }) {
-            flag.cancel();
-        }
-    };
-    let err = engine
-        .finetune(&split_dir, &resume, &sink, &cancel)
-        .expect_err("cancelled again");
-    assert!(matches!(err, EngineError::Cancelled), "{err}");
+    cancel_at(&engine, &split_dir, &resume, at_epoch_2);
 
-    let resumed = engine
-        .finetune(&split_dir, &resume, &NoProgress, &CancelToken::new())
-        .expect("resume");
+    let resumed = run(&engine, &split_dir, &resume).expect("resume");
     assert_eq!(resumed.resumed_from_step, 6);
     assert_same_run(&whole, &resumed, &whole_dir, &split_dir);
     assert!(!split_dir.join("checkpoint").exists());
 
     // Nothing left to resume.
-    let err = engine
-        .finetune(
-            &tmp.path().join("nothing"),
-            &FinetuneOptions {
-                resume: true,
-                ..opts
-            },
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect_err("nothing to resume");
+    let err = run(
+        &engine,
+        &tmp.path().join("nothing"),
+        &FinetuneOptions {
+            resume: true,
+            ..opts
+        },
+    )
+    .expect_err("nothing to resume");
     assert!(err.to_string().contains("no unfinished"), "{err}");
 }
 
@@ -188,36 +112,10 @@ fn plan_progress_and_batching() {
         eval_every: 2,
         ..options()
     };
-    let plan = engine.finetune_plan(&opts).expect("plan");
-    assert_eq!(plan.videos, COLOURS.len());
-    assert_eq!(plan.heldout_queries, COLOURS.len(), "{plan:?}");
-    assert_eq!(plan.train_captions, 3 * COLOURS.len(), "{plan:?}");
-    assert_eq!(plan.steps, 9);
-    assert!(
-        plan.step_s > 0.0 && plan.seconds_estimate > plan.step_s,
-        "{plan:?}"
-    );
+    assert_small_plan(&engine.finetune_plan(&opts).expect("plan"));
 
-    let events = Mutex::new(Vec::new());
-    let sink = |e: ProgressEvent| events.lock().expect("lock").push(e);
-    let out: PathBuf = tmp.path().join("tuned");
-    let report = engine
-        .finetune(&out, &opts, &sink, &CancelToken::new())
-        .expect("finetune");
-    let events = events.into_inner().expect("lock");
-    let epochs: Vec<u64> = events
-        .iter()
-        .filter_map(|e| match e {
-            ProgressEvent::Epoch { epoch, .. } => Some(*epoch),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(epochs, [0, 2, 3], "before, every 2nd epoch and the last");
-    let trained = events.iter().find_map(|e| match e {
-        ProgressEvent::Finished(p) => p.train,
-        _ => None,
-    });
-    let t = trained.expect("the last event carries the training status");
+    let (report, events) = run_with_events(&engine, &tmp.path().join("tuned"), &opts);
+    let t = trained(&events).expect("the last event carries the training status");
     let finished = events.iter().find_map(|e| match e {
         ProgressEvent::Finished(p) => Some((p.done, p.total)),
         _ => None,
@@ -232,17 +130,15 @@ fn plan_progress_and_batching() {
     assert_eq!(report.batching, Batching::Retrieval);
     assert!(report.pairs > 0 && report.pairs_per_s > 0.0);
 
-    let random = engine
-        .finetune(
-            &tmp.path().join("random"),
-            &FinetuneOptions {
-                batching: Batching::Random,
-                ..options()
-            },
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("random batches");
+    let random = run(
+        &engine,
+        &tmp.path().join("random"),
+        &FinetuneOptions {
+            batching: Batching::Random,
+            ..options()
+        },
+    )
+    .expect("random batches");
     assert_eq!(random.steps, 9);
     assert_eq!(random.batching, Batching::Random);
 }

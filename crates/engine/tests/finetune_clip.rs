@@ -13,59 +13,27 @@
 mod contrast_clip;
 #[path = "common/finetune.rs"]
 mod finetune_support;
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use vclip_engine::finetune::sampler::SamplerConfig;
 use vclip_engine::finetune::{Batching, FinetuneOptions, FinetuneReport, CLIP_TAU};
-use vclip_engine::{
-    model_version_of, CancelToken, Engine, EngineError, ImportOptions, NoProgress, ProgressEvent,
-};
+use vclip_engine::{model_version_of, CancelToken, Engine, NoProgress};
 use vclip_index::read_features;
-use vclip_model::{init_random_clip, Device, Model, Preset, Tensor};
+use vclip_model::{Device, Model, Tensor};
+use vclip_testkit::{colour_library, half_second_cues};
 
 use contrast_clip::contrast_clip;
-use finetune_support::{max_weight_diff, options};
-use support::ffmpeg;
-
-fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
-    let path = dir.join(name);
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        source,
-        "-t",
-        &seconds.to_string(),
-        "-pix_fmt",
-        "yuv420p",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        path.to_str().expect("utf-8"),
-    ]);
-    std::fs::write(path.with_extension("srt"), srt).expect("write srt");
-    path
-}
-
-fn open(lib: &Path, model_dir: &Path) -> Engine {
-    let model = Model::load(model_dir, &Device::Cpu).expect("load model");
-    Engine::open(lib, Some(model)).expect("open").0
-}
+use finetune_support::{
+    after_the_first_step, assert_small_plan, at_epoch_2, cancel_at, colour_videos, max_weight_diff,
+    options, run, run_with_events, trained, uninterrupted, COLOURS as SMALL,
+};
+use setup::{open, tiny_clip, vector_file};
 
 fn import(engine: &Engine, videos: &Path) -> usize {
-    let report = engine
-        .import(
-            &[videos.to_path_buf()],
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import");
+    let report = setup::import(engine, &[videos.to_path_buf()]);
     assert!(report.failed.is_empty(), "{report:?}");
     report.imported.len()
 }
@@ -73,9 +41,6 @@ fn import(engine: &Engine, videos: &Path) -> usize {
 // ---------------------------------------------------------------------------------------------
 // The learning test
 
-const COLOURS: [&str; 8] = [
-    "red", "green", "blue", "yellow", "purple", "orange", "white", "black",
-];
 /// Patterns that survive the tiny model's 32×32 input (grid lines and noise do not: they blur
 /// into a tint of the plain colour).
 const PATTERNS: [(&str, &str); 5] = [
@@ -89,18 +54,6 @@ const PATTERNS: [(&str, &str); 5] = [
 /// also among the video's training cues (see [`clip_finetuning_learns_the_library`]). Neither
 /// starts with a word the other ends with (rolling-caption merging would join them).
 const PHRASINGS: [&str; 2] = ["the {c} {p}", "a {p} in {c}"];
-
-fn srt(colour: &str, pattern: &str) -> String {
-    (0..8)
-        .map(|k| {
-            let text = PHRASINGS[k % 2]
-                .replace("{c}", colour)
-                .replace("{p}", pattern);
-            let ms = |n: usize| format!("00:00:0{},{:03}", n / 2, n % 2 * 500);
-            format!("{}\n{} --> {}\n{text}\n\n", k + 1, ms(k), ms(k + 1))
-        })
-        .collect()
-}
 
 fn learning_options() -> FinetuneOptions {
     FinetuneOptions {
@@ -136,38 +89,21 @@ fn learning_options() -> FinetuneOptions {
 fn clip_finetuning_learns_the_library() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let model = contrast_clip(tmp.path());
-    let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    for c in COLOURS {
-        for (p, filter) in PATTERNS {
-            video(
-                &videos,
-                &format!("{c}_{p}.mp4"),
-                &format!("color=c={c}:size=160x120:rate=10{filter}"),
-                4,
-                &srt(c, p),
-            );
-        }
-    }
+    let videos = colour_library(tmp.path(), &PATTERNS, |_, c, p| {
+        half_second_cues(8, |k| PHRASINGS[k % 2].replace("{c}", c).replace("{p}", p))
+    });
     let engine = open(&tmp.path().join("lib"), &model);
     assert_eq!(import(&engine, &videos), 40);
 
-    let run = |name: &str, shuffle_labels: bool| -> FinetuneReport {
+    let train = |name: &str, shuffle_labels: bool| -> FinetuneReport {
         let opts = FinetuneOptions {
             shuffle_labels,
             ..learning_options()
         };
-        engine
-            .finetune(
-                &tmp.path().join(name),
-                &opts,
-                &NoProgress,
-                &CancelToken::new(),
-            )
-            .expect("finetune")
+        run(&engine, &tmp.path().join(name), &opts).expect("finetune")
     };
     let chance = 0.15; // 1/40 = 0.025 expected; 0.15 is over seven standard deviations above.
-    let r = run("tuned", false);
+    let r = train("tuned", false);
     assert_eq!(r.heldout_queries, 80, "two of eight cues per video: {r:?}");
     assert_eq!(r.tau, CLIP_TAU, "the CLIP family's temperature");
     let last = r.epochs[499].heldout.expect("the last epoch is evaluated");
@@ -180,7 +116,7 @@ fn clip_finetuning_learns_the_library() {
         last.r1
     );
 
-    let s = run("shuffled", true);
+    let s = train("shuffled", true);
     let last = s.epochs[499].heldout.expect("evaluated");
     eprintln!("shuffled labels, last epoch {last:?}");
     assert!(
@@ -193,34 +129,11 @@ fn clip_finetuning_learns_the_library() {
 // ---------------------------------------------------------------------------------------------
 // Resume, plan, progress, the written model
 
-const SMALL: [&str; 6] = ["red", "green", "blue", "yellow", "white", "purple"];
-
 /// Six 6-second videos in distinct colours whose four cues name the colour, imported with a
 /// tiny random CLIP (the standard initialisation: this is about the plumbing).
 fn small_library(dir: &Path) -> (Engine, PathBuf, PathBuf) {
-    let videos = dir.join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    for c in SMALL {
-        let srt: String = (0..4)
-            .map(|k| {
-                format!(
-                    "{}\n00:00:0{},000 --> 00:00:0{},400\nthe {c} one, part {k}\n\n",
-                    k + 1,
-                    k + 1,
-                    k + 2
-                )
-            })
-            .collect();
-        video(
-            &videos,
-            &format!("{c}.mp4"),
-            &format!("color=c={c}:size=96x64:rate=10"),
-            6,
-            &srt,
-        );
-    }
-    let model = dir.join("clip");
-    init_random_clip(Preset::Tiny, 11, &model, None).expect("init tiny clip");
+    let videos = colour_videos(dir);
+    let model = tiny_clip(dir, "clip", 11);
     let engine = open(&dir.join("lib"), &model);
     assert_eq!(import(&engine, &videos), SMALL.len());
     (engine, model, videos)
@@ -234,28 +147,12 @@ fn a_cancelled_clip_run_resumes_where_it_stopped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (engine, _, _) = small_library(tmp.path());
     let opts = options();
-    let whole_dir = tmp.path().join("whole");
-    let whole = engine
-        .finetune(&whole_dir, &opts, &NoProgress, &CancelToken::new())
-        .expect("uninterrupted run");
-    assert_eq!(
-        whole.steps, 9,
-        "3 clusters of 2 videos x 3 epochs: {whole:?}"
-    );
+    let what = "3 clusters of 2 videos x 3 epochs";
+    let (whole_dir, whole) = uninterrupted(&engine, tmp.path(), &opts, what);
     assert_eq!(whole.batching, Batching::Retrieval);
 
     let split_dir = tmp.path().join("split");
-    let cancel = CancelToken::new();
-    let flag = cancel.clone();
-    let sink = move |e: ProgressEvent| {
-        if matches!(&e, ProgressEvent::Progress(p) if p.done >= 1) {
-            flag.cancel();
-        }
-    };
-    let err = engine
-        .finetune(&split_dir, &opts, &sink, &cancel)
-        .expect_err("cancelled");
-    assert!(matches!(err, EngineError::Cancelled), "{err}");
+    cancel_at(&engine, &split_dir, &opts, after_the_first_step);
     let saved = std::fs::read_dir(split_dir.join("checkpoint"))
         .expect("checkpoint")
         .flatten()
@@ -272,20 +169,8 @@ fn a_cancelled_clip_run_resumes_where_it_stopped() {
         resume: true,
         ..opts.clone()
     };
-    let cancel = CancelToken::new();
-    let flag = cancel.clone();
-    let sink = move |e: ProgressEvent| {
-        if matches!(&e, ProgressEvent::Epoch { epoch: 2, .. }) {
-            flag.cancel();
-        }
-    };
-    let err = engine
-        .finetune(&split_dir, &resume, &sink, &cancel)
-        .expect_err("cancelled again");
-    assert!(matches!(err, EngineError::Cancelled), "{err}");
-    let resumed = engine
-        .finetune(&split_dir, &resume, &NoProgress, &CancelToken::new())
-        .expect("resume");
+    cancel_at(&engine, &split_dir, &resume, at_epoch_2);
+    let resumed = run(&engine, &split_dir, &resume).expect("resume");
     assert_eq!(resumed.resumed_from_step, 6);
     assert_eq!(resumed.before, whole.before);
     assert_eq!(resumed.best_epoch, whole.best_epoch);
@@ -312,36 +197,12 @@ fn a_finetuned_clip_model_reembeds_from_the_feature_cache() {
         ..options()
     };
     let plan = engine.finetune_plan(&opts).expect("plan");
-    assert_eq!(plan.videos, SMALL.len());
-    assert_eq!(plan.heldout_queries, SMALL.len(), "{plan:?}");
-    assert_eq!(plan.train_captions, 3 * SMALL.len(), "{plan:?}");
-    assert_eq!(plan.steps, 9);
+    assert_small_plan(&plan);
     assert_eq!(plan.device, "cpu");
-    assert!(
-        plan.step_s > 0.0 && plan.seconds_estimate > plan.step_s,
-        "{plan:?}"
-    );
 
-    let events = Mutex::new(Vec::new());
-    let sink = |e: ProgressEvent| events.lock().expect("lock").push(e);
     let out = tmp.path().join("tuned");
-    let report = engine
-        .finetune(&out, &opts, &sink, &CancelToken::new())
-        .expect("finetune");
-    let events = events.into_inner().expect("lock");
-    let epochs: Vec<u64> = events
-        .iter()
-        .filter_map(|e| match e {
-            ProgressEvent::Epoch { epoch, .. } => Some(*epoch),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(epochs, [0, 2, 3], "before, every 2nd epoch and the last");
-    let trained = events.iter().find_map(|e| match e {
-        ProgressEvent::Finished(p) => p.train,
-        _ => None,
-    });
-    assert!(trained.is_some_and(|t| t.loss.is_finite() && t.epochs == 3));
+    let (report, events) = run_with_events(&engine, &out, &opts);
+    assert!(trained(&events).is_some_and(|t| t.loss.is_finite() && t.epochs == 3));
     assert!(!out.join("checkpoint").exists());
 
     // The written model: base CLIP weights, a tower, the base's feature family, a new version.
@@ -383,29 +244,16 @@ fn a_finetuned_clip_model_reembeds_from_the_feature_cache() {
     assert!(r.need_import.is_empty() && r.failed.is_empty(), "{r:?}");
     assert!(engine.embedding_gaps().expect("gaps").is_empty());
     let model = engine.model().expect("model");
-    let versioned = |v: &vclip_index::ModelVersion, kind: &str, hash: &str| {
-        lib.join("families")
-            .join(v.family())
-            .join("models")
-            .join(v.version())
-            .join(kind)
-            .join(&hash[..2])
-            .join(format!("{hash}.f16"))
-    };
     for hash in &hashes {
-        let feats = read_features(
-            &lib.join("families")
-                .join(tuned_version.family())
-                .join("features")
-                .join(&hash[..2])
-                .join(format!("{hash}.f16")),
-        )
-        .expect("features");
+        let feats =
+            read_features(&vector_file(&lib, &tuned_version, "features", hash)).expect("features");
         let x = Tensor::from_vec(feats.data.clone(), (feats.rows, feats.cols), &Device::Cpu)
             .expect("tensor");
         let want = model.window_states(&x, 32, 16).expect("windows");
-        let stored = read_features(&versioned(&tuned_version, "windows", hash)).expect("windows");
-        let meanp = read_features(&versioned(&base_version, "windows", hash)).expect("windows");
+        let stored =
+            read_features(&vector_file(&lib, &tuned_version, "windows", hash)).expect("windows");
+        let meanp =
+            read_features(&vector_file(&lib, &base_version, "windows", hash)).expect("windows");
         assert_eq!(stored.rows, want.pooled.len());
         let (mut to_tower, mut to_meanp) = (0f32, 0f32);
         for (w, row) in want.pooled.iter().enumerate() {

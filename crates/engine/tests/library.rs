@@ -2,34 +2,31 @@
 //! tiny random-weight model (named as such: it proves the plumbing, not model quality).
 #![cfg(feature = "media")]
 
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tempfile::TempDir;
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{
-    model_version, model_version_of, CancelToken, Engine, ImportOptions, NoProgress,
+    model_version, model_version_of, CancelToken, Engine, ImportOptions, ImportReport, NoProgress,
+    ProgressEvent,
 };
 use vclip_index::{read_features, Library};
-use vclip_model::{init_random, Device, Preset, VClipModel};
+use vclip_model::{Device, VClipModel};
+use vclip_testkit::{lavfi, lavfi_srt};
+
+use setup::{import, other_towers, tiny_videoclip};
 
 fn model(dir: &Path) -> VClipModel {
-    let m = dir.join("model");
-    if !m.join("config.json").exists() {
-        init_random(Preset::Tiny, 7, &m, None).expect("init tiny model");
-    }
-    VClipModel::load(&m, &Device::Cpu).expect("load tiny model")
+    VClipModel::load(&tiny_videoclip(dir, "model", 7), &Device::Cpu).expect("load tiny model")
 }
 
-/// A video from a lavfi source, with an optional sidecar `.srt`.
-fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: Option<&str>) -> PathBuf {
-    let path = support::lavfi(dir, name, source, f64::from(seconds));
-    if let Some(cues) = srt {
-        std::fs::write(path.with_extension("srt"), cues).expect("write srt");
-    }
-    path
+/// The library at `lib` opened with the tiny model in `dir`.
+fn open(dir: &Path, lib: &Path) -> Engine {
+    Engine::open(lib, Some(model(dir).into())).expect("open").0
 }
 
 const EGG_CUES: &str = "1\n00:00:20,000 --> 00:00:23,000\nwhisk the eggs until fluffy\n\n\
@@ -39,43 +36,67 @@ const FOX_CUES: &str = "1\n00:00:02,000 --> 00:00:04,000\nthe quick brown fox ju
 /// A folder with two good videos (with subtitles), a corrupt one and a text file.
 fn folder(dir: &Path) -> PathBuf {
     let v = dir.join("videos");
-    std::fs::create_dir_all(v.join("nested")).expect("mkdir");
-    video(
+    lavfi_srt(
         &v,
         "kitchen.mp4",
         "testsrc2=size=160x120:rate=25",
         40,
-        Some(EGG_CUES),
+        EGG_CUES,
     );
-    video(
+    lavfi_srt(
         &v.join("nested"),
         "forest.mkv",
         "mandelbrot=size=160x120:rate=25",
         10,
-        Some(FOX_CUES),
+        FOX_CUES,
     );
     std::fs::write(v.join("broken.mp4"), vec![7u8; 40_000]).expect("write junk");
     std::fs::write(v.join("notes.txt"), "not a video").expect("write txt");
     v
 }
 
-fn import(engine: &Engine, paths: &[PathBuf]) -> vclip_engine::ImportReport {
+/// A temporary folder with [`folder`]'s videos, and its library (`library`) opened with the tiny
+/// model: `(tmp, videos, lib, engine)`.
+fn setup() -> (TempDir, PathBuf, PathBuf, Engine) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = folder(tmp.path());
+    let lib = tmp.path().join("library");
+    let engine = open(tmp.path(), &lib);
+    (tmp, videos, lib, engine)
+}
+
+/// Imports `paths`, cancelled at the first progress event `stop` picks.
+fn import_cancelled_at(
+    engine: &Engine,
+    paths: &[PathBuf],
+    stop: fn(&ProgressEvent) -> bool,
+) -> ImportReport {
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    let sink = move |e: ProgressEvent| {
+        if stop(&e) {
+            c.cancel();
+        }
+    };
     engine
-        .import(
-            paths,
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
+        .import(paths, ImportOptions::default(), &sink, &cancel)
         .expect("import")
+}
+
+/// Every hit for `query` (default options) is in `forest.mkv`.
+fn only_forest(engine: &Engine, query: &str) {
+    let hits = engine
+        .search(query, &SearchOptions::default())
+        .expect("search");
+    assert!(
+        hits.iter().all(|h| h.path.ends_with("forest.mkv")),
+        "{hits:?}"
+    );
 }
 
 #[test]
 fn import_then_search_by_subtitle_and_by_stored_vector() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
+    let (_tmp, videos, lib, engine) = setup();
 
     let report = import(&engine, std::slice::from_ref(&videos));
     assert_eq!(report.imported.len(), 2, "{report:?}");
@@ -147,14 +168,7 @@ fn import_then_search_by_subtitle_and_by_stored_vector() {
     let mut stored: Vec<(String, usize, Vec<f32>)> = Vec::new();
     for v in engine.list().expect("list") {
         let hash = engine.find(&v.path).expect("find").hash;
-        let path = lib
-            .join("families")
-            .join(version.family())
-            .join("models")
-            .join(version.version())
-            .join("windows")
-            .join(&hash[..2])
-            .join(format!("{hash}.f16"));
+        let path = setup::vector_file(&lib, &version, "windows", &hash);
         let f = read_features(&path).expect("window vectors");
         for r in 0..f.rows {
             stored.push((v.path.clone(), r, f.row(r).to_vec()));
@@ -189,10 +203,7 @@ fn import_then_search_by_subtitle_and_by_stored_vector() {
 
 #[test]
 fn remove_reindex_and_reopen_keep_everything_consistent() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
+    let (tmp, videos, lib, engine) = setup();
     import(&engine, std::slice::from_ref(&videos));
     assert_eq!(engine.indexed_windows(), 3);
 
@@ -203,13 +214,7 @@ fn remove_reindex_and_reopen_keep_everything_consistent() {
     assert!(removed.path.ends_with("kitchen.mp4"));
     assert!(kitchen.exists(), "the user's file is never touched");
     assert_eq!(engine.indexed_windows(), 1);
-    let hits = engine
-        .search("whisk the eggs", &SearchOptions::default())
-        .expect("search");
-    assert!(
-        hits.iter().all(|h| h.path.ends_with("forest.mkv")),
-        "{hits:?}"
-    );
+    only_forest(&engine, "whisk the eggs");
     assert!(engine.remove("no-such-video").is_err());
 
     // Reindex from the feature cache (no decoding): same windows, fresh keys.
@@ -241,26 +246,12 @@ fn remove_reindex_and_reopen_keep_everything_consistent() {
 
 #[test]
 fn a_new_model_version_reembeds_from_cached_features_without_decoding() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
+    let (tmp, videos, lib, engine) = setup();
     import(&engine, std::slice::from_ref(&videos));
     drop(engine);
     // Same S3D (same family, cached features reused), other towers: copy the model directory
     // and replace its towers with another seed's.
-    let other = tmp.path().join("other-model");
-    init_random(Preset::Tiny, 8, &other, None).expect("init");
-    let base = tmp.path().join("model");
-    std::fs::copy(base.join("s3d.safetensors"), other.join("s3d.safetensors")).expect("copy");
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(base.join("config.json")).expect("read"))
-            .expect("json");
-    let towers: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(other.join("config.json")).expect("read"))
-            .expect("json");
-    config["towers_id"] = towers["towers_id"].clone();
-    std::fs::write(other.join("config.json"), config.to_string()).expect("write");
+    let other = other_towers(&tmp.path().join("model"), &tmp.path().join("other-model"));
     let m2 = VClipModel::load(&other, &Device::Cpu).expect("load");
     let (engine, _) = Engine::open(&lib, Some(m2.into())).expect("open");
     // The corrupt file is gone from the folder, and one source video too: a re-embed must not
@@ -279,19 +270,15 @@ fn a_new_model_version_reembeds_from_cached_features_without_decoding() {
 
 #[test]
 fn search_answers_while_an_import_runs() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
+    let (_tmp, videos, _, engine) = setup();
     import(&engine, &[videos.join("nested")]);
     for i in 0..3 {
         // Distinct contents (the same content under two names is one video).
-        video(
+        lavfi(
             &videos,
             &format!("long{i}.mp4"),
             "testsrc2=size=160x120:rate=25",
             30 + i,
-            None,
         );
     }
     let engine = Arc::new(engine);
@@ -316,26 +303,11 @@ fn search_answers_while_an_import_runs() {
 
 #[test]
 fn cancel_leaves_a_resumable_library() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
-    let cancel = CancelToken::new();
-    let c = cancel.clone();
+    let (_tmp, videos, _, engine) = setup();
     // Cancel at the first progress report of the encoder (inside the first video).
-    let sink = move |e: vclip_engine::ProgressEvent| {
-        if matches!(e, vclip_engine::ProgressEvent::Progress(_)) {
-            c.cancel();
-        }
-    };
-    let report = engine
-        .import(
-            std::slice::from_ref(&videos),
-            ImportOptions::default(),
-            &sink,
-            &cancel,
-        )
-        .expect("import");
+    let report = import_cancelled_at(&engine, std::slice::from_ref(&videos), |e| {
+        matches!(e, ProgressEvent::Progress(_))
+    });
     assert!(report.cancelled);
     assert!(report.imported.len() < 2);
     // The next import, given no paths at all, resumes what was left.
@@ -378,19 +350,23 @@ impl vclip_engine::sentences::SentenceEmbedder for TowerSentences {
     }
 }
 
+/// The library at `lib` opened with the tiny model in `dir`, its text tower as the sentence
+/// encoder: the engine and what enabling the encoder reconciled.
+fn with_sentences(dir: &Path, lib: &Path) -> (Engine, vclip_engine::Reconciled) {
+    let mut engine = open(dir, lib);
+    let rec = engine
+        .enable_sentences(Box::new(TowerSentences(model(dir))))
+        .expect("enable");
+    (engine, rec)
+}
+
 #[test]
 fn semantic_signal_finds_the_cue_whose_meaning_matches() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
     // Import first without an encoder: enabling it later embeds the existing cues once.
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
+    let (tmp, videos, lib, engine) = setup();
     import(&engine, &[videos.join("kitchen.mp4")]);
     drop(engine);
-    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
-    let rec = engine
-        .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
-        .expect("enable");
+    let (engine, rec) = with_sentences(tmp.path(), &lib);
     assert!(rec.unreadable.is_empty(), "{rec:?}");
     assert!(engine.sentences_enabled());
     // A video imported with the encoder on is indexed as it is imported.
@@ -413,42 +389,20 @@ fn semantic_signal_finds_the_cue_whose_meaning_matches() {
     engine
         .remove(videos.join("kitchen.mp4").to_str().expect("utf-8"))
         .expect("remove");
-    let hits = engine
-        .search("serve on a warm plate", &SearchOptions::default())
-        .expect("search");
-    assert!(
-        hits.iter().all(|h| h.path.ends_with("forest.mkv")),
-        "{hits:?}"
-    );
+    only_forest(&engine, "serve on a warm plate");
     drop(engine);
-    let (mut engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
-    let rec = engine
-        .enable_sentences(Box::new(TowerSentences(model(tmp.path()))))
-        .expect("enable");
+    let (_engine, rec) = with_sentences(tmp.path(), &lib);
     assert!(!rec.rebuilt && rec.added == 0, "{rec:?}");
 }
 
 #[test]
 fn an_unfinished_video_whose_file_disappeared_is_marked_failed() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let videos = folder(tmp.path());
-    let lib = tmp.path().join("library");
-    let (engine, _) = Engine::open(&lib, Some(model(tmp.path()).into())).expect("open");
-    let cancel = CancelToken::new();
-    let c = cancel.clone();
-    let sink = move |e: vclip_engine::ProgressEvent| {
-        if matches!(&e, vclip_engine::ProgressEvent::Progress(p) if p.done > 0) {
-            c.cancel();
-        }
-    };
-    let r = engine
-        .import(
-            &[videos.join("kitchen.mp4")],
-            ImportOptions::default(),
-            &sink,
-            &cancel,
-        )
-        .expect("import");
+    let (_tmp, videos, _, engine) = setup();
+    let r = import_cancelled_at(
+        &engine,
+        &[videos.join("kitchen.mp4")],
+        |e| matches!(e, ProgressEvent::Progress(p) if p.done > 0),
+    );
     assert!(r.cancelled && r.imported.is_empty(), "{r:?}");
     assert_eq!(engine.list().expect("list")[0].status, "importing");
     std::fs::remove_file(videos.join("kitchen.mp4")).expect("rm");

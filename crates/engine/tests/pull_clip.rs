@@ -6,21 +6,18 @@
 //! and deletes the file, a resumed download is checked whole), a 40-hex ETag ignored, and a
 //! plain mirror's weights reported as not verified, with their computed SHA-256.
 
-#[path = "common/http.rs"]
-mod http;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use http::{serve, sha256_hex};
 use vclip_engine::download::{part_path, DownloadError, Verification};
 use vclip_engine::models::{clip_downloads_dir, import_clip_dir, pull_clip_from, PullError};
 use vclip_engine::{CancelToken, NoProgress, ProgressEvent};
 use vclip_model::{ClipModel, Device, Family};
+use vclip_testkit::http::{serve, sha256_hex};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/clip")
+    vclip_testkit::model_fixtures().join("clip")
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -53,6 +50,13 @@ fn reference(tmp: &Path) -> Vec<Vec<f32>> {
     text_embeddings(&dir)
 }
 
+/// `dir/models` and the CLIP folder in it, `dir/models/clip-vit-b32` (neither created).
+fn models_in(dir: &Path) -> (PathBuf, PathBuf) {
+    let models = dir.join("models");
+    let out = models.join("clip-vit-b32");
+    (models, out)
+}
+
 fn leftovers(models: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(models)
         .map(|rd| {
@@ -67,10 +71,8 @@ fn leftovers(models: &Path) -> Vec<String> {
 
 #[test]
 fn resumes_a_part_file_imports_and_loads() {
-    let server = serve(hf_files());
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let models = tmp.path().join("models");
-    let out = models.join("clip-vit-b32");
+    let (server, tmp) = (serve(hf_files()), tempfile::tempdir().expect("tempdir"));
+    let (models, out) = models_in(tmp.path());
     // An earlier attempt stopped a third of the way into the weights.
     let weights = read(&fixtures().join("hf/model.safetensors"));
     let staging = clip_downloads_dir(&out);
@@ -143,10 +145,8 @@ fn falls_back_to_pytorch_model_bin() {
 
 #[test]
 fn a_bad_file_is_named_and_no_model_folder_is_left() {
-    let server = serve(hf_files());
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let models = tmp.path().join("models");
-    let out = models.join("clip-vit-b32");
+    let (server, tmp) = (serve(hf_files()), tempfile::tempdir().expect("tempdir"));
+    let (models, out) = models_in(tmp.path());
 
     // Damaged weights: the error names the file, and nothing is left behind.
     let mut bad = read(&fixtures().join("hf/model.safetensors"));

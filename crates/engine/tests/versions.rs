@@ -3,70 +3,31 @@
 //! steps use the active version's token states (tiny random-weight models: plumbing only).
 #![cfg(feature = "media")]
 
-#[path = "../../media/tests/support/mod.rs"]
-mod support;
+#[path = "common/setup.rs"]
+mod setup;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use vclip_engine::localize::StepOptions;
 use vclip_engine::search::SearchOptions;
 use vclip_engine::{versions, CancelToken, Engine, ImportOptions, NoProgress};
-use vclip_model::{init_random, Device, Preset, VClipModel};
+use vclip_testkit::lavfi_srt;
 
-fn video(dir: &Path, name: &str, source: &str, seconds: u32, srt: &str) -> PathBuf {
-    let path = support::lavfi(dir, name, source, f64::from(seconds));
-    std::fs::write(path.with_extension("srt"), srt).expect("write srt");
-    path
-}
-
-/// A base model and a second one with the same S3D-G (same family) but other towers.
-fn models(dir: &Path) -> (PathBuf, PathBuf) {
-    let base = dir.join("base");
-    init_random(Preset::Tiny, 7, &base, None).expect("init");
-    let other = dir.join("other");
-    init_random(Preset::Tiny, 8, &other, None).expect("init");
-    std::fs::copy(base.join("s3d.safetensors"), other.join("s3d.safetensors")).expect("copy");
-    let mut config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(base.join("config.json")).expect("read"))
-            .expect("json");
-    let towers: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(other.join("config.json")).expect("read"))
-            .expect("json");
-    config["towers_id"] = towers["towers_id"].clone();
-    std::fs::write(other.join("config.json"), config.to_string()).expect("write");
-    (base, other)
-}
-
-fn open(lib: &Path, model: &Path) -> Engine {
-    let m = VClipModel::load(model, &Device::Cpu).expect("load");
-    Engine::open(lib, Some(m.into())).expect("open").0
-}
+use setup::{import, open, two_versions as models};
 
 #[test]
 fn switching_back_to_an_embedded_version_needs_no_reembedding() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (base, other) = models(tmp.path());
     let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
-    video(
-        &videos,
-        "kitchen.mp4",
-        "testsrc2=size=160x120:rate=25",
-        12,
-        "1\n00:00:02,000 --> 00:00:04,000\nwhisk the eggs\n\n\
-         2\n00:00:07,000 --> 00:00:09,000\nserve on a warm plate\n",
-    );
+    let cues = "1\n00:00:02,000 --> 00:00:04,000\nwhisk the eggs\n\n\
+                2\n00:00:07,000 --> 00:00:09,000\nserve on a warm plate\n";
+    let pattern = "testsrc2=size=160x120:rate=25";
+    lavfi_srt(&videos, "kitchen.mp4", pattern, 12, cues);
     let lib = tmp.path().join("library");
 
     let engine = open(&lib, &base);
-    let r = engine
-        .import(
-            std::slice::from_ref(&videos),
-            ImportOptions::default(),
-            &NoProgress,
-            &CancelToken::new(),
-        )
-        .expect("import");
+    let r = import(&engine, std::slice::from_ref(&videos));
     assert_eq!(r.imported.len(), 1, "{r:?}");
     assert!(engine.embedding_gaps().expect("gaps").is_empty());
     assert_eq!(
@@ -146,9 +107,8 @@ fn an_import_remembers_its_model_without_breaking_the_library() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (base, other) = models(tmp.path());
     let videos = tmp.path().join("videos");
-    std::fs::create_dir_all(&videos).expect("mkdir");
     let cue = "1\n00:00:01,000 --> 00:00:02,000\nhello\n";
-    let first = video(&videos, "a.mp4", "testsrc2=size=160x120:rate=25", 4, cue);
+    let first = lavfi_srt(&videos, "a.mp4", "testsrc2=size=160x120:rate=25", 4, cue);
     let lib = tmp.path().join("library");
     let import = |engine: &Engine, path: &Path| {
         let warnings = std::sync::Mutex::new(Vec::new());
@@ -178,7 +138,7 @@ fn an_import_remembers_its_model_without_breaking_the_library() {
     assert_eq!(active.version, base_key);
 
     // Another model imports a new video: a.mp4 has no windows of it, so the base stays.
-    let second = video(&videos, "b.mp4", "mandelbrot=size=160x120:rate=25", 4, cue);
+    let second = lavfi_srt(&videos, "b.mp4", "mandelbrot=size=160x120:rate=25", 4, cue);
     let engine = open_as_a_face(&lib, &other);
     let other_key = engine.model_key().expect("key").to_owned();
     let warnings = import(&engine, &second);

@@ -1,12 +1,13 @@
 //! The clip decoder against the ffmpeg CLI: clip counts, frame-exactness, rotation, pixel formats,
-//! damaged and odd files. Videos are generated at test time (see `support`).
-
-mod support;
+//! damaged and odd files. Videos are generated at test time (see `vclip_testkit::video`).
 
 use std::path::Path;
 
-use support::{cli_rgb_frames, ffmpeg, mean_abs_diff, testsrc, testsrc_with};
 use vclip_media::{probe, ClipDecoder, DecodeOptions, MediaErrorKind, CLIP_FRAMES};
+use vclip_testkit::{
+    audio_only, cli_rgb_frames, lavfi_args, mean_abs_diff, rotate90, still_image, testsrc,
+    testsrc_with,
+};
 
 const FRAME_BYTES: usize = 224 * 224 * 3;
 
@@ -88,19 +89,9 @@ fn frame_rates_10_25_2997_30_60_match_the_cli() {
 fn variable_frame_rate_matches_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Drop irregular runs of frames and keep the timestamps: gaps of 1 to 21 frames.
-    let path = testsrc_with(
-        dir.path(),
-        "vfr.mkv",
-        "320x240",
-        "30",
-        4.0,
-        &[
-            "-vf",
-            "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'",
-            "-fps_mode",
-            "vfr",
-        ],
-    );
+    let select = "select='not(between(n\\,20\\,40))*lt(mod(n\\,7)\\,4)'";
+    let vfr = ["-vf", select, "-fps_mode", "vfr"];
+    let path = testsrc_with(dir.path(), "vfr.mkv", "320x240", "30", 4.0, &vfr);
     let v = probe(&path).expect("probe");
     assert!(v.video.is_some());
     assert_matches_cli(&path);
@@ -111,15 +102,7 @@ fn rotation_metadata_is_applied() {
     let dir = tempfile::tempdir().expect("tempdir");
     let src = testsrc(dir.path(), "flat.mp4", "320x240", "30", 1.0);
     let rotated = dir.path().join("rotated.mp4");
-    ffmpeg(&[
-        "-i",
-        src.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        "-metadata:s:v:0",
-        "rotate=90",
-        rotated.to_str().expect("utf-8"),
-    ]);
+    rotate90(&src, &rotated);
     let info = probe(&rotated).expect("probe");
     let v = info.video.as_ref().expect("video");
     // ffmpeg 5.1 stores `rotate=90` as a display matrix that its CLI undoes with
@@ -142,15 +125,6 @@ fn rotation_metadata_is_applied() {
 #[test]
 fn pixel_formats_8_and_10_bit_444_paletted_and_rgb() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let d = |n: &str| dir.path().join(n).to_str().expect("utf-8").to_owned();
-    let src = [
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=256x144:rate=30",
-        "-t",
-        "1.5",
-    ];
     let cases: [(&str, &[&str]); 5] = [
         (
             "p10.mkv",
@@ -179,34 +153,17 @@ fn pixel_formats_8_and_10_bit_444_paletted_and_rgb() {
         ("gray.mkv", &["-pix_fmt", "gray", "-c:v", "ffv1"]),
     ];
     for (name, args) in cases {
-        let out = d(name);
-        let mut all: Vec<&str> = src.to_vec();
-        all.extend_from_slice(args);
-        all.push(&out);
-        ffmpeg(&all);
-        assert_matches_cli(Path::new(&out));
+        let out = lavfi_args(dir.path(), name, "testsrc2=size=256x144:rate=30", 1.5, args);
+        assert_matches_cli(&out);
     }
 }
 
 #[test]
 fn one_by_one_and_4k_videos() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let tiny = dir.path().join("tiny.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=64x64:rate=30",
-        "-t",
-        "1",
-        "-vf",
-        "scale=1:1",
-        "-pix_fmt",
-        "yuv444p",
-        "-c:v",
-        "ffv1",
-        tiny.to_str().expect("utf-8"),
-    ]);
+    let source = "testsrc2=size=64x64:rate=30";
+    let one_pixel = ["-vf", "scale=1:1", "-pix_fmt", "yuv444p", "-c:v", "ffv1"];
+    let tiny = lavfi_args(dir.path(), "tiny.mkv", source, 1.0, &one_pixel);
     let (clips, _) = decode_all(&tiny);
     assert_eq!(clips.len(), 1);
     assert_eq!(clips[0].valid_frames, 30);
@@ -228,19 +185,9 @@ fn frames_without_timestamps_are_given_some() {
 
     // A Matroska file whose first ten frames lost their timestamps (the muxer squeezed them to
     // 0..9 ms): still decodes to three clips.
-    let mkv = testsrc_with(
-        dir.path(),
-        "nopts.mkv",
-        "320x240",
-        "30",
-        3.0,
-        &[
-            "-bf",
-            "0",
-            "-bsf:v",
-            "setts=pts=if(lt(N\\,10)\\,NOPTS\\,PTS):dts=if(lt(N\\,10)\\,NOPTS\\,DTS)",
-        ],
-    );
+    let setts = "setts=pts=if(lt(N\\,10)\\,NOPTS\\,PTS):dts=if(lt(N\\,10)\\,NOPTS\\,DTS)";
+    let squeezed = ["-bf", "0", "-bsf:v", setts];
+    let mkv = testsrc_with(dir.path(), "nopts.mkv", "320x240", "30", 3.0, &squeezed);
     let (clips, _) = decode_all(&mkv);
     assert_eq!(clips.len(), 3);
 }
@@ -249,14 +196,8 @@ fn frames_without_timestamps_are_given_some() {
 fn truncated_mp4_decodes_what_it_can_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Index at the front (faststart): the first half still decodes.
-    let fast = testsrc_with(
-        dir.path(),
-        "fast.mp4",
-        "320x240",
-        "30",
-        6.0,
-        &["-movflags", "+faststart"],
-    );
+    let faststart = ["-movflags", "+faststart"];
+    let fast = testsrc_with(dir.path(), "fast.mp4", "320x240", "30", 6.0, &faststart);
     let bytes = std::fs::read(&fast).expect("read");
     let cut = dir.path().join("cut fast.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
@@ -300,29 +241,13 @@ fn bad_files_get_clear_errors() {
     let e = probe(&p("noise.mp4")).expect_err("noise");
     assert!(matches!(e.kind, MediaErrorKind::NotMedia(_)), "{e}");
 
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=1",
-        "-c:a",
-        "aac",
-        p("audio.mp4").to_str().expect("utf-8"),
-    ]);
+    audio_only(dir.path(), "audio.mp4");
     let info = probe(&p("audio.mp4")).expect("an audio file probes fine");
     assert!(info.has_audio && info.video.is_none());
     let e = ClipDecoder::open(&p("audio.mp4"), DecodeOptions::default()).expect_err("audio");
     assert!(matches!(e.kind, MediaErrorKind::AudioOnly), "{e}");
 
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=64x48",
-        "-frames:v",
-        "1",
-        p("still.png").to_str().expect("utf-8"),
-    ]);
+    still_image(dir.path(), "still.png");
     let e = ClipDecoder::open(&p("still.png"), DecodeOptions::default()).expect_err("image");
     assert!(matches!(e.kind, MediaErrorKind::StillImage), "{e}");
 

@@ -1,17 +1,15 @@
 //! The per-second sampler: one frame per second, the right moment of each second (frame 15 of the
 //! clip decoder's clip, checked byte for byte and against a video that paints its frame number),
 //! the same frames whatever the speed options, odd sizes, rotation, variable frame rates and
-//! damaged files. Videos are generated at test time (see `support`).
-
-mod support;
+//! damaged files. Videos are generated at test time (see `vclip_testkit::video`).
 
 use std::path::Path;
 
-use support::{ffmpeg, mean_abs_diff, testsrc, testsrc_with};
 use vclip_media::{
     decode_per_second, ClipDecoder, DecodeOptions, FrameSampler, MediaErrorKind, SampleOptions,
     SampleReport, SampledFrame, Threading,
 };
+use vclip_testkit::{audio_only, lavfi_args, mean_abs_diff, rotate90, testsrc, testsrc_with};
 
 fn sample(path: &Path, opts: SampleOptions) -> (Vec<SampledFrame>, SampleReport) {
     let mut s =
@@ -94,26 +92,11 @@ fn the_frame_of_second_k_is_the_one_on_screen_at_k_plus_half() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Red = frame number within its second × 8, green = the second × 40: frame n of second k
     // is (8 n, 40 k, 128). Encoded nearly losslessly with B-frames and 1-second GOPs.
-    let path = dir.path().join("painted.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=black:size=64x48:rate=30,format=rgb24,geq=r='8*mod(N\\,30)':g='40*floor(N/30)':b=128",
-        "-t",
-        "5.3",
-        "-pix_fmt",
-        "yuv444p",
-        "-c:v",
-        "libx264",
-        "-qp",
-        "0",
-        "-bf",
-        "3",
-        "-g",
-        "30",
-        path.to_str().expect("utf-8"),
-    ]);
+    let painted = "color=black:size=64x48:rate=30,format=rgb24,geq=r='8*mod(N\\,30)':g='40*floor(N/30)':b=128";
+    let lossless = [
+        "-pix_fmt", "yuv444p", "-c:v", "libx264", "-qp", "0", "-bf", "3", "-g", "30",
+    ];
+    let path = lavfi_args(dir.path(), "painted.mp4", painted, 5.3, &lossless);
     let (frames, report) = sample(&path, SampleOptions::default());
     assert_eq!(frames.len(), 6, "5.3 s make 6 seconds");
     for f in &frames {
@@ -223,34 +206,14 @@ fn skipping_the_loop_filter_stays_close() {
 #[test]
 fn odd_sizes_portrait_and_rotation() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let odd = testsrc_with(
-        dir.path(),
-        "odd.mp4",
-        "321x239",
-        "30",
-        2.0,
-        &["-pix_fmt", "yuv444p", "-bf", "2"],
-    );
+    let b_frames = ["-bf", "2"];
+    let yuv444 = [&["-pix_fmt", "yuv444p"][..], &b_frames].concat();
+    let odd = testsrc_with(dir.path(), "odd.mp4", "321x239", "30", 2.0, &yuv444);
     assert_matches_clips(&odd);
-    let portrait = testsrc_with(
-        dir.path(),
-        "portrait.mp4",
-        "240x426",
-        "30",
-        2.0,
-        &["-bf", "2"],
-    );
+    let portrait = testsrc_with(dir.path(), "portrait.mp4", "240x426", "30", 2.0, &b_frames);
     assert_matches_clips(&portrait);
     let rotated = dir.path().join("rotated.mp4");
-    ffmpeg(&[
-        "-i",
-        portrait.to_str().expect("utf-8"),
-        "-c",
-        "copy",
-        "-metadata:s:v:0",
-        "rotate=90",
-        rotated.to_str().expect("utf-8"),
-    ]);
+    rotate90(&portrait, &rotated);
     assert_matches_clips(&rotated);
     let (a, _) = sample(&portrait, SampleOptions::default());
     let (b, _) = sample(&rotated, SampleOptions::default());
@@ -280,15 +243,8 @@ fn variable_frame_rate_and_missing_timestamps() {
 #[test]
 fn damaged_and_bad_files() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let args = with_b_frames("30");
-    let fast = testsrc_with(
-        dir.path(),
-        "fast.mp4",
-        "320x240",
-        "30",
-        6.0,
-        &[&args[..], &["-movflags", "+faststart"]].concat(),
-    );
+    let args = [&with_b_frames("30")[..], &["-movflags", "+faststart"]].concat();
+    let fast = testsrc_with(dir.path(), "fast.mp4", "320x240", "30", 6.0, &args);
     let bytes = std::fs::read(&fast).expect("read");
     // Cut in half: what is there is sampled, and the report says the file is truncated.
     let cut = dir.path().join("cut fast.mp4");
@@ -316,17 +272,8 @@ fn damaged_and_bad_files() {
         .expect_err("missing");
     assert!(matches!(e.kind, MediaErrorKind::NotFound), "{e}");
     assert!(e.to_string().contains("missing.mp4"));
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=1",
-        "-c:a",
-        "aac",
-        dir.path().join("audio.mp4").to_str().expect("utf-8"),
-    ]);
-    let e = decode_per_second(&dir.path().join("audio.mp4"), SampleOptions::default())
-        .expect_err("audio");
+    let audio = audio_only(dir.path(), "audio.mp4");
+    let e = decode_per_second(&audio, SampleOptions::default()).expect_err("audio");
     assert!(matches!(e.kind, MediaErrorKind::AudioOnly), "{e}");
 }
 
@@ -386,21 +333,14 @@ fn keyframe_tolerance_takes_keyframes_within_the_bound() {
 fn other_codecs_give_the_clip_decoders_frames() {
     let dir = tempfile::tempdir().expect("tempdir");
     let v = |name: &str, codec_args: &[&str]| -> std::path::PathBuf {
-        let path = dir.path().join(name);
-        let mut args = vec![
-            "-f",
-            "lavfi",
-            "-i",
+        let args = [&["-pix_fmt", "yuv420p"], codec_args].concat();
+        lavfi_args(
+            dir.path(),
+            name,
             "testsrc2=size=320x240:rate=30",
-            "-t",
-            "3",
-            "-pix_fmt",
-            "yuv420p",
-        ];
-        args.extend_from_slice(codec_args);
-        args.push(path.to_str().expect("utf-8"));
-        ffmpeg(&args);
-        path
+            3.0,
+            &args,
+        )
     };
     let half_second_gops = [
         // HEVC with closed GOPs (IDR keyframes: tails dropped) and x265's default open GOPs

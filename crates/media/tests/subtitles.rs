@@ -1,10 +1,10 @@
 //! Subtitle cues from embedded tracks and sidecar files, and thumbnails.
 
-mod support;
+use std::path::{Path, PathBuf};
 
-use support::{ffmpeg, testsrc};
 use vclip_media::subtitles::{read_all, read_embedded, read_sidecar, SubtitleSource};
 use vclip_media::{probe, MediaErrorKind};
+use vclip_testkit::{mux_subtitles, testsrc};
 
 const SRT: &str = "1\n00:00:00,500 --> 00:00:01,250\nCrack the <b>eggs</b>\n\n2\n00:00:01,750 --> 00:00:02,900\nWhisk them &amp; add salt\nslowly\n";
 
@@ -15,30 +15,26 @@ fn cues(t: &vclip_media::SubtitleTrack) -> Vec<(f64, f64, &str)> {
         .collect()
 }
 
+/// `dir/plain.mp4` (3 s, no subtitles) and `dir/in.srt` holding [`SRT`].
+fn plain_and_srt(dir: &Path) -> (PathBuf, PathBuf) {
+    let video = testsrc(dir, "plain.mp4", "160x120", "30", 3.0);
+    let srt = dir.join("in.srt");
+    std::fs::write(&srt, SRT).expect("write");
+    (video, srt)
+}
+
 #[test]
 fn mov_text_track_and_sidecar_srt_give_the_cues_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let video = testsrc(dir.path(), "plain.mp4", "160x120", "30", 3.0);
-    let srt = dir.path().join("in.srt");
-    std::fs::write(&srt, SRT).expect("write");
+    let (video, srt) = plain_and_srt(dir.path());
     let muxed = dir.path().join("cooking.mp4");
-    ffmpeg(&[
-        "-i",
-        video.to_str().expect("utf-8"),
-        "-i",
-        srt.to_str().expect("utf-8"),
-        "-map",
-        "0",
-        "-map",
-        "1",
-        "-c:v",
-        "copy",
-        "-c:s",
+    mux_subtitles(
+        &video,
+        &srt,
         "mov_text",
-        "-metadata:s:s:0",
-        "language=eng",
-        muxed.to_str().expect("utf-8"),
-    ]);
+        &muxed,
+        &["-metadata:s:s:0", "language=eng"],
+    );
     std::fs::write(dir.path().join("cooking.en.srt"), SRT).expect("write");
     std::fs::write(dir.path().join("other.srt"), SRT).expect("write");
 
@@ -83,26 +79,10 @@ fn mov_text_track_and_sidecar_srt_give_the_cues_exactly() {
 #[test]
 fn embedded_subrip_and_ass_tracks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let video = testsrc(dir.path(), "plain.mp4", "160x120", "30", 3.0);
-    let srt = dir.path().join("in.srt");
-    std::fs::write(&srt, SRT).expect("write");
+    let (video, srt) = plain_and_srt(dir.path());
     for codec in ["srt", "ass", "webvtt"] {
         let out = dir.path().join(format!("with-{codec}.mkv"));
-        ffmpeg(&[
-            "-i",
-            video.to_str().expect("utf-8"),
-            "-i",
-            srt.to_str().expect("utf-8"),
-            "-map",
-            "0",
-            "-map",
-            "1",
-            "-c:v",
-            "copy",
-            "-c:s",
-            codec,
-            out.to_str().expect("utf-8"),
-        ]);
+        mux_subtitles(&video, &srt, codec, &out, &[]);
         let tracks = read_embedded(&out).expect("subtitles");
         assert_eq!(tracks.len(), 1, "{codec}");
         let texts: Vec<&str> = tracks[0].cues.iter().map(|c| c.text.as_str()).collect();

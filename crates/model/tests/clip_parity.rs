@@ -221,6 +221,14 @@ fn imported_directory_is_a_clip_directory() -> Result<()> {
 
 /// A copy of the HF fixture whose weights went through `edit`, with only vocab.json +
 /// merges.txt as tokenizer.
+/// What importing `src` into `out` fails with (empty if it succeeds).
+fn import_error(src: &tempfile::TempDir, out: &tempfile::TempDir) -> String {
+    import_clip(src.path(), out.path())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
 fn edited_hf(edit: impl FnOnce(&mut HashMap<String, Tensor>)) -> Result<tempfile::TempDir> {
     let src = hf_dir();
     let dir = tempfile::tempdir()?;
@@ -270,10 +278,7 @@ fn import_checks_names_and_shapes() -> Result<()> {
             t.insert("text_projection.weight".into(), w);
         }
     })?;
-    let err = import_clip(src.path(), out.path())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = import_error(&src, &out);
     assert!(
         err.contains("text_projection.weight") && err.contains("model.safetensors"),
         "{err}"
@@ -283,10 +288,7 @@ fn import_checks_names_and_shapes() -> Result<()> {
     let cfg = src.path().join("config.json");
     let text = std::fs::read_to_string(&cfg)?.replace("quick_gelu", "gelu");
     std::fs::write(&cfg, text)?;
-    let err = import_clip(src.path(), out.path())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = import_error(&src, &out);
     assert!(
         err.contains("config.json") && err.contains("quick_gelu"),
         "{err}"

@@ -3,8 +3,6 @@
 //! `VCLIP_REQUIRE_TEST_ASSETS` set a missing folder fails instead of skipping) against HF
 //! `transformers.BertModel` + mean pooling + L2 normalisation (`tools/make_minilm_fixture.py`).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use vclip_model::minilm::init_random;
@@ -12,27 +10,9 @@ use vclip_model::{SentenceEncoder, Tokenizer};
 
 use crate::common::fixtures;
 
-fn minilm_dir() -> Option<PathBuf> {
-    let path = match std::env::var_os("VCLIP_TEST_MINILM") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/all-minilm-l6-v2"),
-    };
-    if path.join("model.safetensors").is_file() {
-        Some(path)
-    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
-        panic!(
-            "all-MiniLM-L6-v2 not found at {} (scripts/fetch-test-assets.sh)",
-            path.display()
-        );
-    } else {
-        eprintln!("skipping: all-MiniLM-L6-v2 not found at {}", path.display());
-        None
-    }
-}
-
 #[test]
 fn minilm_matches_transformers_on_the_real_weights() -> Result<()> {
-    let Some(dir) = minilm_dir() else {
+    let Some(dir) = vclip_testkit::minilm() else {
         return Ok(());
     };
     let expected: serde_json::Value = serde_json::from_slice(

@@ -4,35 +4,11 @@
 //! file fails the test instead of skipping it). Expected ids were computed with an independent
 //! greedy longest-match WordPiece in Python over the same vocab.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use candle_core::Device;
 use vclip_model::Tokenizer;
 
 use crate::common::fixtures;
-
-fn bert_vocab() -> Option<PathBuf> {
-    let path = match std::env::var_os("VCLIP_TEST_VOCAB") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../.cache/bert-base-uncased/vocab.txt"),
-    };
-    if path.is_file() {
-        Some(path)
-    } else if std::env::var_os("VCLIP_REQUIRE_TEST_ASSETS").is_some() {
-        panic!(
-            "bert-base-uncased vocab.txt not found at {} (scripts/fetch-test-assets.sh)",
-            path.display()
-        );
-    } else {
-        eprintln!(
-            "skipping: bert-base-uncased vocab.txt not found at {} (set VCLIP_TEST_VOCAB)",
-            path.display()
-        );
-        None
-    }
-}
 
 #[test]
 fn fixture_vocab_splits_words_and_lays_out_specials() -> Result<()> {
@@ -77,7 +53,7 @@ fn bad_vocab_is_an_error_naming_the_file() -> Result<()> {
 
 #[test]
 fn bert_base_uncased_ids() -> Result<()> {
-    let Some(vocab) = bert_vocab() else {
+    let Some(vocab) = vclip_testkit::bert_vocab() else {
         return Ok(());
     };
     let tok = Tokenizer::from_vocab(&vocab)?;

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use candle_core::{DType, Device};
-use vclip_model::{load_towers, scores, text_layout, ModelConfig, VideoMode};
+use vclip_model::{
+    load_towers, scores, text_layout, ModelConfig, TextTower, VideoMode, VideoTower,
+};
 
 use crate::common::{check, fixtures, get, load, load_from};
 
@@ -55,14 +57,17 @@ pub fn check_towers(root: &Path, dev: &Device) -> Result<()> {
     Ok(())
 }
 
+/// The tiny fixture's config and towers on `dev`.
+fn tiny_towers(dev: &Device) -> Result<(ModelConfig, (VideoTower, TextTower))> {
+    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
+    let weights = fixtures().join("tiny/videoclip.safetensors");
+    let towers = load_towers(&weights, &config.videoclip, dev)?;
+    Ok((config, towers))
+}
+
 /// Padding only to the longest text of the batch (not to 63) leaves the outputs unchanged.
 fn short_padding_gives_same_pooled(dev: &Device) -> Result<()> {
-    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
-    let (_, text) = load_towers(
-        &fixtures().join("tiny/videoclip.safetensors"),
-        &config.videoclip,
-        dev,
-    )?;
+    let (config, (_, text)) = tiny_towers(dev)?;
     let io = load("towers_io.safetensors")?;
     let want = get(&io, "text.pooled")?.narrow(0, 2, 1)?;
     let content: Vec<u32> = (110..117).collect();
@@ -80,12 +85,7 @@ test_device!(short_padding_gives_same_pooled);
 /// A video of 20 s passed without padding (L=20) gives the outputs of the padded 32-token
 /// layout: the video [SEP] keeps position `max_video_len + 1` = 33.
 fn unpadded_video_keeps_sep_position(dev: &Device) -> Result<()> {
-    let config = ModelConfig::load(&fixtures().join("tiny/config.json"))?;
-    let (video, _) = load_towers(
-        &fixtures().join("tiny/videoclip.safetensors"),
-        &config.videoclip,
-        dev,
-    )?;
+    let (_, (video, _)) = tiny_towers(dev)?;
     let io = load("towers_io.safetensors")?;
     // Sample 1 of the fixture has 20 valid seconds.
     let feats = get(&io, "video.feats")?.narrow(0, 1, 1)?.narrow(1, 0, 20)?;

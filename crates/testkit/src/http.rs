@@ -1,30 +1,30 @@
-//! The loopback HTTP/1.1 file server the download tests share (`#[path]` module of
-//! `download.rs` and `pull_clip.rs`): a folder of files at `/models/<name>` with `Range`
-//! support (unknown names get 404), connections that can be dropped mid-body, extra headers on
-//! a file's answer, and Hugging Face's way of serving a large file — a redirect whose answer
-//! declares the file's SHA-256 (`X-Linked-Etag`), then the body from another path
-//! (`/cdn/<name>`) without it.
+//! A loopback HTTP/1.1 file server for download tests (a model mirror): a folder of files at
+//! `/models/<name>` with `Range` support (unknown names get 404), connections that can be
+//! dropped mid-body, bodies that dribble out slowly, extra headers on a file's answer, and
+//! Hugging Face's way of serving a large file — a redirect whose answer declares the file's
+//! SHA-256 (`X-Linked-Etag`), then the body from another path (`/cdn/<name>`) without it.
 //!
 //! Every request is logged as `<name> range=<start>` for `/models/<name>`, and as
 //! `<path> range=<start>` for any other path (`/cdn/model.safetensors range=None`).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 /// A redirect the server answers a path with.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Hop {
     status: u16,
     location: String,
     headers: Vec<(String, String)>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     files: HashMap<String, Vec<u8>>,
     /// Redirects by request path, checked before the files.
@@ -34,8 +34,12 @@ struct State {
     /// Per name: how many more of its bodies are cut off, and after how many bytes (the
     /// connection closes).
     breaks: HashMap<String, (usize, usize)>,
+    /// Every body written in pieces of this many bytes with this pause after each.
+    slow: Option<(usize, Duration)>,
 }
 
+/// A running server (its thread serves until the test process ends) and what it was asked.
+#[derive(Debug)]
 pub struct Server {
     /// The folder URL: `http://127.0.0.1:<port>/models`.
     pub url: String,
@@ -46,6 +50,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// Every request so far, in order: `<name> range=<start>` (see the [module](self)).
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
     }
@@ -60,6 +65,7 @@ impl Server {
         format!("{}/{name}", self.url)
     }
 
+    /// Serves `body` as `name` (replacing what was there).
     pub fn set(&self, name: &str, body: Vec<u8>) {
         self.state().files.insert(name.into(), body);
     }
@@ -72,6 +78,12 @@ impl Server {
     /// The next `n` bodies of `name` are cut off after `cut` bytes, like a dropped connection.
     pub fn break_next(&self, name: &str, n: usize, cut: usize) {
         self.state().breaks.insert(name.into(), (n, cut));
+    }
+
+    /// Every body from now on dribbles out in pieces of `piece` bytes, `pause` apart, so that a
+    /// cancel lands mid-file.
+    pub fn slow(&self, piece: usize, pause: Duration) {
+        self.state().slow = Some((piece, pause));
     }
 
     /// Adds `header: value` to the answer that carries `name`'s body.
@@ -128,7 +140,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Serves `files` at `/models/<name>`.
+/// Serves every file directly in `dir`, by file name, at `/models/<name>`.
+pub fn serve_folder(dir: &Path) -> Server {
+    let files = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let body = std::fs::read(e.path()).expect("read a served file");
+            (e.file_name().to_string_lossy().into_owned(), body)
+        })
+        .collect();
+    serve(files)
+}
+
+/// Serves `files` (name → body) at `/models/<name>`.
 pub fn serve(files: HashMap<String, Vec<u8>>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let origin = format!("http://{}", listener.local_addr().expect("addr"));
@@ -196,6 +222,7 @@ pub fn serve(files: HashMap<String, Vec<u8>>) -> Server {
                 }
                 _ => None,
             };
+            let slow = state.slow;
             drop(state);
             let start = range_start.unwrap_or(0).min(body.len());
             let mut head = if range_start.is_some() {
@@ -214,7 +241,20 @@ pub fn serve(files: HashMap<String, Vec<u8>>) -> Server {
             head.push_str("Connection: close\r\n\r\n");
             let end = cut.map_or(body.len(), |cut| (start + cut).min(body.len()));
             let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body[start..end]);
+            match slow {
+                Some((piece, pause)) => {
+                    for part in body[start..end].chunks(piece.max(1)) {
+                        if stream.write_all(part).is_err() {
+                            break;
+                        }
+                        let _ = stream.flush();
+                        std::thread::sleep(pause);
+                    }
+                }
+                None => {
+                    let _ = stream.write_all(&body[start..end]);
+                }
+            }
             let _ = stream.flush();
         }
     });
