@@ -32,6 +32,7 @@ pub mod bench;
 pub mod clip;
 mod error;
 pub mod family;
+mod folder;
 pub mod kernels;
 mod loaded;
 pub mod pth;

@@ -437,10 +437,13 @@ impl ClipModelConfig {
 
     /// Writes `config.json` (pretty-printed).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| Error::config(path, e.to_string()))?;
-        text.push('\n');
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path.file_name().map_or_else(
+            || CLIP_CONFIG_FILE.to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        crate::folder::FolderWriter::create(dir)?
+            .finish(&name, &crate::folder::config_json(self, path)?)
     }
 }
 
@@ -1149,15 +1152,14 @@ pub fn write_clip_dir(
     let mut config = config.clone();
     config.model_id = Some(format!("clip-{:016x}", fingerprint(tensors)?));
     config.vision_id = Some(vision_fingerprint(tensors)?);
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let path = out_dir.join(CLIP_WEIGHTS_FILE);
-    candle_core::safetensors::save(tensors, &path).map_err(|e| Error::Weights {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let tok_path = out_dir.join(CLIP_TOKENIZER_FILE);
-    std::fs::write(&tok_path, tokenizer_json).map_err(|e| Error::io(&tok_path, e))?;
-    config.save(&out_dir.join(CLIP_CONFIG_FILE))?;
+    let folder = crate::folder::FolderWriter::create(out_dir)?;
+    folder.weights(CLIP_WEIGHTS_FILE, tensors)?;
+    folder.text(CLIP_TOKENIZER_FILE, tokenizer_json)?;
+    let config_path = out_dir.join(CLIP_CONFIG_FILE);
+    folder.finish(
+        CLIP_CONFIG_FILE,
+        &crate::folder::config_json(&config, &config_path)?,
+    )?;
     Ok(config)
 }
 

@@ -670,23 +670,23 @@ pub fn write_temporal_model(
     let wanted: Vec<String> = temporal_specs(config).into_iter().map(|s| s.0).collect();
     tower.retain(|name, _| wanted.contains(name));
 
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let folder = crate::folder::FolderWriter::create(out_dir)?;
     let entries = std::fs::read_dir(base_dir).map_err(|e| Error::io(base_dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(base_dir, e))?;
-        let name = entry.file_name();
+        let name = entry.file_name().to_string_lossy().into_owned();
         let from = entry.path();
-        if name == CLIP_CONFIG_FILE || name == TEMPORAL_FILE || !from.is_file() {
+        // (A `.tmp-*` file is what a writer killed mid-file left behind.)
+        if name == CLIP_CONFIG_FILE
+            || name == TEMPORAL_FILE
+            || name.starts_with(".tmp-")
+            || !from.is_file()
+        {
             continue;
         }
-        let to = out_dir.join(&name);
-        std::fs::copy(&from, &to).map_err(|e| Error::io(&to, e))?;
+        folder.copy(&from, &name)?;
     }
-    let path = out_dir.join(TEMPORAL_FILE);
-    candle_core::safetensors::save(&tower, &path).map_err(|e| Error::Weights {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
+    folder.weights(TEMPORAL_FILE, &tower)?;
 
     let clip_path = out_dir.join(CLIP_WEIGHTS_FILE);
     let mut all = Weights::load(&clip_path, &Device::Cpu)?.tensors().clone();
@@ -703,7 +703,10 @@ pub fn write_temporal_model(
     written.model_id = Some(format!("clip-{:016x}", fingerprint(&all)?));
     written.description = description.to_owned();
     written.validate(&out_config)?;
-    written.save(&out_config)?;
+    folder.finish(
+        CLIP_CONFIG_FILE,
+        &crate::folder::config_json(&written, &out_config)?,
+    )?;
     Ok(written)
 }
 

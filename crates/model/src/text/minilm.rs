@@ -294,15 +294,12 @@ pub fn init_random(dir: &Path, seed: u64) -> Result<()> {
         let values = (0..n).map(|_| rng.draw(init)).collect::<Vec<f32>>();
         tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu)?);
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let weights = dir.join(MINILM_WEIGHTS);
-    candle_core::safetensors::save(&tensors, &weights).map_err(|e| Error::Weights {
-        path: weights.clone(),
-        reason: e.to_string(),
-    })?;
-    let vocab = dir.join(MINILM_VOCAB);
-    std::fs::write(&vocab, crate::model_dir::synthetic_vocab(RANDOM_VOCAB))
-        .map_err(|e| Error::io(&vocab, e))?;
+    let folder = crate::folder::FolderWriter::create(dir)?;
+    folder.weights(MINILM_WEIGHTS, &tensors)?;
+    folder.text(
+        MINILM_VOCAB,
+        &crate::model_dir::synthetic_vocab(RANDOM_VOCAB),
+    )?;
     let config = serde_json::json!({
         "description": format!(
             "random weights (sentence init_random, seed {seed}): for tests only, not a sentence encoder"
@@ -322,9 +319,10 @@ pub fn init_random(dir: &Path, seed: u64) -> Result<()> {
         "vocab_size": RANDOM_VOCAB,
     });
     let config_path = dir.join(MINILM_CONFIG);
-    let text = serde_json::to_string_pretty(&config)
-        .map_err(|e| Error::config(&config_path, e.to_string()))?;
-    std::fs::write(&config_path, text).map_err(|e| Error::io(&config_path, e))
+    folder.finish(
+        MINILM_CONFIG,
+        &crate::folder::config_json(&config, &config_path)?,
+    )
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -329,10 +329,13 @@ impl ModelConfig {
 
     /// Writes `config.json` (pretty-printed).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| Error::config(path, e.to_string()))?;
-        text.push('\n');
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path.file_name().map_or_else(
+            || crate::model_dir::CONFIG_FILE.to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        crate::folder::FolderWriter::create(dir)?
+            .finish(&name, &crate::folder::config_json(self, path)?)
     }
 }
 

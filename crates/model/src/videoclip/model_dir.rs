@@ -339,17 +339,15 @@ pub fn write_model_dir(
     let mut config = config.clone();
     config.backbone_id = Some(format!("s3d-{:016x}", fingerprint(s3d)?));
     config.towers_id = Some(format!("vc-{:016x}", fingerprint(videoclip)?));
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    for (file, tensors) in [(S3D_FILE, s3d), (VIDEOCLIP_FILE, videoclip)] {
-        let path = out_dir.join(file);
-        candle_core::safetensors::save(tensors, &path).map_err(|e| Error::Weights {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-    }
-    let vocab_path = out_dir.join(VOCAB_FILE);
-    std::fs::write(&vocab_path, vocab_text).map_err(|e| Error::io(&vocab_path, e))?;
-    config.save(&out_dir.join(CONFIG_FILE))?;
+    let folder = crate::folder::FolderWriter::create(out_dir)?;
+    folder.weights(S3D_FILE, s3d)?;
+    folder.weights(VIDEOCLIP_FILE, videoclip)?;
+    folder.text(VOCAB_FILE, vocab_text)?;
+    let config_path = out_dir.join(CONFIG_FILE);
+    folder.finish(
+        CONFIG_FILE,
+        &crate::folder::config_json(&config, &config_path)?,
+    )?;
     Ok(config)
 }
 
