@@ -22,10 +22,9 @@ use vclip_engine::open::{
     Environment, ModelNeed, ModelRequest, OpenRequest, Preferences, Provenance,
 };
 use vclip_engine::ProgressEvent;
+use vclip_model::{Precision, Preset};
 
 use crate::jobs::{Emit, JobEvent, JobSlot};
-use vclip_model::{Preset, TextPrecision};
-
 use crate::{AppCore, CommandError, ModelChoice, ModelStatus};
 
 /// Environment variable naming the settings file (tests, portable setups).
@@ -172,7 +171,7 @@ pub fn settings_path() -> Option<PathBuf> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     pub gpu: bool,
-    pub precision: Option<TextPrecision>,
+    pub precision: Option<Precision>,
 }
 
 impl LoadOptions {
@@ -377,8 +376,8 @@ impl Setup {
             },
             precision: match s.text_precision {
                 PrecisionChoice::Auto => None,
-                PrecisionChoice::Q8 => Some(TextPrecision::Q8),
-                PrecisionChoice::F32 => Some(TextPrecision::F32),
+                PrecisionChoice::Q8 => Some(Precision::Q8),
+                PrecisionChoice::F32 => Some(Precision::F32),
             },
         }
     }

@@ -871,7 +871,7 @@ pub fn run(plan: &SearchPlan, log: &(dyn Fn(&str) + Sync)) -> anyhow::Result<Sea
         run.index().set_expansion_search(efs[0]);
         let (f32_timing, exact_vecs) = time_text(model, &texts, &run)?;
         text.push(f32_timing);
-        model.text.set_precision(vclip_model::TextPrecision::Q8)?;
+        model.text.set_precision(vclip_model::Precision::Q8)?;
         let (q8_timing, q8_vecs) = time_text(model, &texts, &run)?;
         text.push(q8_timing);
         agreement = Some(Agreement::of(&exact_vecs, &q8_vecs, run.k()));
@@ -1056,7 +1056,7 @@ fn measure_set(
 #[derive(Debug, Clone)]
 pub struct TextTiming {
     /// The text tower's dense layers.
-    pub precision: vclip_model::TextPrecision,
+    pub precision: vclip_model::Precision,
     pub text: Stats,
     pub hnsw: Stats,
     pub total: Stats,

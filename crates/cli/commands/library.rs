@@ -44,7 +44,7 @@ pub struct LibraryArgs {
     /// on the CPU, about 3x faster) or `f32` (exact; the default on a GPU). Default:
     /// `$VCLIP_TEXT_PRECISION`, else by device.
     #[arg(long, value_name = "f32|q8")]
-    pub text_precision: Option<vclip_model::TextPrecision>,
+    pub text_precision: Option<vclip_model::Precision>,
     /// How CLIP's image tower stores its dense layers when importing: `q8` (the default on the
     /// CPU, about twice as fast; cosine >= 0.9998 to f32, see `vclip bench encode --family clip`)
     /// or `f32` (exact; the default on a GPU). Default: `$VCLIP_IMAGE_PRECISION`, else by device.

@@ -71,8 +71,8 @@ pub use q8::{q8_kernel, set_q8_kernel, Q8Kernel};
 pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{
-    load_towers, scores, text_batch, text_layout, Precision, TextPrecision, TextTower, TowerOutput,
-    VideoMode, VideoTower,
+    load_towers, scores, text_batch, text_layout, Precision, TextTower, TowerOutput, VideoMode,
+    VideoTower,
 };
 
 /// The compute device: the CPU when `gpu` is false; otherwise the first CUDA (or Metal) GPU,

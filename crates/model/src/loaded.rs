@@ -23,7 +23,7 @@ use crate::clip::ClipModel;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::model_dir::{window_spans, VClipModel, WindowStates};
-use crate::videoclip::{Precision, TextPrecision};
+use crate::videoclip::Precision;
 
 /// A loaded model directory of either family. See the module docs.
 #[derive(Debug, Clone)]
@@ -171,9 +171,9 @@ impl Model {
         }
     }
 
-    /// Stores VideoCLIP's text-tower dense layers in `precision` (see [`TextPrecision`]). CLIP's
+    /// Stores VideoCLIP's text-tower dense layers in `precision` (see [`Precision`]). CLIP's
     /// text tower always runs in f32: this does nothing for a CLIP model.
-    pub fn set_text_precision(&mut self, precision: TextPrecision) -> Result<()> {
+    pub fn set_text_precision(&mut self, precision: Precision) -> Result<()> {
         match self {
             Self::VideoClip(m) => m.text.set_precision(precision),
             Self::Clip(_) => Ok(()),
@@ -198,11 +198,11 @@ impl Model {
         }
     }
 
-    /// The precision queries run in ([`TextPrecision::F32`] for CLIP).
-    pub fn text_precision(&self) -> TextPrecision {
+    /// The precision queries run in ([`Precision::F32`] for CLIP).
+    pub fn text_precision(&self) -> Precision {
         match self {
             Self::VideoClip(m) => m.text.precision(),
-            Self::Clip(_) => TextPrecision::F32,
+            Self::Clip(_) => Precision::F32,
         }
     }
 }

@@ -245,15 +245,15 @@ fn model_dirs_carry_weight_fingerprints() -> Result<()> {
 
 #[test]
 fn q8_text_tower_stays_close_to_f32_and_is_one_way() -> Result<()> {
-    use vclip_model::TextPrecision;
+    use vclip_model::Precision;
     let dir = tempfile::tempdir()?;
     init_random(Preset::Tiny, 9, dir.path(), None)?;
     let mut model = VClipModel::load(dir.path(), &Device::Cpu)?;
     let texts = ["whisk the eggs", "a dog jumps into the lake at dawn", "x"];
     let exact = model.embed_texts(&texts)?.to_vec2::<f32>()?;
-    assert_eq!(model.text.precision(), TextPrecision::F32);
-    model.text.set_precision(TextPrecision::Q8)?;
-    assert_eq!(model.text.precision(), TextPrecision::Q8);
+    assert_eq!(model.text.precision(), Precision::F32);
+    model.text.set_precision(Precision::Q8)?;
+    assert_eq!(model.text.precision(), Precision::Q8);
     let q8 = model.embed_texts(&texts)?.to_vec2::<f32>()?;
     for (e, q) in exact.iter().zip(&q8) {
         let dot: f32 = e.iter().zip(q).map(|(a, b)| a * b).sum();
@@ -264,8 +264,8 @@ fn q8_text_tower_stays_close_to_f32_and_is_one_way() -> Result<()> {
         assert!(cos > 0.99, "cosine {cos}");
         assert!(e != q, "q8 gave the f32 answer bit for bit");
     }
-    assert!(model.text.set_precision(TextPrecision::F32).is_err());
-    assert_eq!("q8".parse::<TextPrecision>()?, TextPrecision::Q8);
-    assert!("q3".parse::<TextPrecision>().is_err());
+    assert!(model.text.set_precision(Precision::F32).is_err());
+    assert_eq!("q8".parse::<Precision>()?, Precision::Q8);
+    assert!("q3".parse::<Precision>().is_err());
     Ok(())
 }

@@ -174,7 +174,7 @@ pub struct TextTower {
     config: VideoClipConfig,
     embeddings: Embeddings,
     encoder: Encoder,
-    precision: TextPrecision,
+    precision: Precision,
 }
 
 /// How a tower's dense layers store their weights: VideoCLIP's text tower (queries) and CLIP's
@@ -191,9 +191,6 @@ pub enum Precision {
     /// --image-precision q8` measure the speed and the agreement with f32.
     Q8,
 }
-
-/// The precision of VideoCLIP's text tower (see [`Precision`]).
-pub type TextPrecision = Precision;
 
 impl Precision {
     /// What runs on `device` unless asked otherwise: q8 on the CPU (queries: 3x faster, cosine
@@ -236,30 +233,28 @@ impl TextTower {
             config: c.clone(),
             embeddings: Embeddings::load(w, "text_encoder.embeddings", c)?,
             encoder: Encoder::load(w, "text_encoder.encoder", c.num_text_layers, c)?,
-            precision: TextPrecision::F32,
+            precision: Precision::F32,
         })
     }
 
     /// Converts the dense layers to `precision`. Going back to f32 from q8 needs a reload (the
     /// f32 weights are dropped to save memory), so that is an error.
-    pub fn set_precision(&mut self, precision: TextPrecision) -> Result<()> {
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
         match (self.precision, precision) {
-            (TextPrecision::F32, TextPrecision::F32) | (TextPrecision::Q8, TextPrecision::Q8) => {
-                Ok(())
-            }
-            (TextPrecision::F32, TextPrecision::Q8) => {
+            (Precision::F32, Precision::F32) | (Precision::Q8, Precision::Q8) => Ok(()),
+            (Precision::F32, Precision::Q8) => {
                 self.encoder.quantize_q8()?;
-                self.precision = TextPrecision::Q8;
+                self.precision = Precision::Q8;
                 Ok(())
             }
-            (TextPrecision::Q8, TextPrecision::F32) => Err(Error::Input(
+            (Precision::Q8, Precision::F32) => Err(Error::Input(
                 "the text tower is already 8-bit; reload the model for f32".into(),
             )),
         }
     }
 
     /// How the dense layers store their weights.
-    pub fn precision(&self) -> TextPrecision {
+    pub fn precision(&self) -> Precision {
         self.precision
     }
 
