@@ -21,13 +21,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vclip_engine::chapters::{self, ChapterFormat, ChapterStep};
-use vclip_engine::open::{Environment, ModelRequest};
+use vclip_engine::open::Environment;
 use vclip_engine::search::{SearchOptions, Signal};
 use vclip_engine::{
     CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
 };
 use vclip_index::{Status, Video};
-use vclip_model::Model;
 
 use crate::jobs::{Emit, JobEvent};
 use crate::{probe_paths, CommandError, FileError, ProbeResult};
@@ -76,52 +75,6 @@ pub struct ModelStatus {
     pub version: Option<String>,
     /// Why a model that exists could not be loaded.
     pub error: Option<String>,
-}
-
-/// Loads the chosen model; never fails, the status says what happened.
-pub fn load_model(choice: &ModelChoice) -> (Option<Model>, ModelStatus) {
-    load_model_with(choice, &crate::settings::LoadOptions::default())
-}
-
-/// [`load_model`] on the device and at the precisions `options` say (the settings screen; the
-/// environment wins, as when the library opens: [`vclip_engine::open`]).
-pub fn load_model_with(
-    choice: &ModelChoice,
-    options: &crate::settings::LoadOptions,
-) -> (Option<Model>, ModelStatus) {
-    let (dir, required) = match choice {
-        ModelChoice::None => return (None, ModelStatus::default()),
-        ModelChoice::Default => match default_model_dir() {
-            Some(dir) => (dir, false),
-            None => return (None, ModelStatus::default()),
-        },
-        ModelChoice::Dir(dir) => (dir.clone(), true),
-    };
-    let mut status = ModelStatus {
-        dir: Some(dir.to_string_lossy().into_owned()),
-        ..ModelStatus::default()
-    };
-    // A model directory is complete once it has its config (written last).
-    if !required && !dir.join("config.json").is_file() {
-        return (None, status);
-    }
-    let request = options.request(ModelRequest::Dir(dir.clone()));
-    let device = request.device().value;
-    let loaded = request
-        .text_precision(device)
-        .and_then(|text| Ok((text, request.image_precision(device)?)))
-        .and_then(|(text, image)| vclip_engine::open::load_model(&dir, device, &text, &image));
-    match loaded {
-        Ok(model) => {
-            status.present = true;
-            status.random = model.is_random();
-            (Some(model), status)
-        }
-        Err(e) => {
-            status.error = Some(e.to_string());
-            (None, status)
-        }
-    }
 }
 
 /// Whether the library is open, and if not, why.
@@ -214,14 +167,7 @@ impl From<ImportReport> for ImportSummary {
             imported: text(r.imported),
             reembedded: text(r.reembedded),
             skipped: text(r.skipped),
-            failed: r
-                .failed
-                .into_iter()
-                .map(|f| FileError {
-                    path: f.path.to_string_lossy().into_owned(),
-                    message: f.reason,
-                })
-                .collect(),
+            failed: r.failed.into_iter().map(FileError::from).collect(),
             video_s: r.video_s,
             wall_s: r.wall_s,
             cancelled: r.cancelled,

@@ -361,11 +361,7 @@ impl AppCore {
     }
 
     fn model_locked_by(&self) -> Option<String> {
-        self.setup
-            .overrides
-            .model
-            .as_ref()
-            .map(|(k, d)| format!("{k}={}", d.display()))
+        self.setup.overrides.model_locked_by()
     }
 
     /// `estimate_family`: how long importing with `family` would take on this computer,
@@ -408,15 +404,10 @@ impl AppCore {
                     ))
                 })?;
                 let t = Instant::now();
-                let (model, status) = crate::load_model_with(
-                    &ModelChoice::Dir(dir.clone()),
-                    &self.setup.load_options(),
-                );
-                let model = model.ok_or_else(|| {
+                let model = self.setup.load_model(&self.library(), &dir).map_err(|e| {
                     invalid(format!(
-                        "the model in {} cannot be loaded: {}",
-                        dir.display(),
-                        status.error.unwrap_or_default()
+                        "the model in {} cannot be loaded: {e}",
+                        dir.display()
                     ))
                 })?;
                 let load_s = t.elapsed().as_secs_f64();
@@ -563,14 +554,7 @@ impl AppCore {
                         version: key,
                         decoded: r.decoded,
                         reembedded: r.reembedded,
-                        failed: r
-                            .failed
-                            .into_iter()
-                            .map(|f| FileError {
-                                path: f.path.to_string_lossy().into_owned(),
-                                message: f.reason,
-                            })
-                            .collect(),
+                        failed: r.failed.into_iter().map(FileError::from).collect(),
                         wall_s: t.elapsed().as_secs_f64(),
                     }
                 };

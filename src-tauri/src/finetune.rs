@@ -371,12 +371,7 @@ impl AppCore {
     pub fn versions_view(&self) -> VersionsView {
         let root = self.library();
         let in_use = self.status().model.version;
-        let locked_by = self
-            .setup
-            .overrides
-            .model
-            .as_ref()
-            .map(|(k, d)| format!("{k}={}", d.display()));
+        let locked_by = self.setup.overrides.model_locked_by();
         let busy = self.training.busy();
         match versions::load(&root) {
             Ok(r) => VersionsView {
@@ -427,11 +422,10 @@ impl AppCore {
         entry: &VersionEntry,
         emit: EmitVersionSwitch,
     ) -> Result<VersionsView, CommandError> {
-        if let Some((by, dir)) = &self.setup.overrides.model {
+        if let Some(by) = self.setup.overrides.model_locked_by() {
             return Err(CommandError::Invalid {
                 message: format!(
-                    "{by}={} decides the model of this window: unset it to switch versions",
-                    dir.display()
+                    "{by} decides the model of this window: unset it to switch versions"
                 ),
             });
         }

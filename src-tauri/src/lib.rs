@@ -56,6 +56,15 @@ pub struct FileError {
     pub message: String,
 }
 
+impl From<vclip_engine::ImportFailure> for FileError {
+    fn from(f: vclip_engine::ImportFailure) -> Self {
+        Self {
+            path: f.path.to_string_lossy().into_owned(),
+            message: f.reason,
+        }
+    }
+}
+
 /// What probing one file gave: `{ status: "ok", path, info }` or
 /// `{ status: "error", path, message }` in the UI.
 #[derive(Debug, Serialize)]
@@ -168,10 +177,10 @@ mod retry;
 pub mod settings;
 
 pub use app::{
-    default_model_dir, inside_library, load_model, load_model_with, snippet_parts, AppCore,
-    AppStatus, ChaptersTarget, EmitImport, ExportedChapters, ImportEvent, ImportStarted,
-    ImportSummary, LibraryState, ModelChoice, ModelStatus, Moment, RemovedVideo, Served,
-    SnippetPart, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+    default_model_dir, inside_library, snippet_parts, AppCore, AppStatus, ChaptersTarget,
+    EmitImport, ExportedChapters, ImportEvent, ImportStarted, ImportSummary, LibraryState,
+    ModelChoice, ModelStatus, Moment, RemovedVideo, Served, SnippetPart, VideoRow,
+    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
 pub use retry::RetryStarted;
 

@@ -174,34 +174,12 @@ pub struct LoadOptions {
     pub precision: Option<Precision>,
 }
 
-impl LoadOptions {
-    /// The engine request that loads `model` this way (the environment still wins, as it does
-    /// when the library opens).
-    pub(crate) fn request(&self, model: ModelRequest) -> OpenRequest {
-        OpenRequest {
-            model,
-            need: ModelNeed::Optional,
-            preferences: Preferences {
-                gpu: Some(self.gpu),
-                text_precision: self.precision,
-                ..Preferences::default()
-            },
-            env: Environment::from_process(),
-            ..OpenRequest::default()
-        }
-    }
-}
-
-/// What wins over the settings file, each with the name of what set it.
+/// What wins over the settings file: `--library`, and the environment the library opens with
+/// (read by the engine's [`Environment::from_process`], never here).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--library` or `VCLIP_LIBRARY`.
     pub library: Option<String>,
-    /// `VCLIP_MODEL` (with its folder).
-    pub model: Option<(String, PathBuf)>,
-    /// `VCLIP_TEXT_PRECISION`.
-    pub precision: Option<String>,
-    /// The environment the library opens with (read by the engine, never here).
     pub env: Environment,
 }
 
@@ -221,16 +199,25 @@ impl Overrides {
                     .as_ref()
                     .map(|_| vclip_engine::library::LIBRARY_ENV.into())
             },
-            model: env
-                .model
-                .clone()
-                .map(|d| (vclip_engine::open::MODEL_ENV.into(), d)),
-            precision: env
-                .text_precision
-                .as_ref()
-                .map(|_| vclip_engine::open::TEXT_PRECISION_ENV.into()),
             env,
         }
+    }
+
+    /// `VCLIP_MODEL=<dir>` when the environment fixes the model folder.
+    pub fn model_locked_by(&self) -> Option<String> {
+        let var = vclip_engine::open::MODEL_ENV;
+        self.env
+            .model
+            .as_ref()
+            .map(|d| format!("{var}={}", d.display()))
+    }
+
+    /// `VCLIP_TEXT_PRECISION` when the environment fixes the query precision.
+    pub fn precision_locked_by(&self) -> Option<String> {
+        self.env
+            .text_precision
+            .as_ref()
+            .map(|_| vclip_engine::open::TEXT_PRECISION_ENV.into())
     }
 }
 
@@ -340,19 +327,23 @@ impl Setup {
                 text_precision: self.load_options().precision,
                 ..Preferences::default()
             },
-            env: self.environment(),
+            env: self.overrides.env.clone(),
             ..OpenRequest::default()
         }
     }
 
-    /// The environment the library opens with: the overrides' (a `VCLIP_MODEL` override names
-    /// the model even when it was given by hand, as tests do).
-    fn environment(&self) -> Environment {
-        let mut env = self.overrides.env.clone();
-        if let Some((_, dir)) = &self.overrides.model {
-            env.model = Some(dir.clone());
-        }
-        env
+    /// Loads the model in `dir` as opening `library` with it would (device, precisions, the
+    /// environment first): the family screen's estimate of a model the library does not use.
+    pub(crate) fn load_model(
+        &self,
+        library: &Path,
+        dir: &Path,
+    ) -> Result<vclip_model::Model, vclip_engine::open::OpenError> {
+        let request = self.open_request(library, &ModelChoice::Dir(dir.to_owned()));
+        let device = request.device().value;
+        let text = request.text_precision(device)?;
+        let image = request.image_precision(device)?;
+        vclip_engine::open::load_model(dir, device, &text, &image)
     }
 
     /// Keeps what the last open chose, for the settings screen.
@@ -564,11 +555,7 @@ impl AppCore {
             library: self.library().to_string_lossy().into_owned(),
             library_locked_by: setup.overrides.library.clone(),
             model,
-            model_locked_by: setup
-                .overrides
-                .model
-                .as_ref()
-                .map(|(k, d)| format!("{k}={}", d.display())),
+            model_locked_by: setup.overrides.model_locked_by(),
             official_model_dir: setup
                 .models_dir()
                 .ok()
@@ -578,7 +565,7 @@ impl AppCore {
             gpu_available: gpu.is_ok(),
             gpu_reason: gpu.as_ref().err().cloned(),
             text_precision: state.settings.text_precision,
-            precision_locked_by: setup.overrides.precision.clone(),
+            precision_locked_by: setup.overrides.precision_locked_by(),
             downloading: setup.download.running(),
         }
     }

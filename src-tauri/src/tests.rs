@@ -1372,10 +1372,13 @@ mod settings {
         let setup = Setup::new(
             Some(dir.path().join("config/settings.json")),
             None,
-            Overrides {
-                model: Some(("VCLIP_MODEL".into(), other.clone())),
-                ..Overrides::default()
-            },
+            Overrides::from_env(
+                vclip_engine::open::Environment {
+                    model: Some(other.clone()),
+                    ..vclip_engine::open::Environment::default()
+                },
+                false,
+            ),
         );
         let env = AppCore::with_setup(dir.path().join("library"), setup);
         env.open(&ModelChoice::Dir(other.clone()));
@@ -1412,10 +1415,7 @@ mod settings {
         let dir2 = tempfile::tempdir().expect("temp dir");
         let fixed = core_with_settings(
             dir2.path(),
-            Overrides {
-                library: Some("--library".into()),
-                ..Overrides::default()
-            },
+            Overrides::from_env(vclip_engine::open::Environment::default(), true),
         );
         assert_eq!(
             fixed.settings_view().library_locked_by.as_deref(),

@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use vclip_model::bench::{
     bench_clip_image, bench_clip_text, bench_s3d, bench_text, synthetic_frames, BenchReport,
     BenchRuns,
@@ -99,16 +98,14 @@ fn cosines(a: &Tensor, b: &Tensor) -> anyhow::Result<Cosines> {
 /// S3D-G clips/s (or CLIP image-tower frames/s) and text queries/s.
 pub fn encode(a: &EncodeOptions) -> anyhow::Result<EncodeReport> {
     let device = &a.device;
-    let tmp = tempfile::tempdir().context("temporary folder for the random model")?;
-    let dir = crate::model_dir(
-        a.model.as_deref(),
-        a.family,
-        a.family_given,
-        &a.preset,
-        tmp.path(),
-    )?;
-    let mut model = Model::load_with_s3d_dtype(&dir, device, a.dtype)
-        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let choice = crate::ModelChoice {
+        model: a.model.as_deref(),
+        family: a.family,
+        family_given: a.family_given,
+        preset: &a.preset,
+        dtype: a.dtype,
+    };
+    let (_tmp, dir, mut model) = crate::load_model(choice, device)?;
     let image_precision = a.image_precision;
     // q8's agreement with f32: the same synthetic frames embedded before and after the
     // conversion (cosine of each frame's two embeddings: min, mean).

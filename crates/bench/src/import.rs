@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use vclip_engine::encode::EncodeOptions;
 use vclip_engine::{CancelToken, Engine, ImportOptions, NoProgress};
 use vclip_media::{ClipDecoder, DecodeOptions, FrameSampler, SampleOptions};
@@ -88,16 +87,14 @@ pub fn import(
     on_run: &mut dyn FnMut(usize, &ImportRun),
 ) -> anyhow::Result<ImportBench> {
     let device = &a.device;
-    let tmp = tempfile::tempdir().context("temporary folder")?;
-    let dir = crate::model_dir(
-        a.model.as_deref(),
-        a.family,
-        a.family_given,
-        &a.preset,
-        tmp.path(),
-    )?;
-    let mut model = Model::load_with_s3d_dtype(&dir, device, a.dtype)
-        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let choice = crate::ModelChoice {
+        model: a.model.as_deref(),
+        family: a.family,
+        family_given: a.family_given,
+        preset: &a.preset,
+        dtype: a.dtype,
+    };
+    let (tmp, dir, mut model) = crate::load_model(choice, device)?;
     model.set_image_precision(a.image_precision)?;
     let image_precision = model.image_precision().map(Precision::name);
     let family = model.family();

@@ -24,7 +24,8 @@ pub mod search;
 
 use std::path::{Path, PathBuf};
 
-use vclip_model::Family;
+use anyhow::Context as _;
+use vclip_model::{DType, Device, Family, Model};
 
 /// The model folder a benchmark runs: `model` (its family checked against `family` when
 /// `family_given`), or a fresh random-weight model of `preset` and `family` written into `tmp`
@@ -53,4 +54,34 @@ pub fn model_dir(
         Family::Clip => drop(vclip_model::init_random_clip(preset, 0, &d, None)?),
     }
     Ok(d)
+}
+
+/// Which model a benchmark loads and how ([`load_model`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelChoice<'a> {
+    pub model: Option<&'a Path>,
+    pub family: Family,
+    pub family_given: bool,
+    pub preset: &'a str,
+    /// S3D-G's precision (VideoCLIP).
+    pub dtype: DType,
+}
+
+/// [`model_dir`] loaded on `device`: the temporary folder (keep it while the model is used),
+/// the model folder and the model.
+pub fn load_model(
+    choice: ModelChoice<'_>,
+    device: &Device,
+) -> anyhow::Result<(tempfile::TempDir, PathBuf, Model)> {
+    let tmp = tempfile::tempdir().context("temporary folder for the random model")?;
+    let dir = model_dir(
+        choice.model,
+        choice.family,
+        choice.family_given,
+        choice.preset,
+        tmp.path(),
+    )?;
+    let model = Model::load_with_s3d_dtype(&dir, device, choice.dtype)
+        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    Ok((tmp, dir, model))
 }
