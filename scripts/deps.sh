@@ -15,9 +15,10 @@ TAURI_PKGS="libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev libr
 # GStreamer's VP8/WebM plugins for the player test. (Users' H.264 files play with
 # gstreamer1.0-libav installed; see the README.)
 WINDOW_TEST_PKGS="xvfb webkit2gtk-driver imagemagick gstreamer1.0-plugins-good"
-# The model crate's kernel tests also run on an emulated CPU without AVX-512 (qemu-user's
-# Haswell: AVX2 and FMA), whatever CPU the test machine has (scripts/test.sh).
-EMULATION_PKGS="qemu-user"
+# The kernel tests also run on emulated CPUs whatever CPU the test machine has
+# (scripts/test.sh): x86-64 without AVX-512 (qemu-user's Haswell and Nehalem), and aarch64 with
+# and without dot products (cross-compiled: the aarch64 C toolchain links the test binary).
+EMULATION_PKGS="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 
 case "${1:-all}" in
   build) want="$FFMPEG_PKGS $TAURI_PKGS" ;;

@@ -13,11 +13,15 @@ cd "$(dirname "$0")/.."
 # Tauri is compiled once, not twice (minutes and hundreds of MB on a 2-core CI machine).
 cargo test --workspace --locked --features vclip-app/custom-protocol
 
-# The model crate's kernels on a CPU without AVX-512, whatever this machine has: its unit tests
-# (the 8-bit kernel against its scalar reference, the fused CPU ops) and every CPU level it can
+# The kernels on a CPU without AVX-512, whatever this machine has: vclip-kernels' and the model
+# crate's unit tests (each 8-bit kernel against its scalar reference, the fused CPU ops) and every CPU level it can
 # run (tests/cpu_levels.rs) on qemu-user's emulated Haswell (AVX2 + FMA, no AVX-512). The
 # binaries are the ones the line above built.
 ./scripts/test-avx2.sh
+
+# The aarch64 build: the NEON 8-bit kernel against its scalar reference under qemu-user, and the
+# model crate type-checked for aarch64 (its own target folder).
+./scripts/test-arm.sh
 
 # The desktop window really opens and renders under a virtual display.
 ./scripts/window-smoke.sh

@@ -363,6 +363,11 @@ enum BenchCommand {
         /// Also time every stage of S3D-G and print a table of medians (stderr).
         #[arg(long)]
         profile: bool,
+        /// CLIP's image tower on the CPU with each CPU level this machine runs forced in turn
+        /// (its AVX2 path, AVX-VNNI, AVX-512 VNNI, …): f32 and q8 frames/s at each, their
+        /// ratio, q8's cosine to f32, and the precision import picks there.
+        #[arg(long, conflicts_with_all = ["gpu", "profile", "image_precision"])]
+        kernels: bool,
         #[arg(long)]
         gpu: bool,
         #[arg(long)]

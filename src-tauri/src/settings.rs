@@ -44,7 +44,8 @@ pub enum DeviceChoice {
     Gpu,
 }
 
-/// The text tower's precision for queries: `auto` is q8 on the CPU, f32 on a GPU.
+/// The text tower's precision for queries: `auto` is the CPU's default (q8 where VClip has an
+/// 8-bit kernel for the CPU, see [`CpuKernels`]), f32 on a GPU.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
@@ -424,8 +425,41 @@ pub struct SettingsView {
     pub text_precision: PrecisionChoice,
     /// What fixes the precision instead (`VCLIP_TEXT_PRECISION`).
     pub precision_locked_by: Option<String>,
+    /// The CPU kernels in use and the precision `auto` means on this CPU.
+    pub cpu: CpuKernels,
     /// A download of the weights is running.
     pub downloading: bool,
+}
+
+/// Which vector instructions the model's CPU kernels use, which 8-bit kernel runs, and what
+/// `auto` precision picks on this CPU and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct CpuKernels {
+    /// The level in use (`avx2`, `avx-vnni`, `avx512-vnni`, `neon-dot`, `portable`, …).
+    pub level: String,
+    /// The widest level this CPU has (`VCLIP_CPU_LEVEL` may cap `level` below it).
+    pub detected: String,
+    /// VClip's 8-bit kernel at `level`, if it has one.
+    pub q8_kernel: Option<String>,
+    /// What `auto` precision is on this CPU.
+    #[cfg_attr(test, ts(type = r#""q8" | "f32""#))]
+    pub auto_precision: &'static str,
+    /// Why, in a sentence.
+    pub why: String,
+}
+
+impl CpuKernels {
+    /// The kernels of this process now.
+    pub fn now() -> Self {
+        CpuKernels {
+            level: vclip_model::cpu_level().name().to_owned(),
+            detected: vclip_model::detected_level().name().to_owned(),
+            q8_kernel: vclip_model::q8_path().map(|p| p.name().to_owned()),
+            auto_precision: Precision::cpu_default().name(),
+            why: Precision::cpu_default_reason(),
+        }
+    }
 }
 
 /// What the UI may change directly (`update_settings`); `None` leaves a field as it is.
@@ -566,6 +600,7 @@ impl AppCore {
             gpu_reason: gpu.as_ref().err().cloned(),
             text_precision: state.settings.text_precision,
             precision_locked_by: setup.overrides.precision_locked_by(),
+            cpu: CpuKernels::now(),
             downloading: setup.download.running(),
         }
     }

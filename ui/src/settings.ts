@@ -328,7 +328,7 @@ function render(): void {
   precision.id = "settings-precision";
   precision.setAttribute("aria-label", "Text precision for queries");
   for (const [value, label] of [
-    ["auto", "Auto (8-bit on the CPU, f32 on a GPU)"],
+    ["auto", `Auto (${v.cpu.auto_precision === "q8" ? "8-bit" : "f32"} on this CPU, f32 on a GPU)`],
     ["q8", "8-bit (q8): about 3× faster queries on the CPU"],
     ["f32", "f32: exact"],
   ] as [PrecisionChoice, string][]) {
@@ -344,6 +344,13 @@ function render(): void {
   });
   run.append(row("Query precision", precision));
   if (v.precision_locked_by) run.append(note(`Set by ${v.precision_locked_by}.`));
+  const cpu = note(
+    `CPU kernels: ${v.cpu.level}` +
+      (v.cpu.level !== v.cpu.detected ? ` (capped; this CPU has ${v.cpu.detected})` : "") +
+      `, 8-bit kernel: ${v.cpu.q8_kernel ?? "none (candle's fallback)"}. Auto means ${v.cpu.why}.`,
+  );
+  cpu.id = "settings-cpu";
+  run.append(cpu);
   box.append(run);
 
   // Library

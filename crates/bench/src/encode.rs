@@ -190,3 +190,117 @@ pub fn encode(a: &EncodeOptions) -> anyhow::Result<EncodeReport> {
         candle_kernel,
     })
 }
+
+/// One CPU level of [`kernels`]: CLIP's image tower in f32 and in q8, with the kernels of that
+/// level forced ([`vclip_model::set_cpu_level_cap`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KernelRow {
+    pub level: vclip_model::CpuLevel,
+    /// VClip's 8-bit kernel at this level; `None`: candle's `QMatMul` runs the q8 layers.
+    pub q8_kernel: Option<vclip_model::Q8Path>,
+    /// Frames per second, f32 tower (candle's f32 matmuls pick their own instructions; the
+    /// level caps VClip's fused attention, GELU and LayerNorm).
+    pub f32_frames_per_s: f64,
+    /// Frames per second, q8 tower.
+    pub q8_frames_per_s: f64,
+    /// `q8 / f32`, both measured at this level in this run.
+    pub q8_speedup: f64,
+    /// Smallest cosine of q8's embeddings to f32's on [`AGREEMENT_FRAMES`] frames.
+    pub q8_min_cosine_to_f32: f32,
+    /// The precision import chooses at this level ([`Precision::cpu_default`]).
+    pub default: Precision,
+    /// Why, in a sentence.
+    pub why: String,
+}
+
+/// What [`kernels`] measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KernelsReport {
+    pub model: PathBuf,
+    pub random_weights: bool,
+    /// The CPU's own widest level.
+    pub detected: vclip_model::CpuLevel,
+    pub batch: usize,
+    pub runs: usize,
+    /// One row per level this CPU can run, narrowest first.
+    pub levels: Vec<KernelRow>,
+}
+
+/// CLIP's image tower on the CPU with every CPU level this machine runs forced in turn (the
+/// AVX2 path on an AVX-512 machine, …), f32 against q8 at each, in one run: which precision is
+/// faster where, and whether the default picks it.
+pub fn kernels(a: &EncodeOptions) -> anyhow::Result<KernelsReport> {
+    use vclip_model::{cpu_level_cap, set_cpu_level_cap, CpuLevel};
+    anyhow::ensure!(
+        a.device.is_cpu(),
+        "--kernels measures the CPU's kernels: drop --gpu"
+    );
+    let choice = crate::ModelChoice {
+        model: a.model.as_deref(),
+        family: a.family,
+        family_given: a.family_given,
+        preset: &a.preset,
+        dtype: a.dtype,
+    };
+    let (_tmp, dir, exact) = crate::load_model(choice, &a.device)?;
+    let Model::Clip(exact) = exact else {
+        anyhow::bail!(
+            "--kernels measures CLIP's image tower: add --family clip (or a CLIP --model)"
+        )
+    };
+    let random_weights = exact.is_random();
+    // The q8 tower, packed once at the CPU's widest level (the packing is the same for every
+    // kernel), then run at each level.
+    let before = cpu_level_cap();
+    set_cpu_level_cap(None);
+    let (_tmp2, _, q8) = crate::load_model(
+        crate::ModelChoice {
+            model: Some(&dir),
+            ..choice
+        },
+        &a.device,
+    )?;
+    let Model::Clip(mut q8) = q8 else {
+        anyhow::bail!("{} changed family while loading", dir.display())
+    };
+    q8.set_image_precision(Precision::Q8)?;
+    let frames = synthetic_frames(AGREEMENT_FRAMES, exact.image_size(), &a.device)?;
+    let runs = BenchRuns {
+        warmup: 1,
+        runs: a.runs.max(1),
+        profile: false,
+    };
+    let batch = a.batch.unwrap_or(16).max(1);
+    let mut levels = Vec::new();
+    let result = (|| -> anyhow::Result<()> {
+        for level in CpuLevel::available() {
+            set_cpu_level_cap(Some(level));
+            eprintln!("{level}: f32 …");
+            let f32_fps = bench_clip_image(&exact, batch, runs)?.items_per_s;
+            eprintln!("{level}: q8 …");
+            let q8_fps = bench_clip_image(&q8, batch, runs)?.items_per_s;
+            let Cosines { min, .. } = cosines(&exact.embed_rgb(&frames)?, &q8.embed_rgb(&frames)?)?;
+            levels.push(KernelRow {
+                level,
+                q8_kernel: vclip_model::q8_path(),
+                f32_frames_per_s: f32_fps,
+                q8_frames_per_s: q8_fps,
+                q8_speedup: q8_fps / f32_fps,
+                q8_min_cosine_to_f32: min,
+                default: Precision::cpu_default(),
+                why: Precision::cpu_default_reason(),
+            });
+        }
+        Ok(())
+    })();
+    set_cpu_level_cap(before);
+    result?;
+    Ok(KernelsReport {
+        model: dir,
+        random_weights,
+        detected: vclip_model::detected_level(),
+        batch,
+        runs: runs.runs,
+        levels,
+    })
+}

@@ -59,6 +59,8 @@ pub struct EncodeBench {
     pub runs: usize,
     /// Time every stage of S3D-G too.
     pub profile: bool,
+    /// Every CPU level in turn, f32 against q8 (`vclip_bench::encode::kernels`).
+    pub kernels: bool,
     pub gpu: bool,
     pub json: bool,
 }
@@ -83,7 +85,7 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
     let device = vclip_model::device(a.gpu)?;
     let family = super::parse_family(&a.family)?;
     let image_precision = super::image_precision(a.image_precision, &device)?;
-    let r = vclip_bench::encode::encode(&EncodeOptions {
+    let options = EncodeOptions {
         model: a.model,
         preset: a.preset,
         family,
@@ -96,7 +98,11 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         device,
         runs: a.runs,
         profile: a.profile,
-    })?;
+    };
+    if a.kernels {
+        return kernels(&options, a.json);
+    }
+    let r = vclip_bench::encode::encode(&options)?;
     let (backbone, text, unit) = (&r.backbone, &r.text, r.unit);
     if a.json {
         let mut backbone_json = serde_json::json!({
@@ -135,6 +141,7 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
             "model": r.model,
             "family": r.family.name(),
             "random_weights": r.random_weights,
+            "cpu": cpu_json(),
             key: backbone_json,
             "check_features": r.check,
             "text": { "device": text.device, "batch": text.batch, "runs": text.runs,
@@ -173,6 +180,62 @@ pub fn encode(a: EncodeBench) -> anyhow::Result<ExitCode> {
         println!(
             "text    {:.1} queries/s ({}, batch {}, median of {})",
             text.items_per_s, text.device, text.batch, text.runs
+        );
+        let cpu = cpu_json();
+        println!(
+            "cpu     level {} (the CPU has {}), 8-bit kernel {}; CPU default precision {}",
+            cpu["level"].as_str().unwrap_or("?"),
+            cpu["detected"].as_str().unwrap_or("?"),
+            cpu["q8_kernel"].as_str().unwrap_or("candle's"),
+            cpu["why"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CPU kernels in use and the CPU's default precision, with the reason.
+fn cpu_json() -> serde_json::Value {
+    serde_json::json!({
+        "level": vclip_model::cpu_level(),
+        "detected": vclip_model::detected_level(),
+        "q8_kernel": vclip_model::q8_path(),
+        "default_precision": vclip_model::Precision::cpu_default().name(),
+        "why": vclip_model::Precision::cpu_default_reason(),
+    })
+}
+
+/// `vclip bench encode --kernels`: the table of every CPU level.
+fn kernels(options: &vclip_bench::encode::EncodeOptions, json: bool) -> anyhow::Result<ExitCode> {
+    let r = vclip_bench::encode::kernels(options)?;
+    if json {
+        print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "CLIP image tower on the CPU, batch {}, median of {} (this CPU: {}{})",
+        r.batch,
+        r.runs,
+        r.detected,
+        if r.random_weights {
+            ", random weights"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<12} {:<12} {:>10} {:>10} {:>8} {:>12}  default",
+        "level", "q8 kernel", "f32 fr/s", "q8 fr/s", "q8/f32", "cos q8-f32"
+    );
+    for l in &r.levels {
+        println!(
+            "{:<12} {:<12} {:>10.2} {:>10.2} {:>7.2}x {:>12.6}  {}",
+            l.level.name(),
+            l.q8_kernel.map_or("candle", |k| k.name()),
+            l.f32_frames_per_s,
+            l.q8_frames_per_s,
+            l.q8_speedup,
+            l.q8_min_cosine_to_f32,
+            l.default.name()
         );
     }
     Ok(ExitCode::SUCCESS)

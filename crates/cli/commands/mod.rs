@@ -180,6 +180,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 image_precision,
                 runs,
                 profile,
+                kernels,
                 gpu,
                 json,
             } => bench::encode(bench::EncodeBench {
@@ -194,6 +195,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 image_precision,
                 runs,
                 profile,
+                kernels,
                 gpu,
                 json,
             }),
@@ -242,6 +244,9 @@ pub(crate) fn image_precision(
         env: vclip_engine::open::Environment::from_process(),
         ..OpenRequest::default()
     };
+    // `VCLIP_CPU_LEVEL` caps the kernels of the benchmarks as it does for every command that
+    // opens a library (and the CPU's default precision follows the capped level).
+    request.env.apply_cpu_level()?;
     let kind = if device.is_cpu() {
         DeviceKind::Cpu
     } else {

@@ -492,11 +492,11 @@ impl OpenRequest {
     }
 }
 
-/// q8 on the CPU (queries about 3x faster, CLIP's image tower about 2x; `vclip bench search`
-/// and `vclip bench encode --family clip` measure speed and agreement), f32 on a GPU.
+/// On the CPU, q8 where the CPU's level has one of VClip's 8-bit kernels, else f32
+/// ([`Precision::cpu_default`]; `vclip bench encode --kernels` measures both); f32 on a GPU.
 pub fn default_precision(device: DeviceKind) -> Precision {
     match device {
-        DeviceKind::Cpu => Precision::Q8,
+        DeviceKind::Cpu => Precision::cpu_default(),
         DeviceKind::Gpu => Precision::F32,
     }
 }

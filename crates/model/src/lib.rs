@@ -58,7 +58,7 @@ pub use clip_temporal::{
     TemporalTower, TrainableTemporal,
 };
 pub use config::{ModelConfig, Preset, S3dConfig, VideoClipConfig};
-pub use cpu::{cpu_level, detected_level, set_cpu_level_cap, CpuLevel};
+pub use cpu::{cpu_level, cpu_level_cap, detected_level, set_cpu_level_cap, CpuLevel};
 pub use error::{Error, Result};
 pub use family::{Family, FamilySpec, FrameSampling, TokenizerKind, WindowPooling};
 pub use loaded::Model;
@@ -67,7 +67,7 @@ pub use model_dir::{
     import_released, init_random, window_spans, write_model_dir, ImportSummary, VClipModel,
     WindowStates,
 };
-pub use q8::{q8_kernel, set_q8_kernel, Q8Kernel};
+pub use q8::{q8_kernel, q8_path, set_q8_kernel, Q8Kernel, Q8Path};
 pub use s3d::{clips_from_thwc, l2_normalize, S3d, S3dOutput, S3dTaps};
 pub use tokenizer::Tokenizer;
 pub use videoclip::{

@@ -4,15 +4,21 @@
 //!
 //! - f32 (the fused attention and quick-GELU at every vector width): the same embeddings as
 //!   the widest path, to float rounding.
-//! - q8 (this crate's AVX-512 VNNI kernel where it runs, candle's kernel below it): cosine to
-//!   f32 at least 0.999 per frame, the tolerance of the q8 tower's unit test.
+//! - q8 (each level's own 8-bit kernel, candle's where a level has none): cosine to f32 at
+//!   least 0.999 per frame, the tolerance of the q8 tower's unit test.
+//! - the CPU default precision at each level.
+//!
+//! The tests take [`CAP`] so that one's cap never changes under the other.
 
 use anyhow::Result;
 use vclip_model::clip::ClipVisionConfig;
 use vclip_model::{
-    cpu_level, init_random_clip_sized, q8_kernel, set_cpu_level_cap, ClipConfig, ClipModel,
-    CpuLevel, Device, Precision, Q8Kernel, Tensor,
+    cpu_level, init_random_clip_sized, q8_kernel, q8_path, set_cpu_level_cap, ClipConfig,
+    ClipModel, CpuLevel, Device, Precision, Q8Kernel, Q8Path, Tensor,
 };
+
+/// Held by every test that sets the process-wide cap.
+static CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A random CLIP whose image tower's dense layers are wide enough for the 8-bit kernel (inputs
 /// a multiple of 256, outputs of 32) and whose heads are ViT-B's 64 wide.
@@ -63,6 +69,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn every_cpu_level_gives_the_products_numbers() -> Result<()> {
+    let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
     let dir = model_dir()?;
     let levels = CpuLevel::available();
     eprintln!("levels this CPU runs: {levels:?}");
@@ -83,18 +90,19 @@ fn every_cpu_level_gives_the_products_numbers() -> Result<()> {
             );
         }
     }
-    // q8, packed at the widest level (as the product loads it), then run at each level: below
-    // AVX-512 VNNI the packed kernel is skipped for candle's.
+    // q8, packed at the widest level (as the product loads it), then run at each level: each
+    // level's own kernel, and candle's where the level has none.
     set_cpu_level_cap(None);
     exact.set_image_precision(Precision::Q8)?;
     for &level in &levels {
         set_cpu_level_cap(Some(level));
-        let expected = if level >= CpuLevel::Avx512Vnni {
+        let expected = if Q8Path::for_level(level).is_some() {
             Q8Kernel::Vclip
         } else {
             Q8Kernel::Candle
         };
         assert_eq!(q8_kernel(), expected, "at {level}");
+        assert_eq!(q8_path(), Q8Path::for_level(level), "at {level}");
         let got = rows(&exact.embed_rgb(&frames)?)?;
         for (i, (g, w)) in got.iter().zip(&widest).enumerate() {
             let c = cosine(g, w);
@@ -112,4 +120,27 @@ fn every_cpu_level_gives_the_products_numbers() -> Result<()> {
     }
     set_cpu_level_cap(None);
     Ok(())
+}
+
+/// The CPU default precision follows the kernels the level has: q8 only where VClip's own 8-bit
+/// kernel runs (candle's fallback is slower than f32 on CPUs without one), on every level this
+/// CPU can be capped to — a VNNI machine checks the AVX2-only and the portable choice too.
+#[test]
+fn the_default_precision_follows_the_cpus_kernels() {
+    let _cap = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    for level in CpuLevel::available() {
+        set_cpu_level_cap(Some(level));
+        let want = match Q8Path::for_level(level) {
+            Some(_) => Precision::Q8,
+            None => Precision::F32,
+        };
+        assert_eq!(Precision::cpu_default(), want, "at {level}");
+        assert_eq!(Precision::default_for(&Device::Cpu), want, "at {level}");
+        let why = Precision::cpu_default_reason();
+        assert!(
+            why.starts_with(want.name()) && why.contains(level.name()),
+            "{why}"
+        );
+    }
+    set_cpu_level_cap(None);
 }

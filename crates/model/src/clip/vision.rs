@@ -448,7 +448,7 @@ mod tests {
             let Proj::Q8 { packed, .. } = d else {
                 panic!("a dense layer stayed f32")
             };
-            assert_eq!(packed.is_some(), crate::q8::vnni());
+            assert_eq!(packed.is_some(), crate::q8::packs());
         }
         let q8 = unit(tower.forward(&pixels)?)?;
         let cos = (&exact * &q8)?.sum(1)?.to_vec1::<f32>()?;

@@ -113,7 +113,7 @@ impl Proj {
                 Some(b) => b.clone(),
                 None => Tensor::zeros(l.weight().dim(0)?, DType::F32, l.weight().device())?,
             };
-            let packed = if l.weight().device().is_cpu() && q8::vnni() {
+            let packed = if l.weight().device().is_cpu() && q8::packs() {
                 let (n, k) = l.weight().dims2()?;
                 let w = l
                     .weight()
@@ -121,7 +121,7 @@ impl Proj {
                     .flatten_all()?
                     .to_vec1::<f32>()?;
                 let b = bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
-                PackedQ8::new(&w, &b, n, k).map(Arc::new)
+                q8::pack(&w, &b, n, k)
             } else {
                 None
             };

@@ -193,14 +193,41 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// What runs on `device` unless asked otherwise: q8 on the CPU (queries: 3x faster, cosine
-    /// to f32 above 0.9998 in `vclip bench search --preset full`; CLIP's image tower: see
-    /// `vclip bench encode --family clip`), f32 on a GPU.
+    /// What runs on `device` unless asked otherwise: [`Precision::cpu_default`] on the CPU,
+    /// f32 on a GPU.
     pub fn default_for(device: &Device) -> Self {
         if device.is_cpu() {
+            Self::cpu_default()
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// The CPU's default, chosen by the kernels this CPU runs at its level
+    /// ([`crate::cpu_level`]): q8 where VClip has an 8-bit kernel for it (AVX2, AVX-VNNI,
+    /// AVX-512 VNNI, NEON dot product: faster than f32 on every CPU measured, see `vclip bench
+    /// encode --kernels`), else f32 (candle's own 8-bit fallback is slower than f32 there).
+    pub fn cpu_default() -> Self {
+        if crate::q8_path().is_some() {
             Precision::Q8
         } else {
             Precision::F32
+        }
+    }
+
+    /// Why [`Precision::cpu_default`] chose what it chose, in a sentence for the settings
+    /// screen and the benchmarks.
+    pub fn cpu_default_reason() -> String {
+        let level = crate::cpu_level();
+        match crate::q8_path() {
+            Some(path) => format!(
+                "q8: VClip's {path} 8-bit kernel runs at this CPU's level ({level}) and is \
+                 faster than f32"
+            ),
+            None => format!(
+                "f32: no 8-bit kernel of VClip's at this CPU's level ({level}); the fallback \
+                 8-bit code is slower than f32"
+            ),
         }
     }
 
