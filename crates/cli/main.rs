@@ -437,6 +437,8 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Tensors of hundreds of megabytes are allocated and freed per layer: keep them in the heap.
+    vclip_model::memory::keep_freed_memory();
     let cli = Cli::parse();
     match commands::run(cli.command) {
         Ok(code) => code,

@@ -21,6 +21,8 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Tensors of hundreds of megabytes are allocated and freed per layer: keep them in the heap.
+    vclip_model::memory::keep_freed_memory();
     let args = Args::parse();
     // The settings file (see `vclip_app::settings`): `--library` and the environment win.
     let setup = vclip_app::settings::Setup::from_environment(args.library.is_some());

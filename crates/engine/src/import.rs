@@ -89,7 +89,10 @@ impl Engine {
         sink: &dyn ProgressSink,
         cancel: &CancelToken,
     ) -> Result<ImportReport> {
-        let report = self.import_files(paths, opts, sink, cancel)?;
+        let report = self.import_files(paths, opts, sink, cancel);
+        // The job's peak (tensors, decoded frames) goes back to the system, whatever the outcome.
+        vclip_model::memory::release_freed_memory();
+        let report = report?;
         let used = !(report.imported.is_empty()
             && report.reembedded.is_empty()
             && report.skipped.is_empty());

@@ -35,6 +35,7 @@ pub mod family;
 mod folder;
 pub mod kernels;
 mod loaded;
+pub mod memory;
 pub mod pth;
 pub mod text;
 pub mod videoclip;

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod model_dir;
 pub mod s3d;
+mod s3d_cpu;
 pub mod towers;
 pub mod train;
 

@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 
+use super::s3d_cpu;
 use crate::config::S3dConfig;
 use crate::error::{Error, Result};
 use crate::weights::Weights;
@@ -228,7 +229,12 @@ impl Pointwise {
         let cout = self.w.dim(0)?;
         let y = matmul_shared(&self.w, &x.reshape((n, c, h * w))?)?;
         mark(prof, stage, Kind::Matmul)?;
-        let y = y.broadcast_add(&self.b)?.relu()?.reshape((n, cout, h, w))?;
+        let y = if s3d_cpu::applies(&y) {
+            s3d_cpu::bias_relu(&y, &self.b)?
+        } else {
+            y.broadcast_add(&self.b)?.relu()?
+        };
+        let y = y.reshape((n, cout, h, w))?;
         mark(prof, stage, Kind::Eltwise)?;
         Ok(y)
     }
@@ -269,11 +275,13 @@ impl Separable {
         let y = a.x.conv2d(&self.spatial_w, 1, 1, 1, 1)?;
         mark(prof, stage, Kind::Conv2d)?;
         let (n, c, h, w) = y.dims4()?;
-        let y = y
-            .reshape((n, c, h * w))?
-            .broadcast_add(&self.spatial_b)?
-            .relu()?
-            .reshape((n, c, h, w))?;
+        let y = y.reshape((n, c, h * w))?;
+        let y = if s3d_cpu::applies(&y) {
+            s3d_cpu::bias_relu(&y, &self.spatial_b)?
+        } else {
+            y.broadcast_add(&self.spatial_b)?.relu()?
+        };
+        let y = y.reshape((n, c, h, w))?;
         mark(prof, stage, Kind::Eltwise)?;
         self.temporal(&y, a.b, a.t, prof, stage)
     }
@@ -295,6 +303,11 @@ impl Separable {
         let q = cout * h * w;
         let z = matmul_shared(&self.temporal_w, &x.reshape((n, c, h * w))?)?;
         mark(prof, stage, Kind::Matmul)?;
+        if s3d_cpu::applies(&z) {
+            let y = s3d_cpu::taps_bias_relu(&z, &self.temporal_b, b, 3, 1)?;
+            mark(prof, stage, Kind::Eltwise)?;
+            return Ok(y.reshape((n, cout, h, w))?);
+        }
         let z = z.reshape((b, t, 3 * q))?.pad_with_zeros(1, 1, 1)?;
         let y = ((z.narrow(1, 0, t)?.narrow(2, 0, q)? + z.narrow(1, 1, t)?.narrow(2, q, q)?)?
             + z.narrow(1, 2, t)?.narrow(2, 2 * q, q)?)?;
@@ -731,13 +744,18 @@ impl S3d {
         let xp = a.x.pad_with_zeros(2, 1, 2)?.pad_with_zeros(3, 1, 2)?;
         let z = xp.conv2d(&self.conv1_w, 0, 1, 1, 1)?;
         mark(prof, "conv1", Kind::Conv2d)?;
-        let z = z.reshape((b, t2, 2 * q))?.pad_with_zeros(1, 0, 1)?;
-        let y = (z.narrow(1, 0, t2)?.narrow(2, 0, q)? + z.narrow(1, 1, t2)?.narrow(2, q, q)?)?;
-        a.x = y
-            .reshape((b * t2, c1, h2 * w2))?
-            .broadcast_add(&self.conv1_b)?
-            .relu()?
-            .reshape((b * t2, c1, h2, w2))?;
+        a.x = if s3d_cpu::applies(&z) {
+            let z = z.reshape((b * t2, 2 * c1, h2 * w2))?;
+            s3d_cpu::taps_bias_relu(&z, &self.conv1_b, b, 2, 0)?
+        } else {
+            let z = z.reshape((b, t2, 2 * q))?.pad_with_zeros(1, 0, 1)?;
+            let y =
+                (z.narrow(1, 0, t2)?.narrow(2, 0, q)? + z.narrow(1, 1, t2)?.narrow(2, q, q)?)?;
+            y.reshape((b * t2, c1, h2 * w2))?
+                .broadcast_add(&self.conv1_b)?
+                .relu()?
+        }
+        .reshape((b * t2, c1, h2, w2))?;
         mark(prof, "conv1", Kind::Eltwise)?;
         if let Some(taps) = taps.as_deref_mut() {
             taps.push(a.to_torch_layout()?);
