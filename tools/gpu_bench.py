@@ -8,7 +8,9 @@ autocast, compares the features of the deterministic synthetic clip that vclip a
 after its file, `NAME_DTYPE.json` (tools/gpu-bench.sh writes `vclip_f32.json`,
 `vclip-cudnn_bf16.json`, ...).
 
-Usage: python3 tools/gpu_bench.py --model DIR [--frames 32] [--batch 32] [--runs 20] VCLIP_JSON...
+Usage: python3 tools/gpu_bench.py --model DIR [--frames 32] [--batch 32] [--runs 20] [--f32-only]
+       VCLIP_JSON...
+(`--f32-only`: the f32 row alone, as scripts/bench-s3d-cpu.sh runs it on the CPU.)
 """
 
 import argparse
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--f32-only", action="store_true")
     ap.add_argument("vclip", nargs="*")
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model, "config.json")))
@@ -78,19 +81,22 @@ def main():
         rows = []
         t = time_it(lambda: s3d_features(model, x), a.runs)
         rows.append(("pytorch", "f32", a.batch / t))
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        t = time_it(lambda: s3d_features(model, x), a.runs)
-        rows.append(("pytorch", "tf32", a.batch / t))
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
+    if not a.f32_only:
+        with torch.no_grad():
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
             t = time_it(lambda: s3d_features(model, x), a.runs)
-        rows.append(("pytorch", "bf16 autocast", a.batch / t))
+            rows.append(("pytorch", "tf32", a.batch / t))
+            with torch.autocast(dev.type, dtype=torch.bfloat16):
+                t = time_it(lambda: s3d_features(model, x), a.runs)
+            rows.append(("pytorch", "bf16 autocast", a.batch / t))
 
-    base = {"f32": rows[0][2], "f16": rows[2][2], "bf16": rows[2][2]}
+    low = rows[2][2] if len(rows) > 2 else None
+    base = {"f32": rows[0][2], "f16": low, "bf16": low}
     print(f"\nS3D-G, T={a.frames}, 224x224, batch {a.batch}, {name}, median of {a.runs}")
     print(f"{'impl':<14}{'precision':<16}{'clips/s':>10}{'vs PyTorch':>12}{'max rel err':>14}")
     for impl, prec, cps in rows:
-        print(f"{impl:<14}{prec:<16}{cps:>10.1f}{'':>12}{'':>14}")
+        print(f"{impl:<14}{prec:<16}{cps:>10.2f}{'':>12}{'':>14}")
     for path in a.vclip:
         impl = os.path.basename(path).rsplit("_", 1)[0] or "vclip"
         r = json.load(open(path))
@@ -98,8 +104,8 @@ def main():
         ours = np.array(r["check_features"], dtype=np.float32)
         err = float(np.abs(ours - check).max() / np.abs(check).max())
         cps = r["s3d"]["clips_per_s"]
-        ratio = cps / base.get(prec, rows[0][2])
-        print(f"{impl:<14}{prec:<16}{cps:>10.1f}{ratio:>11.2f}x{err:>14.2e}")
+        ratio = cps / (base.get(prec) or rows[0][2])
+        print(f"{impl:<14}{prec:<16}{cps:>10.2f}{ratio:>11.2f}x{err:>14.2e}")
 
 
 if __name__ == "__main__":
