@@ -144,9 +144,17 @@ fn features() -> Features {
 
 /// The widest level this CPU has.
 pub fn detected_level() -> CpuLevel {
-    CpuLevel::available()
-        .last()
-        .copied()
+    widest_up_to(u8::MAX)
+}
+
+/// The widest level this CPU has at or below `cap` (a `CpuLevel` as `u8`). No allocation: the
+/// kernels ask on every call.
+fn widest_up_to(cap: u8) -> CpuLevel {
+    let f = features();
+    CpuLevel::ALL
+        .into_iter()
+        .rev()
+        .find(|l| (*l as u8) <= cap && f.runs(*l))
         .unwrap_or(CpuLevel::Portable)
 }
 
@@ -170,12 +178,7 @@ pub fn cpu_level_cap() -> Option<CpuLevel> {
 
 /// The level the kernels use now: the widest the CPU has, capped by [`set_cpu_level_cap`].
 pub fn cpu_level() -> CpuLevel {
-    let cap = CAP.load(Ordering::Relaxed);
-    CpuLevel::available()
-        .into_iter()
-        .rev()
-        .find(|l| (*l as u8) <= cap)
-        .unwrap_or(CpuLevel::Portable)
+    widest_up_to(CAP.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]

@@ -371,6 +371,33 @@ fn tile(path: Q8Path, w: &PackedQ8, panel: usize, q: &[u8], s: &[f32], out: &mut
     }
 }
 
+/// Splits `r` rows of `q`, `s` and `out` (rows of `k`, `k / AB` and `n` values) into tiles of at
+/// most `max` rows and calls `tile(rows, q, s, out)` on each: the kernels with fewer registers
+/// than the 6-row tile needs.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn row_tiles(
+    w: &PackedQ8,
+    max: usize,
+    r: usize,
+    q: &[u8],
+    s: &[f32],
+    out: &mut [f32],
+    mut tile: impl FnMut(usize, &[u8], &[f32], &mut [f32]),
+) {
+    let (k, n, sb) = (w.k, w.n, w.k / AB);
+    let mut r0 = 0;
+    while r0 < r {
+        let rr = (r - r0).min(max);
+        tile(
+            rr,
+            &q[r0 * k..(r0 + rr) * k],
+            &s[r0 * sb..(r0 + rr) * sb],
+            &mut out[r0 * n..(r0 + rr) * n],
+        );
+        r0 += rr;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 /// Calls `$f::<R>($args…)` with the const `R` equal to the runtime row count `$r` (1..=6).
 macro_rules! rows {

@@ -68,15 +68,10 @@ pub(super) unsafe fn tile_dot(
     out: &mut [f32],
     r: usize,
 ) {
-    // SAFETY: see the module's contract; each sub-tile gets whole rows of `q`, `s`, `out`.
-    unsafe {
-        let (k, n, sb) = (w.k, w.n, w.k / AB);
-        let mut r0 = 0;
-        while r0 < r {
-            let rr = (r - r0).min(4);
-            let (q, s) = (&q[r0 * k..(r0 + rr) * k], &s[r0 * sb..(r0 + rr) * sb]);
-            let out = &mut out[r0 * n..(r0 + rr) * n];
-            for half in 0..2 {
+    super::row_tiles(w, 4, r, q, s, out, |rr, q, s, out| {
+        for half in 0..2 {
+            // SAFETY: see the module's contract; each tile gets whole rows of `q`, `s`, `out`.
+            unsafe {
                 match rr {
                     1 => dot::<1>(w, panel, half, q, s, out),
                     2 => dot::<2>(w, panel, half, q, s, out),
@@ -84,9 +79,8 @@ pub(super) unsafe fn tile_dot(
                     _ => dot::<4>(w, panel, half, q, s, out),
                 }
             }
-            r0 += rr;
         }
-    }
+    });
 }
 
 #[target_feature(enable = "dotprod")]
