@@ -272,7 +272,11 @@ impl Separable {
     }
 
     fn forward(&self, a: &Act, prof: &mut Prof<'_>, stage: &'static str) -> Result<Tensor> {
-        let y = a.x.conv2d(&self.spatial_w, 1, 1, 1, 1)?;
+        let y = if s3d_cpu::applies(&a.x) {
+            s3d_cpu::conv2d(&a.x, &self.spatial_w, 1, [(1, 1); 2])?
+        } else {
+            a.x.conv2d(&self.spatial_w, 1, 1, 1, 1)?
+        };
         mark(prof, stage, Kind::Conv2d)?;
         let (n, c, h, w) = y.dims4()?;
         let y = y.reshape((n, c, h * w))?;
@@ -419,6 +423,21 @@ fn max_pool_time(a: &Act, k: usize, s: usize, lo: usize, hi: usize) -> Result<Ac
 
 /// `MaxPool3dTFPadding(kernel, stride, 'SAME')` with ceil mode.
 fn max_pool3d_same(a: &Act, k: [usize; 3], s: [usize; 3]) -> Result<Act> {
+    if s3d_cpu::applies(&a.x) {
+        let (_, _, h, w) = a.x.dims4()?;
+        let pad = |len, d: usize| -> Result<(usize, usize)> {
+            let (lo, hi, _) = same_ceil_padding(len, k[d], s[d])?;
+            Ok((lo, hi))
+        };
+        let pad = [pad(a.t, 0)?, pad(h, 1)?, pad(w, 2)?];
+        let (x, t) = s3d_cpu::max_pool3d(&a.x, a.b, k, s, pad)?;
+        return Ok(Act { x, b: a.b, t });
+    }
+    max_pool3d_same_composed(a, k, s)
+}
+
+/// [`max_pool3d_same`] with candle's ops (a GPU, f16/bf16, gradients).
+fn max_pool3d_same_composed(a: &Act, k: [usize; 3], s: [usize; 3]) -> Result<Act> {
     let x = if k[1] > 1 || s[1] > 1 {
         max_pool_same_spatial(&a.x, k[1], s[1])?
     } else {
@@ -435,6 +454,15 @@ fn max_pool3d_same(a: &Act, k: [usize; 3], s: [usize; 3]) -> Result<Act> {
 /// Inception `maxpool_b3`: `MaxPool3d(3, stride 1, padding 1)` (implicit -inf padding; inputs
 /// are >= 0 so zero padding is the same).
 fn max_pool3d_b3(a: &Act) -> Result<Act> {
+    if s3d_cpu::applies(&a.x) {
+        let (x, t) = s3d_cpu::max_pool3d(&a.x, a.b, [3; 3], [1; 3], [(1, 1); 3])?;
+        return Ok(Act { x, b: a.b, t });
+    }
+    max_pool3d_b3_composed(a)
+}
+
+/// [`max_pool3d_b3`] with candle's ops.
+fn max_pool3d_b3_composed(a: &Act) -> Result<Act> {
     let x = a.x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
     let x = x.max_pool2d_with_stride((3, 3), (1, 1))?;
     max_pool_time(&Act { x, b: a.b, t: a.t }, 3, 1, 1, 1)
@@ -741,8 +769,12 @@ impl S3d {
         // the two temporal taps are summed over the `(B, T/2 + 1, 2*Q)` view, Q = C1*H*W.
         let c1 = self.config.conv1;
         let q = c1 * h2 * w2;
-        let xp = a.x.pad_with_zeros(2, 1, 2)?.pad_with_zeros(3, 1, 2)?;
-        let z = xp.conv2d(&self.conv1_w, 0, 1, 1, 1)?;
+        let z = if s3d_cpu::applies(&a.x) {
+            s3d_cpu::conv2d(&a.x, &self.conv1_w, 1, [(1, 2); 2])?
+        } else {
+            let xp = a.x.pad_with_zeros(2, 1, 2)?.pad_with_zeros(3, 1, 2)?;
+            xp.conv2d(&self.conv1_w, 0, 1, 1, 1)?
+        };
         mark(prof, "conv1", Kind::Conv2d)?;
         a.x = if s3d_cpu::applies(&z) {
             let z = z.reshape((b * t2, 2 * c1, h2 * w2))?;
@@ -829,4 +861,77 @@ pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
         .sqrt()?
         .clamp(1e-12f64, f64::INFINITY)?;
     Ok(x.broadcast_div(&norm)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Non-negative pseudo-random activations (pools follow a ReLU or a gate), with exact
+    /// zeros and ties.
+    fn acts(b: usize, t: usize, c: usize, h: usize, w: usize, seed: u64) -> Result<Act> {
+        let n = b * t * c * h * w;
+        let mut s = seed | 1;
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                ((s >> 40) % 13) as f32 * 0.25 - 1.0
+            })
+            .map(|v: f32| v.max(0.0))
+            .collect();
+        let x = Tensor::from_vec(v, (b * t, c, h, w), &Device::Cpu)?;
+        Ok(Act { x, b, t })
+    }
+
+    fn values(a: &Act) -> Result<(Vec<usize>, usize, Vec<f32>)> {
+        Ok((a.x.dims().to_vec(), a.t, a.x.flatten_all()?.to_vec1()?))
+    }
+
+    #[test]
+    fn fused_pools_give_the_composed_ops_numbers() -> Result<()> {
+        // Every pool S3D-G runs, on even and odd sizes (ceil mode adds padding on odd ones).
+        let pools = [
+            ([1, 3, 3], [1, 2, 2]),
+            ([3, 3, 3], [2, 2, 2]),
+            ([2, 2, 2], [2, 2, 2]),
+        ];
+        for (b, t, c, h, w) in [
+            (2, 4, 3, 8, 6),
+            (1, 5, 2, 7, 9),
+            (3, 3, 1, 4, 5),
+            (1, 2, 2, 2, 3),
+        ] {
+            let a = acts(b, t, c, h, w, (b * 31 + t * 7 + h) as u64)?;
+            for (k, s) in pools {
+                let want = values(&max_pool3d_same_composed(&a, k, s)?)?;
+                assert_eq!(
+                    values(&max_pool3d_same(&a, k, s)?)?,
+                    want,
+                    "{k:?} {s:?} on {:?}",
+                    a.x.dims()
+                );
+            }
+            let want = values(&max_pool3d_b3_composed(&a)?)?;
+            assert_eq!(values(&max_pool3d_b3(&a)?)?, want, "b3 on {:?}", a.x.dims());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fused_pool_counts_padding_as_zero_and_refuses_small_inputs() -> Result<()> {
+        // All-negative values (never seen after a ReLU) show the padding's zeros: a window
+        // touching the padding gives 0, one inside the tensor gives its max.
+        let x = Tensor::from_vec(vec![-1f32, -2., -3., -4.], (1, 1, 1, 4), &Device::Cpu)?;
+        let (y, t) = s3d_cpu::max_pool3d(&x, 1, [1, 1, 2], [1, 1, 1], [(0, 0), (0, 0), (1, 1)])?;
+        assert_eq!(t, 1);
+        assert_eq!(y.flatten_all()?.to_vec1::<f32>()?, [0., -1., -2., -3., 0.]);
+        let err = s3d_cpu::max_pool3d(&x, 1, [3, 1, 1], [1, 1, 1], [(0, 0); 3]);
+        assert!(
+            err.is_err(),
+            "a kernel longer than the clip must be refused"
+        );
+        Ok(())
+    }
 }
