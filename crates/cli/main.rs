@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use commands::library::{LibraryArgs, SearchFilters};
+use commands::library::{ExportArgs, LibraryArgs, SearchFilters};
 
 /// Search your own videos in plain language (VideoCLIP, local-first).
 #[derive(Debug, Parser)]
@@ -57,6 +57,8 @@ enum Command {
         /// Print JSON: an array of {path, start_s, end_s, score, signals, snippet, …}.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        export: ExportArgs,
         #[command(flatten)]
         lib: LibraryArgs,
     },

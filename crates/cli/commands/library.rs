@@ -254,12 +254,82 @@ pub struct SearchFilters {
     pub per_video: usize,
 }
 
+/// `--export FORMAT --out FILE [--force]`: the moments found, as an editor timeline.
+#[derive(clap::Args, Debug, Default)]
+pub struct ExportArgs {
+    /// Also write the moments found for editors: `edl` (CMX 3600: Premiere, Resolve, Avid),
+    /// `fcpxml` (Final Cut Pro) or `csv` (markers), at each source's frame rate.
+    #[arg(long, value_name = "FORMAT", requires = "out")]
+    pub export: Option<String>,
+    /// The file `--export` writes.
+    #[arg(long, value_name = "FILE", requires = "export")]
+    pub out: Option<PathBuf>,
+    /// Replace the `--out` file if it exists.
+    #[arg(long, requires = "export")]
+    pub force: bool,
+}
+
+/// Writes `results` as `export` asks (nothing when it does not), and says what it wrote on
+/// stderr (stdout keeps the results, JSON included).
+#[cfg(feature = "media")]
+fn export_results(
+    query: &str,
+    results: &[vclip_engine::search::SearchResult],
+    export: &ExportArgs,
+) -> anyhow::Result<()> {
+    use vclip_engine::export::{export_moments, ExportMoment};
+    let (Some(format), Some(out)) = (&export.export, &export.out) else {
+        return Ok(());
+    };
+    let moments: Vec<ExportMoment> = results
+        .iter()
+        .map(|r| ExportMoment {
+            path: PathBuf::from(&r.path),
+            start_s: r.start_s,
+            end_s: r.end_s,
+            note: query.to_string(),
+        })
+        .collect();
+    let report = export_moments(
+        &moments,
+        format,
+        &format!("VClip: {query}"),
+        out,
+        export.force,
+    )?;
+    for s in &report.skipped {
+        eprintln!("left out {}: {}", s.path.display(), s.reason);
+    }
+    eprintln!(
+        "wrote {} moment{} to {} ({})",
+        report.moments,
+        if report.moments == 1 { "" } else { "s" },
+        report.out.display(),
+        report.format
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "media"))]
+fn export_results(
+    _: &str,
+    _: &[vclip_engine::search::SearchResult],
+    export: &ExportArgs,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        export.export.is_none(),
+        "--export needs the media feature (ffmpeg) in this build"
+    );
+    Ok(())
+}
+
 pub fn search(
     args: &LibraryArgs,
     query: &str,
     limit: usize,
     filters: &SearchFilters,
     json: bool,
+    export: &ExportArgs,
 ) -> anyhow::Result<ExitCode> {
     let engine = args.open(true)?;
     let opts = SearchOptions {
@@ -277,6 +347,7 @@ pub fn search(
         modified_before: filters.before.as_deref().map(unix_day).transpose()?,
     };
     let results = engine.search(query, &opts)?;
+    export_results(query, &results, export)?;
     if json {
         print_json(&results)?;
         return Ok(ExitCode::SUCCESS);

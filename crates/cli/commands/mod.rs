@@ -48,8 +48,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             limit,
             filters,
             json,
+            export,
             lib,
-        } => library::search(&lib, &query, limit, &filters, json),
+        } => library::search(&lib, &query, limit, &filters, json, &export),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
         Command::Steps {
             video,

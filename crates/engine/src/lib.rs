@@ -12,6 +12,8 @@ pub mod download;
 #[cfg(feature = "media")]
 pub mod encode;
 pub mod estimate;
+#[cfg(feature = "media")]
+pub mod export;
 pub mod finetune;
 #[cfg(feature = "media")]
 pub mod import;

@@ -55,6 +55,9 @@ pub enum EngineError {
     /// The library's model versions (`models.json`) cannot be read as what they should be.
     #[error("{}: {reason}", path.display())]
     Registry { path: PathBuf, reason: String },
+    /// An export that cannot be written, or none of whose moments can be used.
+    #[error("{}: {reason}", path.display())]
+    Export { path: PathBuf, reason: String },
     #[error("cancelled")]
     Cancelled,
 }

@@ -1,0 +1,169 @@
+//! `vclip search … --export edl|fcpxml|csv --out FILE`: found moments as editor timelines, on
+//! generated videos at 29.97 and 25 fps and a tiny random-weight model (named as such).
+
+use std::path::Path;
+use std::process::Command;
+
+use vclip_testkit::{lavfi_srt, lavfi_with};
+use vclip_timeline::{FrameRate, Timecode};
+
+use crate::cli_library::{json, path_ends_with, success, tiny_library, vclip, PATTERN};
+
+/// The events of an EDL: (file, source in, source out, record in, record out), the times in
+/// frames at `rate`.
+fn edl_events(text: &str, rate: FrameRate) -> Vec<(String, [u64; 4])> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() == 8 && f[0].len() == 3 && f[0].bytes().all(|b| b.is_ascii_digit()) {
+            let times = std::array::from_fn(|j| {
+                Timecode::parse(f[4 + j], rate)
+                    .unwrap_or_else(|e| panic!("{e} in {l}"))
+                    .frames
+            });
+            let name = lines[i + 1]
+                .strip_prefix("* FROM CLIP NAME: ")
+                .unwrap_or_else(|| panic!("no clip name after {l}"));
+            out.push((name.to_string(), times));
+        }
+    }
+    out
+}
+
+#[test]
+fn search_results_export_as_edl_fcpxml_and_csv() {
+    let (tmp, model, lib) = tiny_library();
+    let videos = tmp.path().join("videos");
+    let cue = "1\n00:00:05,000 --> 00:00:08,000\npour the water into the pot\n";
+    // 29.97 fps (drop-frame timecode) with the cue, and 25 fps.
+    let ntsc = lavfi_srt(
+        &videos,
+        "kitchen.mp4",
+        "testsrc2=size=160x120:rate=30000/1001",
+        12,
+        cue,
+    );
+    lavfi_with(&videos, "garden & shed.mp4", PATTERN, 8, &[]);
+    success(&vclip(
+        &lib,
+        &model,
+        &["import", videos.to_str().expect("utf-8")],
+    ));
+
+    let out = tmp.path().join("moments.edl");
+    let search = |format: &str, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "search",
+            "pour the water",
+            "--json",
+            "--export",
+            format,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        vclip(&lib, &model, &args)
+    };
+    let o = search("edl", &out, &[]);
+    success(&o);
+    let hits = json(&o);
+    let hits = hits.as_array().expect("results");
+    assert!(!hits.is_empty());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!("wrote {} moment", hits.len())),
+        "{stderr}"
+    );
+
+    // The EDL: one event per result, at the most common rate of the sources, source times
+    // at the results' seconds, cut end to end from 01:00:00.
+    let text = std::fs::read_to_string(&out).expect("edl written");
+    assert!(text.starts_with("TITLE: VClip: pour the water\n"), "{text}");
+    let ntsc_rate = FrameRate::new(30000, 1001).expect("rate");
+    let pal = FrameRate::new(25, 1).expect("rate");
+    let rate = if text.contains("FCM: DROP FRAME\n") {
+        ntsc_rate
+    } else {
+        pal
+    };
+    let events = edl_events(&text, rate);
+    assert_eq!(events.len(), hits.len(), "{text}");
+    let mut record = None;
+    for ((name, [si, so, ri, ro]), hit) in events.iter().zip(hits) {
+        assert!(path_ends_with(hit, name), "{name} vs {hit}");
+        let (start, end) = (
+            hit["start_s"].as_f64().expect("start"),
+            hit["end_s"].as_f64().expect("end"),
+        );
+        assert_eq!(*si, rate.frame_at(start), "{text}");
+        assert!(so > si && *so <= rate.frame_at(end).max(si + 1), "{text}");
+        assert_eq!(so - si, ro - ri);
+        if let Some(prev) = record {
+            assert_eq!(*ri, prev, "events cut end to end");
+        }
+        record = Some(*ro);
+    }
+
+    // An existing file is refused, untouched, unless --force.
+    let o = search("edl", &out, &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("moments.edl") && err.contains("already exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).expect("edl"), text);
+    success(&search("csv", &out, &["--force"]));
+    assert!(std::fs::read_to_string(&out)
+        .expect("csv")
+        .starts_with("name,file,timecode_in"));
+
+    // FCPXML: well-formed XML (Python's parser), with each source once as an asset at its
+    // own rate.
+    let fcp = tmp.path().join("moments.fcpxml");
+    success(&search("fcpxml", &fcp, &[]));
+    let text = std::fs::read_to_string(&fcp).expect("fcpxml written");
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])",
+        ])
+        .arg(&fcp)
+        .output()
+        .expect("python3");
+    assert!(
+        check.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(text.contains("frameDuration=\"1001/30000s\""), "{text}");
+    assert!(
+        text.contains("garden &amp; shed.mp4") || !text.contains("garden"),
+        "{text}"
+    );
+
+    // A source gone since the import is left out and named; the rest is written.
+    std::fs::remove_file(&ntsc).expect("remove");
+    let csv = tmp.path().join("moments.csv");
+    let o = search("csv", &csv, &[]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if o.status.success() {
+        assert!(
+            stderr.contains("left out") && stderr.contains("kitchen.mp4"),
+            "{stderr}"
+        );
+        assert!(!std::fs::read_to_string(&csv)
+            .expect("csv")
+            .contains("kitchen.mp4"));
+    } else {
+        // Every result was in the removed file: nothing to write, and no file.
+        assert!(stderr.contains("kitchen.mp4"), "{stderr}");
+        assert!(!csv.exists());
+    }
+
+    // A format the tool does not write.
+    let o = search("aaf", &tmp.path().join("x.aaf"), &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("aaf"));
+}
