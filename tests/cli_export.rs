@@ -167,3 +167,68 @@ fn search_results_export_as_edl_fcpxml_and_csv() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("aaf"));
 }
+
+/// `vclip` without a library: the media commands.
+fn vclip_bare(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args(args)
+        .output()
+        .expect("run vclip")
+}
+
+#[test]
+fn a_moment_saves_as_a_clip_with_its_subtitles() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cue = "1\n00:00:04,000 --> 00:00:05,500\nhold the pan steady\n\n\
+               2\n00:00:09,000 --> 00:00:09,500\nlater\n";
+    let video = lavfi_srt(tmp.path(), "pan.mp4", PATTERN, 10, cue);
+    let v = video.to_str().expect("utf-8");
+    let out = tmp.path().join("moment.mp4");
+    let o = out.to_str().expect("utf-8");
+    let args = [
+        "export", v, "--start", "5", "--end", "6", "--out", o, "--srt", "--json",
+    ];
+    let run = vclip_bare(&args);
+    success(&run);
+    let r = json(&run);
+    // 5 s is mid-GOP: re-encoded, exact to the frame (25 fps).
+    assert_eq!(r["mode"], "reencode", "{r}");
+    assert_eq!(r["frames"], 25, "{r}");
+    assert!(
+        (r["start_s"].as_f64().expect("start") - 5.0).abs() <= 0.02,
+        "{r}"
+    );
+    let info = vclip_media::probe(&out).expect("the clip is a video");
+    assert!(
+        (info.duration_s.expect("duration") - 1.0).abs() < 0.05,
+        "{info:?}"
+    );
+    // The cue across the start, timed from the clip.
+    let srt = std::fs::read_to_string(out.with_extension("srt")).expect("srt beside");
+    assert_eq!(
+        srt,
+        "1\n00:00:00,000 --> 00:00:00,500\nhold the pan steady\n\n"
+    );
+
+    // Not over an existing clip, not past the end; both name the file.
+    let run = vclip_bare(&args);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("already exists"));
+    let past = vclip_bare(&["export", v, "--start", "8", "--end", "30", "--out", "x.mp4"]);
+    assert!(!past.status.success());
+    let err = String::from_utf8_lossy(&past.stderr);
+    assert!(
+        err.contains("pan.mp4") && err.contains("outside the video"),
+        "{err}"
+    );
+    // --copy: lossless, from the keyframe before (the start of this file's only GOP).
+    let copy = tmp.path().join("copy.mkv");
+    let c = copy.to_str().expect("utf-8");
+    let run = vclip_bare(&[
+        "export", v, "--start", "5", "--end", "6", "--out", c, "--copy", "--json",
+    ]);
+    success(&run);
+    let r = json(&run);
+    assert_eq!(r["mode"], "copy", "{r}");
+    assert!(r["start_s"].as_f64().expect("start") <= 5.0, "{r}");
+}

@@ -114,6 +114,38 @@ enum Command {
         #[command(flatten)]
         lib: LibraryArgs,
     },
+    /// Save a moment of a video as a file of its own: a stream copy when the start falls on a
+    /// keyframe, else an exact re-encode of the picture (H.264; the audio is copied).
+    #[cfg(feature = "media")]
+    Export {
+        /// The video file.
+        video: PathBuf,
+        /// Start, in seconds.
+        #[arg(long)]
+        start: f64,
+        /// End, in seconds.
+        #[arg(long)]
+        end: f64,
+        /// The clip to write; its extension picks the container (mp4, mov, mkv…).
+        #[arg(long)]
+        out: PathBuf,
+        /// Always re-encode: cut exactly to the frame.
+        #[arg(long, conflicts_with = "copy")]
+        reencode: bool,
+        /// Always copy: lossless and fast, from the keyframe at or before the start.
+        #[arg(long)]
+        copy: bool,
+        /// Replace `--out` (and its `.srt`) if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Also write the video's subtitles of the span beside the clip (`OUT.srt`, timed from
+        /// the clip's start): its sidecar or embedded track with the most cues.
+        #[arg(long)]
+        srt: bool,
+        /// Print JSON: {out, mode, start_s, end_s, frames, srt}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a media file holds: container, streams, rotation, frame rates, subtitles.
     #[cfg(feature = "media")]
     Probe {

@@ -18,6 +18,84 @@ enum ProbeOutcome {
     Err { path: String, error: String },
 }
 
+/// `vclip export`: one moment of `video` into `out`, and its subtitles beside it.
+pub fn export(
+    video: &std::path::Path,
+    span: std::ops::Range<f64>,
+    out: &std::path::Path,
+    mode: vclip_media::CutMode,
+    force: bool,
+    srt: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let srt_path = out.with_extension("srt");
+    // The subtitles first: a refusal or a bad track leaves no clip behind either.
+    let cues = if srt {
+        anyhow::ensure!(
+            force || !srt_path.exists(),
+            "{}: already exists (replace it with --force)",
+            srt_path.display()
+        );
+        let (tracks, errors) = vclip_media::subtitles::read_all(video)?;
+        for e in errors {
+            eprintln!("warning: {e}");
+        }
+        let track = tracks.into_iter().max_by_key(|t| t.cues.len());
+        Some(track.map(|t| t.cues).unwrap_or_default())
+    } else {
+        None
+    };
+    let r = vclip_media::cut(video, out, span.start, span.end, mode, force)?;
+    let mut wrote_srt = None;
+    if let Some(cues) = cues {
+        let text = vclip_media::span_srt(&cues, r.start_s, r.end_s);
+        if text.is_empty() {
+            eprintln!(
+                "no subtitles in {:.3}-{:.3} s: no .srt written",
+                r.start_s, r.end_s
+            );
+        } else {
+            let tmp = srt_path.with_extension("srt.partial");
+            let written =
+                std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &srt_path));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written.with_context(|| format!("writing {}", srt_path.display()))?;
+            wrote_srt = Some(srt_path);
+        }
+    }
+    if json {
+        #[derive(Serialize)]
+        struct Exported<'a> {
+            #[serde(flatten)]
+            cut: &'a vclip_media::CutReport,
+            srt: Option<std::path::PathBuf>,
+        }
+        print_json(&Exported {
+            cut: &r,
+            srt: wrote_srt,
+        })?;
+    } else {
+        let how = match r.mode {
+            vclip_media::CutMode::Copy => "copied from the keyframe at",
+            _ => "re-encoded from",
+        };
+        println!(
+            "{}: {} frames, {how} {:.3} s to {:.3} s of {}",
+            r.out.display(),
+            r.frames,
+            r.start_s,
+            r.end_s,
+            video.display()
+        );
+        if let Some(p) = wrote_srt {
+            println!("{}: its subtitles", p.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn probe(files: &[std::path::PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     let mut outcomes = Vec::new();

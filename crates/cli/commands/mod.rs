@@ -24,6 +24,25 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "media")]
         Command::Probe { files, json } => media::probe(&files, json),
         #[cfg(feature = "media")]
+        Command::Export {
+            video,
+            start,
+            end,
+            out,
+            reencode,
+            copy,
+            force,
+            srt,
+            json,
+        } => {
+            let mode = match (reencode, copy) {
+                (true, _) => vclip_media::CutMode::Reencode,
+                (_, true) => vclip_media::CutMode::Copy,
+                _ => vclip_media::CutMode::Auto,
+            };
+            media::export(&video, start..end, &out, mode, force, srt, json)
+        }
+        #[cfg(feature = "media")]
         Command::Frames { file, at, out } => media::frames(&file, at, &out),
         #[cfg(feature = "media")]
         Command::Subtitles { file, json } => media::subtitles(&file, json),

@@ -61,6 +61,10 @@ pub enum MediaErrorKind {
         #[source]
         source: ffmpeg_next::Error,
     },
+    #[error("the span {start_s:.3}-{end_s:.3} s holds no frame")]
+    EmptySpan { start_s: f64, end_s: f64 },
+    #[error("already exists (replace it with --force)")]
+    Exists,
     #[error("subtitle file: {0}")]
     Subtitle(String),
     #[error("cannot write {path}: {source}")]

@@ -19,11 +19,13 @@ mod geometry;
 mod image;
 mod probe;
 
+pub mod cut;
 pub mod decode;
 pub mod sample;
 pub mod subtitles;
 pub mod thumbnail;
 
+pub use cut::{cut, span_srt, CutMode, CutReport};
 pub use decode::{Clip, ClipDecoder, DecodeOptions, DecodeReport, CLIP_FRAMES, CLIP_SIZE, FPS};
 pub use error::{MediaError, MediaErrorKind};
 pub use geometry::{scaled_size, ScaledSize};
