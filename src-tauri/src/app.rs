@@ -125,9 +125,9 @@ pub struct ImportStarted {
     pub queued: bool,
 }
 
-/// Where the chapters save dialog starts.
+/// Where a save dialog starts: the file name it proposes and its folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChaptersTarget {
+pub struct SaveTarget {
     pub file_name: String,
     pub directory: Option<PathBuf>,
 }
@@ -138,6 +138,72 @@ pub struct ChaptersTarget {
 pub struct ExportedChapters {
     pub path: String,
     pub chapters: usize,
+}
+
+/// A moment of a library video that the window hands out: a search result, the player's
+/// moment.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct MomentSpan {
+    pub video_id: i64,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// The editor formats *Export results…* writes (see `vclip_timeline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum TimelineFormat {
+    /// CMX 3600 EDL: Premiere, Resolve, Avid.
+    Edl,
+    /// FCPXML 1.10: Final Cut Pro.
+    Fcpxml,
+    /// Marker list.
+    Csv,
+}
+
+impl TimelineFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Edl => "edl",
+            Self::Fcpxml => "fcpxml",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// The save dialog's filter name.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Edl => "CMX 3600 EDL (Premiere, Resolve, Avid)",
+            Self::Fcpxml => "Final Cut Pro XML",
+            Self::Csv => "Markers (CSV)",
+        }
+    }
+}
+
+/// The answer to `export_results` (`None` in the UI when the dialog was cancelled).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ExportedMoments {
+    pub path: String,
+    /// Moments written.
+    pub moments: usize,
+    /// Moments left out: `file: why`.
+    pub skipped: Vec<String>,
+}
+
+/// The answer to `save_clip` (`None` in the UI when the dialog was cancelled).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SavedClip {
+    pub path: String,
+    /// Copied from a keyframe (else re-encoded, exact to the frame).
+    pub copied: bool,
+    /// Where the clip starts and ends in the video.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub frames: u64,
 }
 
 /// What one import batch did, for the UI (paths as text even when they are not UTF-8).
@@ -877,7 +943,7 @@ impl AppCore {
         id: i64,
         steps: &[ChapterStep],
         format: ChapterFormat,
-    ) -> Result<ChaptersTarget, CommandError> {
+    ) -> Result<SaveTarget, CommandError> {
         let engine = self.engine()?;
         let video = self.video(&engine, id)?;
         chapters::chapters(steps, video.duration_s).map_err(|e| CommandError::Invalid {
@@ -887,7 +953,7 @@ impl AppCore {
         let stem = path
             .file_stem()
             .map_or_else(|| "video".into(), |s| s.to_string_lossy());
-        Ok(ChaptersTarget {
+        Ok(SaveTarget {
             file_name: format!("{stem}.chapters.{}", format.extension()),
             directory: path.parent().map(Path::to_path_buf),
         })
@@ -914,6 +980,93 @@ impl AppCore {
         Ok(ExportedChapters {
             path: path.to_string_lossy().into_owned(),
             chapters: list.len(),
+        })
+    }
+
+    /// Where *Save clip…* starts: the video's folder, `<name> <m>m<ss>s.<ext>` (the video's
+    /// container where it is a common one, else mp4).
+    pub fn clip_target(&self, id: i64, start_s: f64) -> Result<SaveTarget, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        let path = Path::new(&video.path);
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "video".into(), |s| s.to_string_lossy());
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .filter(|e| ["mp4", "m4v", "mov", "mkv", "webm"].contains(&e.as_str()))
+            .unwrap_or_else(|| "mp4".into());
+        let secs = start_s.max(0.0).round() as u64;
+        Ok(SaveTarget {
+            file_name: format!("{stem} {}m{:02}s.{ext}", secs / 60, secs % 60),
+            directory: path.parent().map(Path::to_path_buf),
+        })
+    }
+
+    /// `save_clip`, once the user chose `path` (the dialog asked before replacing a file):
+    /// `start_s..end_s` of video `id` as a clip of its own (`vclip_media::cut`, copy when a
+    /// keyframe is at the start, else an exact re-encode).
+    pub fn save_clip(
+        &self,
+        id: i64,
+        start_s: f64,
+        end_s: f64,
+        path: &Path,
+    ) -> Result<SavedClip, CommandError> {
+        let engine = self.engine()?;
+        let video = self.video(&engine, id)?;
+        let r = vclip_media::cut(
+            Path::new(&video.path),
+            path,
+            start_s,
+            end_s,
+            vclip_media::CutMode::Auto,
+            true,
+        )
+        .map_err(|e| CommandError::File {
+            message: e.to_string(),
+        })?;
+        Ok(SavedClip {
+            path: r.out.to_string_lossy().into_owned(),
+            copied: r.mode == vclip_media::CutMode::Copy,
+            start_s: r.start_s,
+            end_s: r.end_s,
+            frames: r.frames,
+        })
+    }
+
+    /// `export_results`, once the user chose `path`: `moments` (library videos only) written
+    /// for an editor in `format`, the query as each moment's note (`vclip_engine::export`).
+    pub fn export_moments(
+        &self,
+        query: &str,
+        moments: &[MomentSpan],
+        format: TimelineFormat,
+        path: &Path,
+    ) -> Result<ExportedMoments, CommandError> {
+        let engine = self.engine()?;
+        let mut list = Vec::with_capacity(moments.len());
+        for m in moments {
+            let video = self.video(&engine, m.video_id)?;
+            list.push(vclip_engine::export::ExportMoment {
+                path: PathBuf::from(video.path),
+                start_s: m.start_s,
+                end_s: m.end_s,
+                note: query.trim().to_string(),
+            });
+        }
+        let title = format!("VClip: {}", query.trim());
+        let r =
+            vclip_engine::export::export_moments(&list, format.extension(), &title, path, true)?;
+        Ok(ExportedMoments {
+            path: r.out.to_string_lossy().into_owned(),
+            moments: r.moments,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|s| format!("{}: {}", s.path.display(), s.reason))
+                .collect(),
         })
     }
 

@@ -48,6 +48,8 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     crate::settings::SettingsChange::export_all(&cfg)?;
     crate::settings::Downloaded::export_all(&cfg)?;
     ExportedChapters::export_all(&cfg)?;
+    crate::ExportedMoments::export_all(&cfg)?;
+    crate::SavedClip::export_all(&cfg)?;
     crate::finetune::FinetuneInfo::export_all(&cfg)?;
     crate::finetune::VersionsView::export_all(&cfg)?;
     crate::family::FamiliesView::export_all(&cfg)?;
@@ -58,6 +60,8 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     crate::finetune::FinetuneSettings::export_all(&cfg)?;
     ChapterStep::export_all(&cfg)?;
     ChapterFormat::export_all(&cfg)?;
+    crate::MomentSpan::export_all(&cfg)?;
+    crate::TimelineFormat::export_all(&cfg)?;
     // Every command's error, and the one event shape of the background jobs (`import`,
     // `finetune`, `version-switch`, `family-switch`, `model-download`, `family-download`; the
     // results above and `ImportSummary`, `FinetuneResult`, `SwitchSummary`, `Downloaded`).

@@ -23,8 +23,9 @@ use crate::finetune::{
 use crate::jobs::{Emit, JobEvent};
 use crate::settings::{EmitDownload, SettingsChange, SettingsView};
 use crate::{
-    AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ImportStarted, ModelChoice,
-    Moment, ProbeResult, RemovedVideo, RetryStarted, VideoRow,
+    AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ExportedMoments, ImportStarted,
+    ModelChoice, Moment, MomentSpan, ProbeResult, RemovedVideo, RetryStarted, SavedClip,
+    TimelineFormat, VideoRow,
 };
 
 /// Event carrying [`AppStatus`] once the library is open (or could not be opened).
@@ -251,6 +252,30 @@ pub async fn steps_from_video(
     blocking(&core, move |c| c.steps_from_video(id)).await
 }
 
+/// Asks where to save with the native save dialog, starting at `target`, offering files of
+/// `filter` (`extension`). `None` when the user cancelled.
+async fn ask_save_path(
+    app: &AppHandle,
+    title: &str,
+    target: crate::SaveTarget,
+    filter: &str,
+    extension: &str,
+) -> Result<Option<PathBuf>, CommandError> {
+    let mut dialog = file_dialog(app)
+        .set_title(title)
+        .set_file_name(target.file_name)
+        .add_filter(filter, &[extension]);
+    if let Some(dir) = target.directory.filter(|d| d.is_dir()) {
+        dialog = dialog.set_directory(dir);
+    }
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the save dialog stopped: {e}"),
+        })?;
+    Ok(picked_paths(chosen.map(|f| vec![f])).and_then(|p| p.into_iter().next()))
+}
+
 /// Saves the Steps panel's steps of video `id` as chapters (`format`: `vtt` or `ffmetadata`)
 /// where the user says in a native save dialog. `None` when the dialog was cancelled.
 #[tauri::command]
@@ -262,30 +287,78 @@ pub async fn export_chapters(
     format: ChapterFormat,
 ) -> Result<Option<ExportedChapters>, CommandError> {
     let target = core.chapters_target(id, &steps, format)?;
-    let mut dialog = file_dialog(&app)
-        .set_title("Export chapters")
-        .set_file_name(target.file_name)
-        .add_filter(
-            match format {
-                ChapterFormat::Vtt => "WebVTT chapters",
-                ChapterFormat::Ffmetadata => "ffmpeg metadata",
-            },
-            &[format.extension()],
-        );
-    if let Some(dir) = target.directory.filter(|d| d.is_dir()) {
-        dialog = dialog.set_directory(dir);
-    }
-    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_save_file())
-        .await
-        .map_err(|e| CommandError::Internal {
-            message: format!("the save dialog stopped: {e}"),
-        })?;
-    let Some(path) = picked_paths(chosen.map(|f| vec![f])).and_then(|p| p.into_iter().next())
-    else {
+    let filter = match format {
+        ChapterFormat::Vtt => "WebVTT chapters",
+        ChapterFormat::Ffmetadata => "ffmpeg metadata",
+    };
+    let chosen = ask_save_path(&app, "Export chapters", target, filter, format.extension());
+    let Some(path) = chosen.await? else {
         return Ok(None);
     };
     blocking(&core, move |c| {
         c.export_chapters(id, &steps, format, &path).map(Some)
+    })
+    .await
+}
+
+/// *Save clip…*: `start_s..end_s` of video `id` as a video file where the user says in a
+/// native save dialog (a stream copy when a keyframe is at the start, else an exact
+/// re-encode). `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn save_clip(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+    start_s: f64,
+    end_s: f64,
+) -> Result<Option<SavedClip>, CommandError> {
+    let target = core.clip_target(id, start_s)?;
+    let ext = target
+        .file_name
+        .rsplit('.')
+        .next()
+        .unwrap_or("mp4")
+        .to_string();
+    let Some(path) = ask_save_path(&app, "Save clip", target, "Video", &ext).await? else {
+        return Ok(None);
+    };
+    blocking(&core, move |c| {
+        c.save_clip(id, start_s, end_s, &path).map(Some)
+    })
+    .await
+}
+
+/// *Export results…*: the moments found for `query` as an editor timeline (`format`) where
+/// the user says in a native save dialog. `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn export_results(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+    query: String,
+    moments: Vec<MomentSpan>,
+    format: TimelineFormat,
+) -> Result<Option<ExportedMoments>, CommandError> {
+    if moments.is_empty() {
+        return Err(CommandError::Invalid {
+            message: "no moments to export".into(),
+        });
+    }
+    let target = crate::SaveTarget {
+        file_name: format!("VClip moments.{}", format.extension()),
+        directory: None,
+    };
+    let chosen = ask_save_path(
+        &app,
+        "Export results",
+        target,
+        format.description(),
+        format.extension(),
+    );
+    let Some(path) = chosen.await? else {
+        return Ok(None);
+    };
+    blocking(&core, move |c| {
+        c.export_moments(&query, &moments, format, &path).map(Some)
     })
     .await
 }

@@ -177,10 +177,10 @@ mod retry;
 pub mod settings;
 
 pub use app::{
-    default_model_dir, inside_library, snippet_parts, AppCore, AppStatus, ChaptersTarget,
-    EmitImport, ExportedChapters, ImportEvent, ImportStarted, ImportSummary, LibraryState,
-    ModelChoice, ModelStatus, Moment, RemovedVideo, Served, SnippetPart, VideoRow,
-    DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+    default_model_dir, inside_library, snippet_parts, AppCore, AppStatus, EmitImport,
+    ExportedChapters, ExportedMoments, ImportEvent, ImportStarted, ImportSummary, LibraryState,
+    ModelChoice, ModelStatus, Moment, MomentSpan, RemovedVideo, SaveTarget, SavedClip, Served,
+    SnippetPart, TimelineFormat, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
 pub use retry::RetryStarted;
 
@@ -297,6 +297,8 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::locate_steps,
             commands::steps_from_video,
             commands::export_chapters,
+            commands::save_clip,
+            commands::export_results,
             commands::add_videos_dialog,
             commands::retry_failed,
             commands::get_settings,

@@ -970,6 +970,118 @@ fn chapters_are_exported_for_library_videos_only() {
     close(core);
 }
 
+/// *Save clip…* and *Export results…* after their dialogs (which cannot run headless): a
+/// moment of a library video as a clip, and moments as an editor timeline; unknown videos and
+/// bad spans are typed errors.
+#[test]
+fn moments_are_saved_as_clips_and_exported_for_editors() {
+    use crate::{MomentSpan, TimelineFormat};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = tmp.path().join("videos");
+    let kitchen = kitchen(&videos);
+    let forest = forest(&videos);
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen.clone(), forest]);
+    let rows = core.list_videos().expect("list");
+    let id_of = |name: &str| {
+        rows.iter()
+            .find(|r| r.path.ends_with(name))
+            .map(|r| r.id)
+            .expect("imported")
+    };
+    let (k, f) = (id_of("kitchen.mp4"), id_of("forest.mkv"));
+
+    let target = core.clip_target(k, 65.4).expect("target");
+    assert_eq!(target.file_name, "kitchen 1m05s.mp4");
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    // 2.5 s is not a keyframe of the 6 s file: re-encoded, exact to the 25 fps frame.
+    let clip = core
+        .save_clip(k, 2.5, 4.0, &out.join("clip.mp4"))
+        .expect("clip");
+    assert!(!clip.copied);
+    // Frames are at 2.48 and 2.52: the tie goes to the later one.
+    assert!((clip.start_s - 2.52).abs() < 1e-6, "{clip:?}");
+    assert_eq!(clip.frames, 37);
+    let info = vclip_media::probe(&out.join("clip.mp4")).expect("a video");
+    assert!(
+        (info.duration_s.expect("duration") - 1.5).abs() < 0.06,
+        "{info:?}"
+    );
+    // From 0 (a keyframe): copied.
+    let clip = core
+        .save_clip(k, 0.0, 1.0, &out.join("start.mp4"))
+        .expect("clip");
+    assert!(clip.copied, "{clip:?}");
+    match core.save_clip(k, 5.0, 30.0, &out.join("past.mp4")) {
+        Err(CommandError::File { message }) => {
+            assert!(
+                message.contains("kitchen.mp4") && message.contains("outside"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        core.save_clip(999, 0.0, 1.0, &out.join("x.mp4")),
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(!out.join("past.mp4").exists() && !out.join("x.mp4").exists());
+
+    let spans = [
+        MomentSpan {
+            video_id: k,
+            start_s: 1.0,
+            end_s: 3.0,
+        },
+        MomentSpan {
+            video_id: f,
+            start_s: 0.0,
+            end_s: 2.0,
+        },
+    ];
+    let edl = out.join("moments.edl");
+    let done = core
+        .export_moments("crack the eggs", &spans, TimelineFormat::Edl, &edl)
+        .expect("edl");
+    assert_eq!(done.moments, 2);
+    assert!(done.skipped.is_empty());
+    let text = std::fs::read_to_string(&edl).expect("read");
+    assert!(
+        text.starts_with("TITLE: VClip: crack the eggs\nFCM: NON-DROP FRAME\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "001  AX       V     C        00:00:01:00 00:00:03:00 01:00:00:00 01:00:02:00"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("* FROM CLIP NAME: forest.mkv"), "{text}");
+    let xml = out.join("moments.fcpxml");
+    core.export_moments("eggs", &spans, TimelineFormat::Fcpxml, &xml)
+        .expect("fcpxml");
+    assert!(std::fs::read_to_string(&xml)
+        .expect("read")
+        .contains("<asset-clip "));
+    assert!(matches!(
+        core.export_moments(
+            "eggs",
+            &[MomentSpan {
+                video_id: 999,
+                start_s: 0.0,
+                end_s: 1.0
+            }],
+            TimelineFormat::Csv,
+            &out.join("x.csv")
+        ),
+        Err(CommandError::NotFound { .. })
+    ));
+    assert!(!out.join("x.csv").exists());
+    close(core);
+}
+
 /// Issue #5: what "Add videos…" does after its dialog (which cannot run headless): picked
 /// paths are imported like dropped ones; a cancelled or empty pick starts nothing.
 #[test]

@@ -10,6 +10,10 @@ import type { ChapterFormat } from "./bindings/ChapterFormat";
 import type { ChapterStep } from "./bindings/ChapterStep";
 import type { CommandError } from "./bindings/CommandError";
 import type { ExportedChapters } from "./bindings/ExportedChapters";
+import type { ExportedMoments } from "./bindings/ExportedMoments";
+import type { MomentSpan } from "./bindings/MomentSpan";
+import type { SavedClip } from "./bindings/SavedClip";
+import type { TimelineFormat } from "./bindings/TimelineFormat";
 import type { ImportSummary } from "./bindings/ImportSummary";
 import type { JobEvent } from "./bindings/JobEvent";
 import type { ImportStarted } from "./bindings/ImportStarted";
@@ -27,7 +31,11 @@ export type {
   ChapterStep,
   CommandError,
   ExportedChapters,
+  ExportedMoments,
   ImportStarted,
+  MomentSpan,
+  SavedClip,
+  TimelineFormat,
   Moment,
   ProbeResult,
   RemovedVideo,
@@ -115,6 +123,27 @@ export function exportChapters(
   format: ChapterFormat,
 ): Promise<ExportedChapters | null> {
   return commands.exportChapters(id, steps, format);
+}
+
+/**
+ * "Save clip…": `startS..endS` of video `id` as a video file where the user says in a native
+ * save dialog (a copy when a keyframe is at the start, else an exact re-encode). `null`: the
+ * dialog was cancelled.
+ */
+export function saveClip(id: number, startS: number, endS: number): Promise<SavedClip | null> {
+  return commands.saveClip(id, startS, endS);
+}
+
+/**
+ * "Export results…": the moments found for `query` as an editor timeline (EDL, FCPXML or a
+ * marker CSV) where the user says in a native save dialog. `null`: the dialog was cancelled.
+ */
+export function exportResults(
+  query: string,
+  moments: MomentSpan[],
+  format: TimelineFormat,
+): Promise<ExportedMoments | null> {
+  return commands.exportResults(query, moments, format);
 }
 
 /**

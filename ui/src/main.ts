@@ -9,6 +9,7 @@ import {
   endMessage,
   errorKind,
   errorMessage,
+  exportResults,
   importPaths,
   inTauri,
   listVideos,
@@ -27,6 +28,7 @@ import {
   type Moment,
   type ProbeResult,
   type Progress,
+  type TimelineFormat,
   type VideoRow,
 } from "./api";
 import { initPlayer, momentsOfVideo, openPlayer, playerOpen, setMediaBase } from "./player";
@@ -94,6 +96,9 @@ const ui = {
   results: byId<HTMLElement>("results"),
   resultsHeading: byId<HTMLElement>("results-heading"),
   resultList: byId<HTMLOListElement>("result-list"),
+  exportFormat: byId<HTMLSelectElement>("export-format"),
+  exportResults: byId<HTMLButtonElement>("export-results"),
+  exportStatus: byId<HTMLElement>("export-status"),
   library: byId<HTMLElement>("library"),
   libraryHeading: byId<HTMLElement>("library-heading"),
   grid: byId<HTMLUListElement>("video-grid"),
@@ -127,6 +132,8 @@ let selected = -1;
 let searchSeq = 0;
 let searchTimer: number | undefined;
 let searchError: string | null = null;
+/** The query the export status line speaks of (it is cleared when another is typed). */
+let exportedFor = "";
 
 /** The import the panel shows: the batch whose events arrive, and what it said last. */
 interface ImportView {
@@ -797,7 +804,31 @@ function renderToolbar(shown: number): void {
   ui.retryAll.textContent = failed > 1 ? `Retry all ${failed} failed` : "Retry failed";
 }
 
+/** "Export results…": the moments shown, as an editor timeline, through the app's dialog. */
+async function exportShownResults(): Promise<void> {
+  if (results.length === 0) return;
+  const q = query.trim();
+  const format = ui.exportFormat.value as TimelineFormat;
+  const spans = results.map(({ video_id, start_s, end_s }) => ({ video_id, start_s, end_s }));
+  ui.exportResults.disabled = true;
+  ui.exportStatus.textContent = "";
+  exportedFor = q;
+  try {
+    const done = await exportResults(q, spans, format);
+    // Cancelled: nothing to say.
+    if (done) {
+      const left = done.skipped.length ? `; left out ${done.skipped.join("; ")}` : "";
+      ui.exportStatus.textContent = `Exported ${plural(done.moments, "moment")} to ${done.path}${left}`;
+    }
+  } catch (e) {
+    ui.exportStatus.textContent = `Cannot export: ${errorMessage(e)}`;
+  } finally {
+    ui.exportResults.disabled = results.length === 0;
+  }
+}
+
 function initToolbar(): void {
+  ui.exportResults.addEventListener("click", () => void exportShownResults());
   ui.filter.value = libraryView.text;
   ui.filter.addEventListener("input", () => setView({ text: ui.filter.value }));
   ui.filter.addEventListener("keydown", (e) => {
@@ -960,6 +991,8 @@ function renderResults(): void {
     results.length === 0
       ? `Nothing found for “${query.trim()}”`
       : plural(results.length, "moment");
+  ui.exportResults.disabled = results.length === 0;
+  if (query.trim() !== exportedFor) ui.exportStatus.textContent = "";
   ui.resultList.replaceChildren(...results.map(renderMoment));
   updateSelection();
 }

@@ -9,6 +9,7 @@ import {
   stepsFromVideo,
   openVideo,
   revealVideo,
+  saveClip,
   type ChapterFormat,
   type Moment,
   type StepSpan,
@@ -36,6 +37,8 @@ const p = {
   count: byId<HTMLElement>("player-count"),
   open: byId<HTMLButtonElement>("player-open"),
   reveal: byId<HTMLButtonElement>("player-reveal"),
+  saveClip: byId<HTMLButtonElement>("player-save-clip"),
+  status: byId<HTMLElement>("player-status"),
   error: byId<HTMLElement>("player-error"),
   stepMarks: byId<HTMLElement>("player-steps"),
   steps: byId<HTMLDetailsElement>("steps"),
@@ -123,6 +126,7 @@ export function openPlayer(
   p.root.hidden = false;
   document.body.classList.add("playing");
   p.error.hidden = true;
+  p.status.textContent = "";
   const { name, dir } = splitPath(path);
   p.title.textContent = name;
   p.title.title = path;
@@ -187,6 +191,7 @@ function render(): void {
   p.prev.disabled = current <= 0;
   p.next.disabled = current >= marks.length - 1;
   p.prev.hidden = p.next.hidden = marks.length <= 1;
+  p.saveClip.disabled = !m;
   p.count.textContent =
     marks.length > 1
       ? `Moment ${current + 1} of ${marks.length}: ${formatRange(m.start_s, m.end_s)}`
@@ -462,6 +467,30 @@ export function playerTime(): number {
   return p.video.currentTime;
 }
 
+/** "Save clip…": the current moment as a video file, through the app's save dialog. */
+async function saveMomentClip(): Promise<void> {
+  const at = playing;
+  const m = at?.marks[at.current];
+  if (!at || !m) return;
+  p.saveClip.disabled = true;
+  p.status.textContent = "";
+  try {
+    const saved = await saveClip(at.videoId, m.start_s, m.end_s);
+    // Cancelled: nothing to say.
+    if (saved && playing === at) {
+      const how = saved.copied ? "copied" : "re-encoded";
+      p.status.textContent = `Saved ${formatRange(saved.start_s, saved.end_s)} (${how}) to ${saved.path}`;
+    }
+  } catch (e) {
+    if (playing === at) {
+      p.error.textContent = `Cannot save the clip: ${errorMessage(e)}`;
+      p.error.hidden = false;
+    }
+  } finally {
+    p.saveClip.disabled = !(playing?.marks.length ?? 0);
+  }
+}
+
 async function handOver(open: (id: number) => Promise<void>, what: string): Promise<void> {
   if (!playing) return;
   try {
@@ -479,6 +508,7 @@ export function initPlayer(): void {
   p.next.addEventListener("click", () => stepMoment(1));
   p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
   p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
+  p.saveClip.addEventListener("click", () => void saveMomentClip());
   p.stepsRun.addEventListener("click", () => void placeSteps());
   p.stepsFromVideo.addEventListener("click", () => void useVideoSteps());
   p.exportVtt.addEventListener("click", () => void saveChapters("vtt"));

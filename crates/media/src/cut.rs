@@ -421,9 +421,9 @@ fn write_reencode(
                 continue;
             };
             let t = seconds(pts, vtb);
-            // The frame nearest the start is the first kept; frames starting at or after the
-            // end are not.
-            if t < start_s - frame_s / 2.0 || t >= end_s - 1e-6 {
+            // The frame nearest the start (the later one on a tie) is the first kept; frames
+            // starting at or after the end are not.
+            if t < start_s - frame_s / 2.0 + 1e-6 || t >= end_s - 1e-6 {
                 continue;
             }
             let first = *first_t.get_or_insert(t);

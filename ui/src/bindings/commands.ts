@@ -4,6 +4,7 @@ import type { AppStatus } from "./AppStatus";
 import type { ChapterFormat } from "./ChapterFormat";
 import type { ChapterStep } from "./ChapterStep";
 import type { ExportedChapters } from "./ExportedChapters";
+import type { ExportedMoments } from "./ExportedMoments";
 import type { FamiliesView } from "./FamiliesView";
 import type { FamilyChoice } from "./FamilyChoice";
 import type { FamilyEstimate } from "./FamilyEstimate";
@@ -12,13 +13,16 @@ import type { FinetuneSettings } from "./FinetuneSettings";
 import type { FoundSteps } from "./FoundSteps";
 import type { ImportStarted } from "./ImportStarted";
 import type { Moment } from "./Moment";
+import type { MomentSpan } from "./MomentSpan";
 import type { ProbeResult } from "./ProbeResult";
 import type { RemovedVideo } from "./RemovedVideo";
 import type { RetryStarted } from "./RetryStarted";
+import type { SavedClip } from "./SavedClip";
 import type { SettingsChange } from "./SettingsChange";
 import type { SettingsView } from "./SettingsView";
 import type { StepsReport } from "./StepsReport";
 import type { SwitchStarted } from "./SwitchStarted";
+import type { TimelineFormat } from "./TimelineFormat";
 import type { VersionsView } from "./VersionsView";
 import type { VideoRow } from "./VideoRow";
 
@@ -80,6 +84,14 @@ export function stepsFromVideo(id: number): Promise<FoundSteps> {
 
 export function exportChapters(id: number, steps: ChapterStep[], format: ChapterFormat): Promise<ExportedChapters | null> {
   return invoke<ExportedChapters | null>("export_chapters", { id, steps, format });
+}
+
+export function saveClip(id: number, startS: number, endS: number): Promise<SavedClip | null> {
+  return invoke<SavedClip | null>("save_clip", { id, startS, endS });
+}
+
+export function exportResults(query: string, moments: MomentSpan[], format: TimelineFormat): Promise<ExportedMoments | null> {
+  return invoke<ExportedMoments | null>("export_results", { query, moments, format });
 }
 
 export function getSettings(): Promise<SettingsView> {
