@@ -11,3 +11,4 @@ mod cli_media;
 mod cli_models;
 mod cli_steps;
 mod cli_versions;
+mod cli_watch;

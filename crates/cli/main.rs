@@ -20,6 +20,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Keep the library current with folders until Ctrl-C: new videos imported once they stop
+    /// growing, moved or renamed ones relinked by content (no decoding), deleted ones marked
+    /// missing (kept, not searched), changed ones imported again. The folders named are added
+    /// to the library's watched folders; with none, those are watched.
+    #[cfg(feature = "media")]
+    Watch {
+        dirs: Vec<PathBuf>,
+        /// Rescan once and exit (for a scheduled job).
+        #[arg(long)]
+        once: bool,
+        /// List the watched folders and exit.
+        #[arg(long)]
+        list: bool,
+        /// Stop watching a folder (its videos stay in the library).
+        #[arg(long, value_name = "DIR")]
+        forget: Vec<PathBuf>,
+        /// Seconds a new or changed file must stay unmodified before it is imported.
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+        settle: f64,
+        /// Print each rescan's report as one line of JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
     /// Add videos to the library: files, or folders searched recursively. Also resumes an
     /// import that was interrupted. Videos already imported are skipped.
     #[cfg(feature = "media")]
@@ -404,6 +429,18 @@ enum BenchCommand {
         kernels: bool,
         #[arg(long)]
         gpu: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A watched-folder rescan of a generated, unchanged library (empty files and their
+    /// catalogue rows) against walking its folders alone, in the same run.
+    #[cfg(feature = "media")]
+    Rescan {
+        /// Catalogued files.
+        #[arg(long, default_value_t = 100_000)]
+        files: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         #[arg(long)]
         json: bool,
     },

@@ -9,7 +9,9 @@
 //! - [`finetune`]: training steps/s of the fine-tuning step (`vclip bench finetune`);
 //! - `decode` (feature `media`): our clip decoder against the ffmpeg CLI, and the
 //!   one-frame-per-second sampler's speed options (`vclip bench decode`);
-//! - `import` (feature `media`): import throughput against decoding alone (`vclip bench import`).
+//! - `import` (feature `media`): import throughput against decoding alone (`vclip bench import`);
+//! - `rescan` (feature `media`): a watched-folder rescan of a large unchanged library against
+//!   walking its folders alone (`vclip bench rescan`).
 
 // Tests may unwrap: a panic there is a failed test, not a user-facing crash.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -20,6 +22,8 @@ pub mod encode;
 pub mod finetune;
 #[cfg(feature = "media")]
 pub mod import;
+#[cfg(feature = "media")]
+pub mod rescan;
 pub mod search;
 
 use std::path::{Path, PathBuf};

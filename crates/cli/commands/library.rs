@@ -160,6 +160,119 @@ pub(crate) fn ctrl_c_token() -> CancelToken {
     token
 }
 
+/// `vclip watch`'s arguments.
+#[cfg(feature = "media")]
+pub struct WatchArgs {
+    pub dirs: Vec<PathBuf>,
+    pub once: bool,
+    pub list: bool,
+    pub forget: Vec<PathBuf>,
+    pub settle: f64,
+    pub json: bool,
+}
+
+/// One rescan's report in words (nothing for a round that changed nothing).
+#[cfg(feature = "media")]
+fn print_rescan(r: &vclip_engine::watch::RescanReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+        return Ok(());
+    }
+    let show = |what: &str, paths: &[PathBuf]| {
+        for p in paths {
+            println!("{what:<10} {}", p.display());
+        }
+    };
+    show("imported", &r.imported);
+    show("re-imported", &r.reimported);
+    for m in &r.relinked {
+        println!("relinked   {} -> {}", m.from.display(), m.to.display());
+    }
+    show("missing", &r.missing);
+    show("restored", &r.restored);
+    for f in &r.failed {
+        eprintln!("error: {}: {}", f.path.display(), f.reason);
+    }
+    Ok(())
+}
+
+#[cfg(feature = "media")]
+pub fn watch(args: &LibraryArgs, w: &WatchArgs) -> anyhow::Result<ExitCode> {
+    use vclip_engine::watch::WatchOptions;
+    anyhow::ensure!(
+        w.settle.is_finite() && w.settle >= 0.0,
+        "--settle must be a number of seconds, got {}",
+        w.settle
+    );
+    let manage_only = w.list || (!w.forget.is_empty() && w.dirs.is_empty());
+    let engine = args.open(!manage_only)?;
+    let mut folders = engine.watched_folders()?;
+    for d in &w.dirs {
+        anyhow::ensure!(d.is_dir(), "{}: not a folder", d.display());
+        folders.push(d.clone());
+    }
+    let forget: Vec<PathBuf> = w
+        .forget
+        .iter()
+        .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    folders.retain(|f| !forget.contains(f) && !w.forget.contains(f));
+    let folders = engine.set_watched_folders(&folders)?;
+    if manage_only {
+        if w.json {
+            print_json(&folders)?;
+        } else if folders.is_empty() {
+            println!("no watched folders (vclip watch DIR adds one)");
+        } else {
+            folders.iter().for_each(|f| println!("{}", f.display()));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    anyhow::ensure!(
+        !folders.is_empty(),
+        "no folders to watch: name one (vclip watch DIR)"
+    );
+    let opts = WatchOptions {
+        settle: std::time::Duration::from_secs_f64(w.settle),
+        ..WatchOptions::default()
+    };
+    let cancel = ctrl_c_token();
+    let bar = Bar::new();
+    if w.once {
+        let r = engine.rescan(&folders, &opts, &bar, &cancel)?;
+        print_rescan(&r, w.json)?;
+        return Ok(if r.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    if !w.json {
+        eprintln!(
+            "watching {} (Ctrl-C to stop)",
+            folders
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut last_failed = Vec::new();
+    engine.watch(&folders, &opts, &bar, &cancel, &mut |r| {
+        // Say what changed; a failure that repeats every round is said once.
+        let failed_again = r.failed == last_failed;
+        if r.changed() || !failed_again || w.json {
+            let mut shown = r.clone();
+            if failed_again && !w.json {
+                shown.failed.clear();
+            }
+            let _ = print_rescan(&shown, w.json);
+        }
+        last_failed = r.failed.clone();
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(feature = "media")]
 pub fn import(
     args: &LibraryArgs,
@@ -222,7 +335,8 @@ pub fn list(args: &LibraryArgs, json: bool) -> anyhow::Result<ExitCode> {
     }
     for v in &videos {
         let duration = v.duration_s.map_or_else(|| "–".to_owned(), super::clock);
-        print!("{:>5}  {:<9} {:>9}  {}", v.id, v.status, duration, v.path);
+        let status = if v.missing { "missing" } else { v.status };
+        print!("{:>5}  {:<9} {:>9}  {}", v.id, status, duration, v.path);
         if let Some(e) = &v.error {
             print!("  ({e})");
         }

@@ -54,6 +54,26 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             size,
         } => media::thumbnail(&file, at, &out, size),
         #[cfg(feature = "media")]
+        Command::Watch {
+            dirs,
+            once,
+            list,
+            forget,
+            settle,
+            json,
+            lib,
+        } => library::watch(
+            &lib,
+            &library::WatchArgs {
+                dirs,
+                once,
+                list,
+                forget,
+                settle,
+                json,
+            },
+        ),
+        #[cfg(feature = "media")]
         Command::Import {
             paths,
             batch,
@@ -161,6 +181,20 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 } else {
                     bench::decode(&file, runs, json)
                 }
+            }
+            #[cfg(feature = "media")]
+            BenchCommand::Rescan { files, runs, json } => {
+                let r = vclip_bench::rescan::run_in_temp(files, runs)?;
+                if json {
+                    print_json(&r)?;
+                } else {
+                    println!(
+                        "rescan of {} unchanged files: {:.2} s (median of {}); walking the \
+                         folders alone {:.2} s: {:.2}x; {} found unchanged (setup {:.1} s)",
+                        r.files, r.rescan_s, r.runs, r.walk_s, r.ratio, r.unchanged, r.setup_s
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
             }
             #[cfg(feature = "media")]
             BenchCommand::Import {

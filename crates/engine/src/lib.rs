@@ -30,6 +30,8 @@ pub mod step_sources;
 pub mod steps;
 pub mod store;
 pub mod versions;
+#[cfg(feature = "media")]
+pub mod watch;
 
 #[cfg(feature = "media")]
 pub use import::{ImportFailure, ImportOptions, ImportReport, ReindexReport};

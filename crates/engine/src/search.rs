@@ -93,6 +93,7 @@ impl SearchOptions {
         let d = v.duration_s.unwrap_or(0.0);
         folder_ok
             && v.status == Status::Ready
+            && v.missing_since.is_none()
             && self.min_duration_s.is_none_or(|m| d >= m)
             && self.max_duration_s.is_none_or(|m| d <= m)
             && self.modified_after.is_none_or(|t| v.mtime >= t)

@@ -202,6 +202,8 @@ pub struct VideoSummary {
     pub model_version: Option<String>,
     /// Absolute path of the thumbnail, when there is one.
     pub thumbnail: Option<PathBuf>,
+    /// The file was found gone by a rescan (`vclip watch`): kept, not searched.
+    pub missing: bool,
 }
 
 /// What [`Engine::open`] had to repair.
@@ -358,6 +360,7 @@ impl Engine {
             error: v.error,
             model_version: v.model_version,
             thumbnail: v.thumbnail_path.map(|p| self.root.join(p)),
+            missing: v.missing_since.is_some(),
         }
     }
 

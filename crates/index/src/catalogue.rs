@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 
 /// Schema migrations; index `i` moves the database from version `i` to `i + 1`.
 /// 1 → 2: `cues.id` becomes `AUTOINCREMENT` (it keys a vector index).
+/// 2 → 3: `videos.missing_since`: when a rescan found the file gone (kept, not searched).
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE videos (
@@ -77,6 +78,9 @@ INSERT INTO cues_v2 (id, video_id, start_s, end_s, text)
 DROP TABLE cues;
 ALTER TABLE cues_v2 RENAME TO cues;
 CREATE INDEX cues_video ON cues(video_id);
+"#,
+    r#"
+ALTER TABLE videos ADD COLUMN missing_since INTEGER;
 "#,
 ];
 
@@ -168,6 +172,9 @@ pub struct Video {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Unix seconds: when a rescan found its file gone. Such a video stays in the library
+    /// (visible, restorable) but is not searched; finding the file again clears it.
+    pub missing_since: Option<i64>,
 }
 
 /// A row of `windows`: `id` is the key in the vector index.
@@ -230,7 +237,7 @@ pub struct Catalogue {
 }
 
 const VIDEO_COLS: &str = "id, hash, path, folder, title, size, mtime, duration_s, status, error, \
-     model_version, features_path, thumbnail_path, created_at, updated_at";
+     model_version, features_path, thumbnail_path, created_at, updated_at, missing_since";
 
 fn now() -> i64 {
     SystemTime::now()
@@ -263,6 +270,7 @@ fn video_from_row(row: &Row<'_>) -> rusqlite::Result<Video> {
         thumbnail_path: row.get(12)?,
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
+        missing_since: row.get(15)?,
     })
 }
 
@@ -346,7 +354,8 @@ impl Catalogue {
     }
 
     /// Inserts a video, or if its hash is known updates path, folder, title, size and mtime
-    /// (the file moved or was renamed) and keeps everything else. Returns the row.
+    /// (the file moved or was renamed; it is no longer missing) and keeps everything else.
+    /// Returns the row.
     pub fn upsert_video(&self, v: &NewVideo) -> Result<Video> {
         let size = i64::try_from(v.size)
             .map_err(|_| Error::Invalid(format!("file size {} too large", v.size)))?;
@@ -356,7 +365,7 @@ impl Catalogue {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?7)
              ON CONFLICT(hash) DO UPDATE SET path = excluded.path, folder = excluded.folder,
                  title = excluded.title, size = excluded.size, mtime = excluded.mtime,
-                 updated_at = excluded.updated_at
+                 updated_at = excluded.updated_at, missing_since = NULL
              RETURNING {VIDEO_COLS}"
         );
         // Not `query_row`: it resets the statement after the first row and drops what the
@@ -381,6 +390,18 @@ impl Catalogue {
             .execute(
                 "UPDATE videos SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
                 params![id, status.as_str(), error, now()],
+            )
+            .map_err(|e| self.err(e))?;
+        self.expect_one(n, id)
+    }
+
+    /// Marks the video's file as gone since `since` (Unix seconds), or found again (`None`).
+    pub fn set_missing(&self, id: i64, since: Option<i64>) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE videos SET missing_since = ?2 WHERE id = ?1",
+                params![id, since],
             )
             .map_err(|e| self.err(e))?;
         self.expect_one(n, id)
@@ -820,6 +841,24 @@ mod tests {
         assert!(id > 5, "{id}");
         assert_eq!(c.cue(id).unwrap().unwrap().1.text, "again");
         assert!(c.cue(5).unwrap().is_none());
+        // Version 3: a video is present until a rescan says otherwise, and found again by hash.
+        let v = c.video(1).unwrap().unwrap();
+        assert_eq!(v.missing_since, None);
+        c.set_missing(1, Some(42)).unwrap();
+        assert_eq!(c.video(1).unwrap().unwrap().missing_since, Some(42));
+        let again = NewVideo {
+            hash: "ab".into(),
+            path: "/w/a.mp4".into(),
+            folder: "/w".into(),
+            title: None,
+            size: 1,
+            mtime: 2,
+        };
+        let v = c.upsert_video(&again).unwrap();
+        assert_eq!(
+            (v.id, v.path.as_str(), v.missing_since),
+            (1, "/w/a.mp4", None)
+        );
     }
 
     #[test]
