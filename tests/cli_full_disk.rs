@@ -179,6 +179,58 @@ fn inside_a_mount_namespace() {
         "{hits}"
     );
 
+    // Exports onto the full disk: a clear error naming the file, and no partial file left.
+    let clip_out = disk.join("moment.mp4");
+    let o = Command::new(env!("CARGO_BIN_EXE_vclip"))
+        .args([
+            "export",
+            a.to_str().expect("utf-8"),
+            "--start",
+            "1",
+            "--end",
+            "15",
+        ])
+        .args(["--reencode", "--out", clip_out.to_str().expect("utf-8")])
+        .output()
+        .expect("run vclip");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "an export on a full disk succeeded: {err}"
+    );
+    assert!(
+        err.contains("moment.mp4"),
+        "the error does not name the file: {err}"
+    );
+    let edl = disk.join("moments.edl");
+    let o = vclip(
+        &lib,
+        &model,
+        &[
+            "search",
+            "number0",
+            "--export",
+            "edl",
+            "--out",
+            edl.to_str().expect("utf-8"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "an EDL on a full disk was written: {err}"
+    );
+    assert!(
+        err.contains("moments.edl"),
+        "the error does not name the file: {err}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&disk)
+        .expect("list the disk")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["filler", "lib"], "a partial export was left behind");
+
     // Space comes back: the same import completes, and both videos are found.
     std::fs::remove_file(&filler).expect("remove filler");
     let o = import(&b);

@@ -219,6 +219,38 @@ pub struct ImportSummary {
     pub video_s: f64,
     pub wall_s: f64,
     pub cancelled: bool,
+    /// A watched-folder rescan: files found gone (kept, not searched), found again, and
+    /// moved or renamed (the new paths; relinked without decoding).
+    pub missing: Vec<String>,
+    pub restored: Vec<String>,
+    pub relinked: Vec<String>,
+}
+
+impl From<vclip_engine::watch::RescanReport> for ImportSummary {
+    fn from(r: vclip_engine::watch::RescanReport) -> Self {
+        let text = |paths: &[PathBuf]| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        };
+        Self {
+            imported: text(&[r.imported, r.reimported].concat()),
+            reembedded: Vec::new(),
+            skipped: Vec::new(),
+            failed: r.failed.into_iter().map(FileError::from).collect(),
+            video_s: r.decoded_s,
+            wall_s: 0.0,
+            cancelled: r.cancelled,
+            missing: text(&r.missing),
+            restored: text(&r.restored),
+            relinked: r
+                .relinked
+                .iter()
+                .map(|m| m.to.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
 }
 
 impl From<ImportReport> for ImportSummary {
@@ -237,6 +269,9 @@ impl From<ImportReport> for ImportSummary {
             video_s: r.video_s,
             wall_s: r.wall_s,
             cancelled: r.cancelled,
+            missing: Vec::new(),
+            restored: Vec::new(),
+            relinked: Vec::new(),
         }
     }
 }
@@ -262,6 +297,8 @@ pub struct VideoRow {
     pub error: Option<String>,
     /// A thumbnail is served for it at `thumb://localhost/<id>`.
     pub thumbnail: bool,
+    /// A watched-folder rescan found its file gone: kept in the library, not searched.
+    pub missing: bool,
 }
 
 impl From<VideoSummary> for VideoRow {
@@ -273,6 +310,7 @@ impl From<VideoSummary> for VideoRow {
             duration_s: v.duration_s,
             error: v.error,
             thumbnail: v.thumbnail.is_some(),
+            missing: v.missing,
         }
     }
 }
@@ -394,11 +432,20 @@ enum Opened {
     Unavailable { message: String, in_use: bool },
 }
 
-/// A batch of paths to import.
+/// A batch for the import thread.
 #[derive(Debug)]
 struct Batch {
     job: u64,
-    paths: Vec<PathBuf>,
+    work: Work,
+}
+
+/// What a batch does.
+#[derive(Debug, PartialEq)]
+enum Work {
+    /// Import these paths (none: resume what an interrupted import left).
+    Import(Vec<PathBuf>),
+    /// Rescan the library's watched folders (`vclip_engine::watch`).
+    Rescan,
 }
 
 /// The import thread's batch in progress and those queued behind it.
@@ -417,6 +464,8 @@ pub struct AppCore {
     /// Held while opening, so two opens (a retry clicked twice) never race.
     opening: Mutex<()>,
     running: Mutex<Option<Running>>,
+    /// The watched-folders thread, once started (`watching.rs`).
+    watching: Mutex<Option<crate::watching::Watching>>,
     media_base: std::sync::OnceLock<String>,
     /// The settings file, the overrides and the model download (`settings.rs`).
     pub(crate) setup: crate::settings::Setup,
@@ -455,6 +504,7 @@ impl AppCore {
             model: RwLock::new(ModelStatus::default()),
             opening: Mutex::new(()),
             running: Mutex::new(None),
+            watching: Mutex::new(None),
             media_base: std::sync::OnceLock::new(),
             training: crate::finetune::Training::default(),
             families: crate::family::Families::default(),
@@ -638,6 +688,102 @@ impl AppCore {
         paths: Vec<PathBuf>,
         emit: EmitImport,
     ) -> Result<ImportStarted, CommandError> {
+        self.start_batch(Work::Import(paths), emit)
+    }
+
+    /// Queues a rescan of the library's watched folders on the import thread (new files
+    /// imported, moved ones relinked, gone ones marked missing: `vclip_engine::watch`). `None`
+    /// when there is nothing to do: no watched folder, no model, a rescan already waiting, or
+    /// the library being re-embedded.
+    pub fn rescan_watched(
+        self: &Arc<Self>,
+        emit: EmitImport,
+    ) -> Result<Option<ImportStarted>, CommandError> {
+        let engine = self.engine()?;
+        let folders = engine.watched_folders()?;
+        if engine.model().is_none() || folders.is_empty() {
+            return Ok(None);
+        }
+        let settle = vclip_engine::watch::WatchOptions::default().settle;
+        let (needed, settling) = engine.rescan_needed(&folders, settle)?;
+        drop(engine);
+        if !needed {
+            // A file still being written: look again soon.
+            if settling {
+                if let Some(w) = lock(&self.watching).as_ref() {
+                    w.rescan_now();
+                }
+            }
+            return Ok(None);
+        }
+        if lock(&self.running)
+            .as_ref()
+            .is_some_and(|r| r.queue.iter().any(|b| b.work == Work::Rescan))
+        {
+            return Ok(None);
+        }
+        match self.start_batch(Work::Rescan, emit) {
+            Ok(started) => Ok(Some(started)),
+            Err(CommandError::Busy { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Starts keeping the library current with its watched folders while the app runs (see
+    /// `watching.rs`); a second call does nothing.
+    pub fn start_watching(self: &Arc<Self>, emit: EmitImport) -> Result<(), CommandError> {
+        let mut slot = lock(&self.watching);
+        if slot.is_none() {
+            let w = crate::watching::Watching::start(Arc::clone(self), emit).map_err(|e| {
+                CommandError::Internal {
+                    message: format!("cannot start watching folders: {e}"),
+                }
+            })?;
+            *slot = Some(w);
+        }
+        Ok(())
+    }
+
+    /// Rescans the watched folders soon (one was added).
+    pub fn watch_now(&self) {
+        if let Some(w) = lock(&self.watching).as_ref() {
+            w.rescan_now();
+        }
+    }
+
+    /// The library's watched folders.
+    pub fn watched_folders(&self) -> Result<Vec<PathBuf>, CommandError> {
+        Ok(self.engine()?.watched_folders()?)
+    }
+
+    /// Adds (`add`) or removes a watched folder; the library keeps the list. The videos of a
+    /// removed folder stay in the library.
+    pub fn change_watched_folder(
+        &self,
+        folder: &Path,
+        add: bool,
+    ) -> Result<Vec<PathBuf>, CommandError> {
+        let engine = self.engine()?;
+        let mut list = engine.watched_folders()?;
+        if add {
+            if !folder.is_dir() {
+                return Err(CommandError::Invalid {
+                    message: format!("{}: not a folder", folder.display()),
+                });
+            }
+            list.push(folder.to_path_buf());
+        } else {
+            let canonical = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+            list.retain(|f| f != folder && *f != canonical);
+        }
+        Ok(engine.set_watched_folders(&list)?)
+    }
+
+    fn start_batch(
+        self: &Arc<Self>,
+        work: Work,
+        emit: EmitImport,
+    ) -> Result<ImportStarted, CommandError> {
         // The engine is taken under `running`'s lock, as `reopen_with` closes it: an import
         // never starts on a library that a settings change is closing.
         let mut running = lock(&self.running);
@@ -654,7 +800,7 @@ impl AppCore {
         }
         let job = crate::jobs::next_job_id();
         if let Some(r) = running.as_mut() {
-            r.queue.push_back(Batch { job, paths });
+            r.queue.push_back(Batch { job, work });
             return Ok(ImportStarted { job, queued: true });
         }
         let cancel = CancelToken::new();
@@ -665,7 +811,7 @@ impl AppCore {
         });
         drop(running);
         let core = Arc::clone(self);
-        let batch = Batch { job, paths };
+        let batch = Batch { job, work };
         let spawned = std::thread::Builder::new()
             .name("vclip-import".into())
             .spawn(move || core.run_batches(engine, batch, cancel, &emit));
@@ -716,10 +862,19 @@ impl AppCore {
             };
             let job = batch.job;
             let sink = |event: ProgressEvent| emit(JobEvent::Progress { job, event });
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                engine_ref
-                    .import(&batch.paths, ImportOptions::default(), &sink, &cancel)
-                    .map_err(CommandError::from)
+            let outcome = catch_unwind(AssertUnwindSafe(|| match &batch.work {
+                Work::Import(paths) => engine_ref
+                    .import(paths, ImportOptions::default(), &sink, &cancel)
+                    .map(ImportSummary::from)
+                    .map_err(CommandError::from),
+                Work::Rescan => {
+                    let folders = engine_ref.watched_folders()?;
+                    let opts = vclip_engine::watch::WatchOptions::default();
+                    engine_ref
+                        .rescan(&folders, &opts, &sink, &cancel)
+                        .map(ImportSummary::from)
+                        .map_err(CommandError::from)
+                }
             }));
             // Decide what comes next and publish it before telling the window, so that the
             // window's `app_status` after a `last` event says no job runs.
@@ -742,9 +897,9 @@ impl AppCore {
                 engine = None;
             }
             emit(match outcome {
-                Ok(Ok(report)) => JobEvent::Finished {
+                Ok(Ok(summary)) => JobEvent::Finished {
                     job,
-                    result: report.into(),
+                    result: summary,
                     last,
                 },
                 Ok(Err(error)) => JobEvent::Failed { job, error, last },
@@ -789,6 +944,8 @@ impl AppCore {
     /// Cancels any import and waits up to `wait` for its thread to stop (the app calls this
     /// when the window closes, so the library is left at a checkpoint). True when it stopped.
     pub fn shutdown(&self, wait: Duration) -> bool {
+        // No new rescan is queued while the jobs stop.
+        drop(lock(&self.watching).take());
         self.cancel_import();
         self.cancel_finetune();
         self.cancel_family();

@@ -75,6 +75,67 @@ fn emit_import(app: AppHandle) -> EmitImport {
     })
 }
 
+/// Keeps the library current with its watched folders while the app runs (rescans go
+/// through the import thread and its `import` events).
+pub fn start_watching(app: AppHandle) {
+    let core = Arc::clone(app.state::<Arc<AppCore>>().inner());
+    if let Err(e) = core.start_watching(emit_import(app)) {
+        eprintln!("vclip-app: {e:?}");
+    }
+}
+
+/// The library's watched folders.
+#[tauri::command]
+pub async fn watched_folders(core: State<'_, Arc<AppCore>>) -> Result<Vec<String>, CommandError> {
+    let list = blocking(&core, |c| c.watched_folders()).await?;
+    Ok(list
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect())
+}
+
+/// "Watch a folder…": a native folder picker; the folder picked is watched (and rescanned
+/// at once). The new list; `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn add_watched_folder_dialog(
+    app: AppHandle,
+    core: State<'_, Arc<AppCore>>,
+) -> Result<Option<Vec<String>>, CommandError> {
+    let dialog = file_dialog(&app).set_title("Watch a folder");
+    let chosen = tauri::async_runtime::spawn_blocking(move || dialog.blocking_pick_folder())
+        .await
+        .map_err(|e| CommandError::Internal {
+            message: format!("the folder dialog stopped: {e}"),
+        })?;
+    let Some(folder) = picked_paths(chosen.map(|f| vec![f])).and_then(|p| p.into_iter().next())
+    else {
+        return Ok(None);
+    };
+    let list = blocking(&core, move |c| c.change_watched_folder(&folder, true)).await?;
+    core.watch_now();
+    Ok(Some(
+        list.iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+    ))
+}
+
+/// Stops watching `folder` (its videos stay in the library). The new list.
+#[tauri::command]
+pub async fn remove_watched_folder(
+    core: State<'_, Arc<AppCore>>,
+    folder: String,
+) -> Result<Vec<String>, CommandError> {
+    let list = blocking(&core, move |c| {
+        c.change_watched_folder(std::path::Path::new(&folder), false)
+    })
+    .await?;
+    Ok(list
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect())
+}
+
 /// A job's events go to the window as the Tauri event `name`; its end also sends the app's
 /// status when `status` (the model or the library may have changed).
 fn emit_job<T: serde::Serialize + Clone + Send + 'static>(

@@ -175,6 +175,7 @@ pub mod media;
 pub mod media_server;
 mod retry;
 pub mod settings;
+pub mod watching;
 
 pub use app::{
     default_model_dir, inside_library, snippet_parts, AppCore, AppStatus, EmitImport,
@@ -299,6 +300,9 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::export_chapters,
             commands::save_clip,
             commands::export_results,
+            commands::watched_folders,
+            commands::add_watched_folder_dialog,
+            commands::remove_watched_folder,
             commands::add_videos_dialog,
             commands::retry_failed,
             commands::get_settings,
@@ -324,6 +328,7 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
         ])
         .setup(|app| {
             commands::open_in_background(app.handle().clone());
+            commands::start_watching(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())?;

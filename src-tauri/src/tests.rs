@@ -1082,6 +1082,72 @@ fn moments_are_saved_as_clips_and_exported_for_editors() {
     close(core);
 }
 
+/// Watched folders in the window: a folder added in the settings is rescanned on the import
+/// thread (a new video imported), a deleted file is marked missing (listed, not searched), and
+/// a rescan with nothing to do is not queued at all; the watcher thread starts and stops with
+/// the app.
+#[test]
+fn watched_folders_are_rescanned_on_the_import_thread() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = tmp.path().join("watched");
+    let kitchen = kitchen(&videos);
+    // Old enough to be taken at once (a fresh file waits until it settles).
+    let old = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&kitchen)
+        .and_then(|f| f.set_modified(old))
+        .expect("mtime");
+    let core = ready_core(tmp.path());
+    let (emit, _rx) = channel();
+    assert!(
+        core.rescan_watched(emit).expect("rescan").is_none(),
+        "no folder yet"
+    );
+    assert!(matches!(
+        core.change_watched_folder(&videos.join("nope"), true),
+        Err(CommandError::Invalid { .. })
+    ));
+    let list = core.change_watched_folder(&videos, true).expect("add");
+    assert_eq!(list, vec![videos.canonicalize().expect("dir")]);
+    assert_eq!(core.watched_folders().expect("list"), list);
+
+    let (emit, rx) = channel();
+    let started = core.rescan_watched(emit).expect("rescan").expect("queued");
+    let events = until_last(&rx);
+    let summary = events
+        .iter()
+        .find_map(|e| match e {
+            ImportEvent::Finished { job, result, .. } if *job == started.job => Some(result),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(summary.imported.len(), 1, "{summary:?}");
+    assert_eq!(core.list_videos().expect("list")[0].status, "ready");
+    // Nothing changed: nothing queued.
+    let (emit, _rx) = channel();
+    assert!(core.rescan_watched(emit).expect("rescan").is_none());
+
+    std::fs::remove_file(&kitchen).expect("rm");
+    let (emit, rx) = channel();
+    core.rescan_watched(emit).expect("rescan").expect("queued");
+    let events = until_last(&rx);
+    let missing = events
+        .iter()
+        .any(|e| matches!(e, ImportEvent::Finished { result, .. } if result.missing.len() == 1));
+    assert!(missing, "{events:#?}");
+    let rows = core.list_videos().expect("list");
+    assert!(rows[0].missing, "{rows:?}");
+
+    // The thread: started once, stopped by the shutdown.
+    let (emit, _rx) = channel();
+    core.start_watching(emit).expect("watching");
+    let after = core.change_watched_folder(&videos, false).expect("remove");
+    assert!(after.is_empty());
+    assert!(core.shutdown(Duration::from_secs(10)));
+    close(core);
+}
+
 /// Issue #5: what "Add videos…" does after its dialog (which cannot run headless): picked
 /// paths are imported like dropped ones; a cancelled or empty pick starts nothing.
 #[test]

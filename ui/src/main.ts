@@ -643,6 +643,11 @@ async function refreshLibrary(): Promise<void> {
 const importRunning = (): boolean => importing !== null || !!status?.job;
 
 function statusChip(v: VideoRow): HTMLElement {
+  if (v.missing) {
+    const c = chip("missing", "warn");
+    c.title = "The file is gone from its folder: kept here, not searched, until it comes back";
+    return c;
+  }
   if ((v.status === "importing" || v.status === "queued") && !importRunning()) {
     return chip("unfinished", "warn");
   }
@@ -737,7 +742,7 @@ function renderCard(v: VideoRow): HTMLLIElement {
       ? button("Remove?", () => void doRemove(v), "danger")
       : button("Remove", () => askRemove(v.id), "quiet");
   remove.title = "Take it out of the library. Your file is not touched.";
-  if (v.status === "ready") {
+  if (v.status === "ready" && !v.missing) {
     actions.append(button("Play", () => openPlayer(v.id, v.path, [], 0), "quiet"));
   }
   if (v.status === "failed") {

@@ -76,6 +76,17 @@ let message: { text: string; error: boolean } | null = null;
 let download: { text: string; done: number; total: number | null } | null = null;
 let changed: () => void = () => {};
 let lastFocus: Element | null = null;
+/** The library's watched folders (null: not read yet or no library open). */
+let watched: string[] | null = null;
+
+async function loadWatched(): Promise<void> {
+  try {
+    watched = await commands.watchedFolders();
+  } catch {
+    watched = null;
+  }
+  render();
+}
 
 const dialog = h("section", "player settings");
 dialog.id = "settings";
@@ -100,6 +111,7 @@ export async function openSettings(): Promise<void> {
   render();
   updateVersions();
   void updateFamilies();
+  void loadWatched();
   try {
     view = await getSettings();
   } catch (e) {
@@ -122,6 +134,7 @@ export function updateSettingsStatus(s: AppStatus): void {
     void getSettings().then((v) => ((view = v), render()), () => {});
     updateVersions();
     void updateFamilies();
+    void loadWatched();
   }
 }
 
@@ -366,11 +379,55 @@ function render(): void {
   change.disabled = busy !== null || v.library_locked_by !== null;
   lib.append(row("Folder", path, change));
   if (v.library_locked_by) lib.append(note(`Set by ${v.library_locked_by}.`));
+  lib.append(watchedSection());
   box.append(lib);
 
   if (v.file) box.append(note(`Settings are saved in ${v.file}.`));
   if (busy) box.append(note(busy));
   if (message) box.append(note(message.text, message.error ? "settings-error" : "settings-ok"));
+}
+
+/**
+ * The watched folders: kept current while the app runs (new videos imported, moved ones
+ * relinked, deleted ones marked missing), each with *Stop watching*, and *Watch a folder…*.
+ */
+function watchedSection(): HTMLElement {
+  const part = h("div", "settings-watched");
+  part.id = "settings-watched";
+  const list = h("ul", "settings-watched-list");
+  for (const folder of watched ?? []) {
+    const item = h("li");
+    const stop = btn(
+      "Stop watching",
+      () =>
+        void act("Updating the watched folders…", async () => {
+          watched = await commands.removeWatchedFolder(folder);
+        }),
+      "Its videos stay in the library",
+    );
+    stop.disabled = busy !== null;
+    item.append(h("code", "settings-path", folder), stop);
+    list.append(item);
+  }
+  const add = btn(
+    "Watch a folder…",
+    () =>
+      void act("Updating the watched folders…", async () => {
+        const after = await commands.addWatchedFolderDialog();
+        if (after) watched = after;
+      }),
+    "New videos in it are imported as they appear; moved ones are found again",
+  );
+  add.disabled = busy !== null || watched === null;
+  part.append(row("Watched", watched?.length ? list : h("span", "muted", "none"), add));
+  part.append(
+    note(
+      "While VClip runs, new videos in watched folders are imported once they are complete, " +
+        "moved or renamed ones keep their place, and deleted ones are marked missing (kept, " +
+        "not searched) until they come back.",
+    ),
+  );
+  return part;
 }
 
 /** The empty library's explanation when no model is installed (first run). */

@@ -247,6 +247,60 @@ impl Engine {
         Ok(report)
     }
 
+    /// What a rescan of `folders` would find, without changing anything: `(needed, settling)`,
+    /// whether it would import, relink, restore or mark something missing, and whether some
+    /// file is still being written (a rescan after `settle` will take it). The window asks this
+    /// before it queues a rescan, so an unchanged library is not rescanned for nothing.
+    pub fn rescan_needed(&self, folders: &[PathBuf], settle: Duration) -> Result<(bool, bool)> {
+        let folders: Vec<PathBuf> = folders
+            .iter()
+            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+            .collect();
+        let (files, _) = discover(&folders);
+        let videos = self.with_catalogue(|c| c.list_videos())?;
+        let by_path: HashMap<&str, &vclip_index::Video> =
+            videos.iter().map(|v| (v.path.as_str(), v)).collect();
+        let now = SystemTime::now();
+        let mut settling = false;
+        let mut seen: HashSet<&str> = HashSet::new();
+        for path in &files {
+            let Some(text) = path.to_str() else { continue };
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            if let Some(v) = by_path.get(text) {
+                seen.insert(text);
+                let same = v.size == meta.len() && v.mtime == mtime_of(&meta);
+                if same && v.missing_since.is_some() {
+                    return Ok((true, settling));
+                }
+                if same {
+                    if matches!(v.status, Status::Queued | Status::Importing) {
+                        return Ok((true, settling));
+                    }
+                    continue;
+                }
+            }
+            let fresh = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_none_or(|age| age < settle);
+            if fresh {
+                settling = true;
+            } else {
+                return Ok((true, settling));
+            }
+        }
+        let gone = videos.iter().any(|v| {
+            v.missing_since.is_none()
+                && !seen.contains(v.path.as_str())
+                && folders.iter().any(|f| under(&v.path, f))
+                && !Path::new(&v.path).exists()
+        });
+        Ok((gone, settling))
+    }
+
     /// Rescans `folders` now and after every change under them until `cancel` (see the module
     /// docs); `on_rescan` hears each rescan's report. A folder that cannot be watched (gone,
     /// no permission) is polled until it can.

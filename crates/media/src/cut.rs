@@ -139,10 +139,14 @@ pub fn cut(
             frames,
         })
     });
-    if result.is_err() {
+    result.map_err(|mut e| {
         let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        // The user named `out`, not the temporary file.
+        if e.path == tmp {
+            e.path = out.to_path_buf();
+        }
+        e
+    })
 }
 
 /// The time of the last keyframe of `stream` at or before `at_s` (the first keyframe when none

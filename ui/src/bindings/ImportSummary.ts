@@ -12,4 +12,9 @@ failed: Array<FileError>,
 /**
  * Video-seconds decoded and encoded.
  */
-video_s: number, wall_s: number, cancelled: boolean, };
+video_s: number, wall_s: number, cancelled: boolean, 
+/**
+ * A watched-folder rescan: files found gone (kept, not searched), found again, and
+ * moved or renamed (the new paths; relinked without decoding).
+ */
+missing: Array<string>, restored: Array<string>, relinked: Array<string>, };

@@ -15,4 +15,8 @@ error: string | null,
 /**
  * A thumbnail is served for it at `thumb://localhost/<id>`.
  */
-thumbnail: boolean, };
+thumbnail: boolean, 
+/**
+ * A watched-folder rescan found its file gone: kept in the library, not searched.
+ */
+missing: boolean, };

@@ -34,6 +34,18 @@ export function reopenLibrary(): Promise<void> {
   return invoke<void>("reopen_library");
 }
 
+export function watchedFolders(): Promise<string[]> {
+  return invoke<string[]>("watched_folders");
+}
+
+export function addWatchedFolderDialog(): Promise<string[] | null> {
+  return invoke<string[] | null>("add_watched_folder_dialog");
+}
+
+export function removeWatchedFolder(folder: string): Promise<string[]> {
+  return invoke<string[]>("remove_watched_folder", { folder });
+}
+
 export function importPaths(paths: string[]): Promise<ImportStarted> {
   return invoke<ImportStarted>("import_paths", { paths });
 }
