@@ -123,7 +123,9 @@ fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
     );
 
     // For step k, similarities +1 on its cue's seconds and -1/2 elsewhere, scaled by c so that
-    // COIN's threshold γ = max z_j·z_k (quadratic in c) stays below c/4.
+    // COIN's threshold γ = max z_j·z_k (quadratic in c) stays within ±c/4: below the cue's c
+    // and above the -c/2 outside it, whichever sign the states give it (a negative γ below
+    // -c/2 would let noise among the steps decide the seconds outside every cue).
     let truth: Vec<(usize, usize)> = cues
         .iter()
         .map(|c| (c.start_s.floor() as usize, c.end_s.ceil() as usize))
@@ -140,7 +142,8 @@ fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
             .collect()
     };
     let unit: Vec<Vec<f64>> = (0..3).map(|k| min_norm(&h, &pattern(k))).collect();
-    let mut g1 = 0.0f64;
+    // The largest pairwise dot product (γ at c = 1), which may be negative.
+    let mut g1 = f64::NEG_INFINITY;
     for j in 0..3 {
         for k in 0..3 {
             if j != k {
@@ -148,7 +151,11 @@ fn steps_from_subtitles_land_on_their_true_times_through_the_plumbing() {
             }
         }
     }
-    let c = if g1 > 0.0 { (0.25 / g1).min(1.0) } else { 1.0 };
+    let c = if g1.abs() > 0.0 {
+        (0.25 / g1.abs()).min(1.0)
+    } else {
+        1.0
+    };
     let z: Vec<Vec<f32>> = unit
         .iter()
         .map(|u| u.iter().map(|x| (x * c) as f32).collect())
