@@ -38,6 +38,13 @@ fn main() {
         "download_family",
         "cancel_family_download",
         "use_test_clip_model",
+        "save_clip",
+        "export_results",
+        "watched_folders",
+        "add_watched_folder_dialog",
+        "remove_watched_folder",
+        "take_pending_link",
+        "moment_link",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // A build script reports failure by panicking; the message is what cargo shows.

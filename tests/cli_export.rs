@@ -232,3 +232,57 @@ fn a_moment_saves_as_a_clip_with_its_subtitles() {
     assert_eq!(r["mode"], "copy", "{r}");
     assert!(r["start_s"].as_f64().expect("start") <= 5.0, "{r}");
 }
+
+#[test]
+fn a_moment_link_names_the_video_by_content_and_opens_where_it_points() {
+    let (tmp, model, lib) = tiny_library();
+    let videos = tmp.path().join("videos");
+    let video = lavfi_with(&videos, "lesson.mp4", PATTERN, 6, &[]);
+    success(&vclip(
+        &lib,
+        &model,
+        &["import", videos.to_str().expect("utf-8")],
+    ));
+    let v = video.to_str().expect("utf-8");
+    let o = vclip(&lib, &model, &["link", v, "--at", "4.5"]);
+    success(&o);
+    let link = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(
+        link.starts_with("vclip://open?v=") && link.ends_with("&t=4.5"),
+        "{link}"
+    );
+    // The link follows the content: the file is renamed and relinked, the link still opens it.
+    let moved = videos.join("lesson (final).mp4");
+    std::fs::rename(&video, &moved).expect("rename");
+    success(&vclip(
+        &lib,
+        &model,
+        &[
+            "watch",
+            videos.to_str().expect("utf-8"),
+            "--once",
+            "--settle",
+            "0",
+        ],
+    ));
+    let o = vclip(&lib, &model, &["open", &link, "--json"]);
+    success(&o);
+    let at = json(&o);
+    assert!(
+        at["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("lesson (final).mp4")),
+        "{at}"
+    );
+    assert_eq!(at["at_s"], 4.5);
+    // Past the end, a bad link, a link to a video this library does not have.
+    assert!(!vclip(&lib, &model, &["link", v, "--at", "60"])
+        .status
+        .success());
+    let o = vclip(&lib, &model, &["open", "vclip://open?t=3", "--print"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a VClip link"));
+    let other = format!("vclip://open?v={}&t=1", "0".repeat(64));
+    assert!(!vclip(&lib, &model, &["open", &other, "--print"])
+        .status
+        .success());
+}

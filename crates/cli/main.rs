@@ -87,6 +87,30 @@ enum Command {
         #[command(flatten)]
         lib: LibraryArgs,
     },
+    /// A link to a moment (`vclip://open?v=…&t=…`): it names the video by its content, so it
+    /// keeps working when the file moves. `vclip open LINK` or the window opens it.
+    Link {
+        /// The video: library id, content hash, or the path of an imported file.
+        video: String,
+        /// The second the link opens at.
+        #[arg(long, default_value_t = 0.0)]
+        at: f64,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Open a moment link: the window starts at that video and second (`--print` only says
+    /// which file and second it is).
+    Open {
+        link: String,
+        /// Print the file and the second instead of opening the window.
+        #[arg(long)]
+        print: bool,
+        /// Print JSON: {path, at_s, video_id}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
     /// Remove videos from the library (by id, path or content hash); files are not touched.
     Remove {
         #[arg(required = true, value_name = "VIDEO")]

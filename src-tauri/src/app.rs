@@ -193,6 +193,15 @@ pub struct ExportedMoments {
     pub skipped: Vec<String>,
 }
 
+/// Where a moment link leads in this library (`take_pending_link`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct LinkTarget {
+    pub video_id: i64,
+    pub path: String,
+    pub at_s: f64,
+}
+
 /// The answer to `save_clip` (`None` in the UI when the dialog was cancelled).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -466,6 +475,8 @@ pub struct AppCore {
     running: Mutex<Option<Running>>,
     /// The watched-folders thread, once started (`watching.rs`).
     watching: Mutex<Option<crate::watching::Watching>>,
+    /// The moment link the app was started with, until the window takes it.
+    pending_link: Mutex<Option<vclip_engine::links::MomentLink>>,
     media_base: std::sync::OnceLock<String>,
     /// The settings file, the overrides and the model download (`settings.rs`).
     pub(crate) setup: crate::settings::Setup,
@@ -505,6 +516,7 @@ impl AppCore {
             opening: Mutex::new(()),
             running: Mutex::new(None),
             watching: Mutex::new(None),
+            pending_link: Mutex::new(None),
             media_base: std::sync::OnceLock::new(),
             training: crate::finetune::Training::default(),
             families: crate::family::Families::default(),
@@ -727,6 +739,40 @@ impl AppCore {
             Err(CommandError::Busy { .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Remembers the moment link the app was started with, for the window to open.
+    pub fn set_pending_link(&self, link: Option<vclip_engine::links::MomentLink>) {
+        *lock(&self.pending_link) = link;
+    }
+
+    /// The moment link the app was started with, resolved in the library (once: a second
+    /// call gives `None`). An unknown video is `notFound`.
+    pub fn take_pending_link(&self) -> Result<Option<LinkTarget>, CommandError> {
+        let Some(link) = lock(&self.pending_link).take() else {
+            return Ok(None);
+        };
+        let engine = self.engine()?;
+        let (video, at_s) = engine
+            .resolve_link(&link)
+            .map_err(|_| CommandError::NotFound {
+                message: format!(
+                    "the link {} names a video this library does not have",
+                    link.to_url()
+                ),
+            })?;
+        Ok(Some(LinkTarget {
+            video_id: video.id,
+            path: video.path,
+            at_s,
+        }))
+    }
+
+    /// *Copy link*: the `vclip://` link to second `at_s` of video `id`.
+    pub fn moment_link(&self, id: i64, at_s: f64) -> Result<String, CommandError> {
+        let engine = self.engine()?;
+        self.video(&engine, id)?;
+        Ok(engine.moment_link(&id.to_string(), at_s)?.to_url())
     }
 
     /// Starts keeping the library current with its watched folders while the app runs (see

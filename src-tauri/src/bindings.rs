@@ -50,6 +50,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     ExportedChapters::export_all(&cfg)?;
     crate::ExportedMoments::export_all(&cfg)?;
     crate::SavedClip::export_all(&cfg)?;
+    crate::LinkTarget::export_all(&cfg)?;
     crate::finetune::FinetuneInfo::export_all(&cfg)?;
     crate::finetune::VersionsView::export_all(&cfg)?;
     crate::family::FamiliesView::export_all(&cfg)?;

@@ -24,8 +24,8 @@ use crate::jobs::{Emit, JobEvent};
 use crate::settings::{EmitDownload, SettingsChange, SettingsView};
 use crate::{
     AppCore, AppStatus, CommandError, EmitImport, ExportedChapters, ExportedMoments, ImportStarted,
-    ModelChoice, Moment, MomentSpan, ProbeResult, RemovedVideo, RetryStarted, SavedClip,
-    TimelineFormat, VideoRow,
+    LinkTarget, ModelChoice, Moment, MomentSpan, ProbeResult, RemovedVideo, RetryStarted,
+    SavedClip, TimelineFormat, VideoRow,
 };
 
 /// Event carrying [`AppStatus`] once the library is open (or could not be opened).
@@ -82,6 +82,25 @@ pub fn start_watching(app: AppHandle) {
     if let Err(e) = core.start_watching(emit_import(app)) {
         eprintln!("vclip-app: {e:?}");
     }
+}
+
+/// The moment link the app was started with (`vclip-app LINK`, `vclip open LINK`), resolved:
+/// the window opens the player there. `None` when there was none (or it was taken).
+#[tauri::command]
+pub async fn take_pending_link(
+    core: State<'_, Arc<AppCore>>,
+) -> Result<Option<LinkTarget>, CommandError> {
+    blocking(&core, |c| c.take_pending_link()).await
+}
+
+/// *Copy link*: the `vclip://` link to second `at_s` of video `id`.
+#[tauri::command]
+pub async fn moment_link(
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+    at_s: f64,
+) -> Result<String, CommandError> {
+    blocking(&core, move |c| c.moment_link(id, at_s)).await
 }
 
 /// The library's watched folders.

@@ -180,8 +180,8 @@ pub mod watching;
 pub use app::{
     default_model_dir, inside_library, snippet_parts, AppCore, AppStatus, EmitImport,
     ExportedChapters, ExportedMoments, ImportEvent, ImportStarted, ImportSummary, LibraryState,
-    ModelChoice, ModelStatus, Moment, MomentSpan, RemovedVideo, SaveTarget, SavedClip, Served,
-    SnippetPart, TimelineFormat, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
+    LinkTarget, ModelChoice, ModelStatus, Moment, MomentSpan, RemovedVideo, SaveTarget, SavedClip,
+    Served, SnippetPart, TimelineFormat, VideoRow, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT,
 };
 pub use retry::RetryStarted;
 
@@ -263,8 +263,13 @@ pub fn start_library(
 /// Opens the main window on `library` and runs until it is closed. The library (and the model)
 /// are opened on a background thread while the window appears; the UI hears `app-status` when
 /// that is done.
-pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error> {
+pub fn run(
+    library: PathBuf,
+    setup: settings::Setup,
+    link: Option<vclip_engine::links::MomentLink>,
+) -> Result<(), tauri::Error> {
     let core = AppCore::with_setup(library, setup);
+    core.set_pending_link(link);
     // The player's file server (see `media_server`: why not a URI scheme). Without it the
     // window still works; the player says it cannot play.
     let serving = Arc::clone(&core);
@@ -301,6 +306,8 @@ pub fn run(library: PathBuf, setup: settings::Setup) -> Result<(), tauri::Error>
             commands::save_clip,
             commands::export_results,
             commands::watched_folders,
+            commands::take_pending_link,
+            commands::moment_link,
             commands::add_watched_folder_dialog,
             commands::remove_watched_folder,
             commands::add_videos_dialog,

@@ -18,6 +18,9 @@ struct Args {
     /// Linux).
     #[arg(long, value_name = "DIR")]
     library: Option<PathBuf>,
+    /// A moment link (`vclip://open?v=…&t=…`, from `vclip link` or *Copy link*): the window
+    /// opens the player there.
+    link: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +31,11 @@ fn main() -> anyhow::Result<()> {
     let setup = vclip_app::settings::Setup::from_environment(args.library.is_some());
     let library =
         vclip_app::start_library(args.library, &setup).context("cannot open the library")?;
-    vclip_app::run(library, setup).context("the window failed")
+    // A bad link is said and the window opens anyway.
+    let link = args.link.as_deref().and_then(|l| {
+        vclip_engine::links::MomentLink::parse(l)
+            .map_err(|e| eprintln!("vclip-app: {e}"))
+            .ok()
+    });
+    vclip_app::run(library, setup, link).context("the window failed")
 }

@@ -1139,6 +1139,20 @@ fn watched_folders_are_rescanned_on_the_import_thread() {
     let rows = core.list_videos().expect("list");
     assert!(rows[0].missing, "{rows:?}");
 
+    // A moment link: made for a library video, taken once by the window, resolved by content.
+    let id = core.list_videos().expect("list")[0].id;
+    let link = core.moment_link(id, 2.5).expect("link");
+    core.set_pending_link(Some(
+        vclip_engine::links::MomentLink::parse(&link).expect("parses"),
+    ));
+    let target = core.take_pending_link().expect("resolved").expect("a link");
+    assert_eq!((target.video_id, target.at_s), (id, 2.5));
+    assert!(core.take_pending_link().expect("taken").is_none());
+    assert!(matches!(
+        core.moment_link(999, 1.0),
+        Err(CommandError::NotFound { .. })
+    ));
+
     // The thread: started once, stopped by the shutdown.
     let (emit, _rx) = channel();
     core.start_watching(emit).expect("watching");
@@ -1353,6 +1367,41 @@ fn the_capability_grants_no_plugin_permission() {
     ] {
         assert!(granted.contains(&p), "{p} not granted");
     }
+    // Every command of `commands.rs` is in the app manifest (build.rs) and granted: a command
+    // missing from either is refused in the window ("not allowed") though it compiles.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/commands.rs")).expect("commands.rs");
+    let manifest = std::fs::read_to_string(root.join("build.rs")).expect("build.rs");
+    let mut lines = source.lines();
+    let mut commands = 0;
+    while let Some(line) = lines.next() {
+        if line.trim() != "#[tauri::command]" {
+            continue;
+        }
+        let decl = lines.next().expect("a function after #[tauri::command]");
+        let name = decl
+            .trim()
+            .trim_start_matches("pub ")
+            .trim_start_matches("async ")
+            .trim_start_matches("fn ")
+            .split(['(', '<'])
+            .next()
+            .expect("a name");
+        commands += 1;
+        assert!(
+            manifest.contains(&format!("\"{name}\"")),
+            "{name} is not in build.rs's app manifest"
+        );
+        let permission = format!("allow-{}", name.replace('_', "-"));
+        assert!(
+            granted.contains(&permission.as_str()),
+            "{permission} not granted"
+        );
+    }
+    assert!(
+        commands > 40,
+        "only {commands} commands found in commands.rs"
+    );
 }
 
 // ---- models and settings (`settings.rs`) ----

@@ -11,6 +11,7 @@ import type { ChapterStep } from "./bindings/ChapterStep";
 import type { CommandError } from "./bindings/CommandError";
 import type { ExportedChapters } from "./bindings/ExportedChapters";
 import type { ExportedMoments } from "./bindings/ExportedMoments";
+import type { LinkTarget } from "./bindings/LinkTarget";
 import type { MomentSpan } from "./bindings/MomentSpan";
 import type { SavedClip } from "./bindings/SavedClip";
 import type { TimelineFormat } from "./bindings/TimelineFormat";
@@ -33,6 +34,7 @@ export type {
   ExportedChapters,
   ExportedMoments,
   ImportStarted,
+  LinkTarget,
   MomentSpan,
   SavedClip,
   TimelineFormat,
@@ -132,6 +134,16 @@ export function exportChapters(
  */
 export function saveClip(id: number, startS: number, endS: number): Promise<SavedClip | null> {
   return commands.saveClip(id, startS, endS);
+}
+
+/** The moment link the app was started with, resolved; `null` when there is none. */
+export function takePendingLink(): Promise<LinkTarget | null> {
+  return commands.takePendingLink();
+}
+
+/** "Copy link": the `vclip://` link to second `atS` of video `id`. */
+export function momentLink(id: number, atS: number): Promise<string> {
+  return commands.momentLink(id, atS);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   reopenLibrary,
   retryFailed,
   search,
+  takePendingLink,
   thumbnailUrl,
   videoDetails,
   type AppStatus,
@@ -1077,9 +1078,23 @@ function applyStatus(s: AppStatus): void {
   if (libraryReady() && !wasReady) {
     refreshNow();
     if (query.trim() !== "") scheduleSearch(0);
+    void openPendingLink();
   }
   renderLibrary();
   renderResumePanel();
+}
+
+/** The app was started with a moment link (`vclip open LINK`): play it there. */
+async function openPendingLink(): Promise<void> {
+  try {
+    const target = await takePendingLink();
+    if (target) {
+      const mark = { start_s: target.at_s, end_s: target.at_s, snippet: [] };
+      openPlayer(target.video_id, target.path, [mark], 0);
+    }
+  } catch (e) {
+    showNotice(`Cannot open the link: ${errorMessage(e)}`);
+  }
 }
 
 function setDragging(on: boolean): void {

@@ -6,6 +6,7 @@ import {
   exportChapters,
   locateSteps,
   mediaUrl,
+  momentLink,
   stepsFromVideo,
   openVideo,
   revealVideo,
@@ -38,6 +39,7 @@ const p = {
   open: byId<HTMLButtonElement>("player-open"),
   reveal: byId<HTMLButtonElement>("player-reveal"),
   saveClip: byId<HTMLButtonElement>("player-save-clip"),
+  copyLink: byId<HTMLButtonElement>("player-copy-link"),
   status: byId<HTMLElement>("player-status"),
   error: byId<HTMLElement>("player-error"),
   stepMarks: byId<HTMLElement>("player-steps"),
@@ -467,6 +469,33 @@ export function playerTime(): number {
   return p.video.currentTime;
 }
 
+/** "Copy link": a `vclip://` link to the second on screen, on the clipboard. */
+async function copyMomentLink(): Promise<void> {
+  const at = playing;
+  if (!at) return;
+  const t = Math.floor(p.video.currentTime * 10) / 10;
+  try {
+    const link = await momentLink(at.videoId, t);
+    // The link is shown at once and stays: a clipboard the system refuses (or never answers)
+    // still leaves it to select.
+    if (playing === at) p.status.textContent = `Link to ${formatDuration(t)}: ${link}`;
+    const copied = await navigator.clipboard.writeText(link).then(
+      () => true,
+      () => false,
+    );
+    if (playing === at) {
+      p.status.textContent = copied
+        ? `Link to ${formatDuration(t)} copied: ${link}`
+        : `Link to ${formatDuration(t)} (the clipboard refused it; select it): ${link}`;
+    }
+  } catch (e) {
+    if (playing === at) {
+      p.error.textContent = `Cannot copy the link: ${errorMessage(e)}`;
+      p.error.hidden = false;
+    }
+  }
+}
+
 /** "Save clip…": the current moment as a video file, through the app's save dialog. */
 async function saveMomentClip(): Promise<void> {
   const at = playing;
@@ -509,6 +538,7 @@ export function initPlayer(): void {
   p.open.addEventListener("click", () => void handOver(openVideo, "open it"));
   p.reveal.addEventListener("click", () => void handOver(revealVideo, "show its folder"));
   p.saveClip.addEventListener("click", () => void saveMomentClip());
+  p.copyLink.addEventListener("click", () => void copyMomentLink());
   p.stepsRun.addEventListener("click", () => void placeSteps());
   p.stepsFromVideo.addEventListener("click", () => void useVideoSteps());
   p.exportVtt.addEventListener("click", () => void saveChapters("vtt"));

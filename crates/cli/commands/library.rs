@@ -368,6 +368,56 @@ pub struct SearchFilters {
     pub per_video: usize,
 }
 
+/// `vclip link`: prints the link to second `at` of `video`.
+pub fn link(args: &LibraryArgs, video: &str, at: f64) -> anyhow::Result<ExitCode> {
+    let engine = args.open(false)?;
+    println!("{}", engine.moment_link(video, at)?.to_url());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vclip open`: resolves `link` in the library, then prints it (`print`) or opens the window
+/// there (`vclip-app LINK`, found beside this program or on the PATH).
+pub fn open_link(
+    args: &LibraryArgs,
+    link: &str,
+    print: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let parsed = vclip_engine::links::MomentLink::parse(link)?;
+    let (video, at_s) = {
+        let engine = args.open(false)?;
+        engine.resolve_link(&parsed)?
+        // The library is closed here: the window opens it next.
+    };
+    if print {
+        if json {
+            print_json(&serde_json::json!({
+                "path": video.path,
+                "at_s": at_s,
+                "video_id": video.id,
+            }))?;
+        } else {
+            println!("{} at {}", video.path, super::clock(at_s));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let app_name = format!("vclip-app{}", std::env::consts::EXE_SUFFIX);
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(&app_name)))
+        .filter(|p| p.is_file());
+    let app = beside.unwrap_or_else(|| PathBuf::from(&app_name));
+    let mut cmd = std::process::Command::new(&app);
+    if let Some(lib) = &args.library {
+        cmd.arg("--library").arg(lib);
+    }
+    cmd.arg(parsed.to_url());
+    cmd.spawn()
+        .with_context(|| format!("cannot start the window ({})", app.display()))?;
+    println!("opening {} at {}", video.path, super::clock(at_s));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--export FORMAT --out FILE [--force]`: the moments found, as an editor timeline.
 #[derive(clap::Args, Debug, Default)]
 pub struct ExportArgs {

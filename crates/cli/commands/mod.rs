@@ -91,6 +91,13 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             lib,
         } => library::search(&lib, &query, limit, &filters, json, &export),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
+        Command::Link { video, at, lib } => library::link(&lib, &video, at),
+        Command::Open {
+            link,
+            print,
+            json,
+            lib,
+        } => library::open_link(&lib, &link, print || json, json),
         Command::Steps {
             video,
             source,

@@ -19,6 +19,7 @@ pub mod finetune;
 pub mod import;
 mod keyed;
 pub mod library;
+pub mod links;
 pub mod localize;
 pub mod models;
 pub mod moments;

@@ -12,6 +12,7 @@ import type { FinetuneInfo } from "./FinetuneInfo";
 import type { FinetuneSettings } from "./FinetuneSettings";
 import type { FoundSteps } from "./FoundSteps";
 import type { ImportStarted } from "./ImportStarted";
+import type { LinkTarget } from "./LinkTarget";
 import type { Moment } from "./Moment";
 import type { MomentSpan } from "./MomentSpan";
 import type { ProbeResult } from "./ProbeResult";
@@ -32,6 +33,14 @@ export function appStatus(): Promise<AppStatus> {
 
 export function reopenLibrary(): Promise<void> {
   return invoke<void>("reopen_library");
+}
+
+export function takePendingLink(): Promise<LinkTarget | null> {
+  return invoke<LinkTarget | null>("take_pending_link");
+}
+
+export function momentLink(id: number, atS: number): Promise<string> {
+  return invoke<string>("moment_link", { id, atS });
 }
 
 export function watchedFolders(): Promise<string[]> {
