@@ -101,14 +101,14 @@ mod tests {
         };
         let url = l.to_url();
         assert_eq!(url, format!("vclip://open?v={}&t=83.25", "ab".repeat(32)));
-        assert_eq!(MomentLink::parse(&url).unwrap(), l);
+        assert_eq!(MomentLink::parse(&url).expect("parses"), l);
         let whole = MomentLink {
             at_s: 12.0,
             ..l.clone()
         };
         assert!(whole.to_url().ends_with("&t=12"));
         let reordered = format!("vclip://open/?t=1.5&v={}", "CD".repeat(10));
-        let r = MomentLink::parse(&reordered).unwrap();
+        let r = MomentLink::parse(&reordered).expect("parses");
         assert_eq!((r.hash.as_str(), r.at_s), ("cd".repeat(10).as_str(), 1.5));
         for bad in [
             "https://open?v=abcdabcdabcdabcd",
