@@ -51,3 +51,17 @@ if ! echo "$clip_sums" | sha256sum -c --quiet >/dev/null 2>&1; then
   python3 tools/clip_vocab.py "$clip"
 fi
 echo "$clip_sums" | sha256sum -c --quiet
+
+# OpenTimelineIO (Academy Software Foundation) with its CMX 3600 EDL and Final Cut Pro X XML
+# adapters, in .cache/otio (a virtual environment): an independent reader of the EDL and FCPXML
+# files `vclip search --export` writes (tests/cli_export.rs, through tests/otio_read.py).
+otio=.cache/otio
+otio_pins="opentimelineio==0.18.1 otio-cmx3600-adapter==1.0.0 otio-fcpx-xml-adapter==1.0.0"
+if ! { [ -x "$otio/bin/python" ] && [ "$(cat "$otio/pins" 2>/dev/null)" = "$otio_pins" ]; }; then
+  rm -rf "$otio"
+  python3 -m venv "$otio"
+  # shellcheck disable=SC2086 # the pins are separate arguments
+  "$otio/bin/python" -m pip install -q --disable-pip-version-check $otio_pins
+  echo "$otio_pins" >"$otio/pins"
+fi
+"$otio/bin/python" -c 'import opentimelineio as o; assert {"cmx_3600", "fcpx_xml"} <= {a.name for a in o.plugins.ActiveManifest().adapters}'

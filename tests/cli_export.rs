@@ -9,6 +9,60 @@ use vclip_timeline::{FrameRate, Timecode};
 
 use crate::cli_library::{json, path_ends_with, success, tiny_library, vclip, PATTERN};
 
+/// The clips OpenTimelineIO reads from an EDL (at `fps`) or FCPXML file:
+/// `[{name, start_s, duration_s, markers}]`; `None` when the reader is not fetched (a skip, or
+/// a failure under `VCLIP_REQUIRE_TEST_ASSETS`, see `vclip_testkit::assets`).
+fn otio_clips(file: &Path, fps: f64) -> Option<Vec<serde_json::Value>> {
+    let venv = vclip_testkit::assets::fetched(
+        "VCLIP_TEST_OTIO",
+        "otio",
+        |d| d.join("bin/python").is_file(),
+        "OpenTimelineIO",
+    )?;
+    let script = vclip_testkit::workspace_root().join("tests/otio_read.py");
+    let o = Command::new(venv.join("bin/python"))
+        .arg(script)
+        .arg(file)
+        .arg(fps.to_string())
+        .output()
+        .expect("run python");
+    assert!(
+        o.status.success(),
+        "OpenTimelineIO cannot read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    Some(v.as_array().expect("clips").clone())
+}
+
+/// OpenTimelineIO finds each hit as a clip of its file, starting at the hit's start and as long
+/// as the hit, within a frame (`frame_s`: the adapters round rates their own way).
+fn assert_clips_match(clips: &[serde_json::Value], hits: &[serde_json::Value], frame_s: f64) {
+    assert_eq!(clips.len(), hits.len(), "{clips:?}");
+    for (c, h) in clips.iter().zip(hits) {
+        let name = c["name"].as_str().expect("name");
+        assert!(path_ends_with(h, name), "{name} vs {h}");
+        let (start, end) = (
+            h["start_s"].as_f64().expect("start"),
+            h["end_s"].as_f64().expect("end"),
+        );
+        let (cs, cd) = (
+            c["start_s"].as_f64().expect("start"),
+            c["duration_s"].as_f64().expect("duration"),
+        );
+        assert!(
+            (cs - start).abs() <= frame_s + 1e-6,
+            "start {cs} vs {start}: {c}"
+        );
+        assert!(
+            (cd - (end - start)).abs() <= 2.0 * frame_s + 1e-6,
+            "length {cd} vs {}: {c}",
+            end - start
+        );
+    }
+}
+
 /// The events of an EDL: (file, source in, source out, record in, record out), the times in
 /// frames at `rate`.
 fn edl_events(text: &str, rate: FrameRate) -> Vec<(String, [u64; 4])> {
@@ -105,6 +159,11 @@ fn search_results_export_as_edl_fcpxml_and_csv() {
         record = Some(*ro);
     }
 
+    // An independent reader (OpenTimelineIO's CMX 3600 adapter) finds the same clips.
+    if let Some(clips) = otio_clips(&out, rate.fps()) {
+        assert_clips_match(&clips, hits, 1.0 / rate.fps());
+    }
+
     // An existing file is refused, untouched, unless --force.
     let o = search("edl", &out, &[]);
     assert!(!o.status.success());
@@ -138,6 +197,15 @@ fn search_results_export_as_edl_fcpxml_and_csv() {
         String::from_utf8_lossy(&check.stderr)
     );
     assert!(text.contains("frameDuration=\"1001/30000s\""), "{text}");
+    // OpenTimelineIO's Final Cut Pro X adapter reads the project: the same clips, each with
+    // the query as its marker.
+    if let Some(clips) = otio_clips(&fcp, 0.0) {
+        assert_clips_match(&clips, hits, 1.0 / 25.0);
+        assert!(
+            clips.iter().all(|c| c["markers"][0] == "pour the water"),
+            "{clips:?}"
+        );
+    }
     assert!(
         text.contains("garden &amp; shed.mp4") || !text.contains("garden"),
         "{text}"
