@@ -60,6 +60,24 @@ fn nearest(frame: &[u8], source: &[Vec<u8>]) -> usize {
         .expect("frames")
 }
 
+/// What ffprobe says of `path`'s video stream: (frames counted by decoding, duration in s).
+fn ffprobe(path: &Path) -> (u64, f64) {
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames:format=duration"])
+        .args(["-of", "default=noprint_wrappers=1:nokey=1"])
+        .arg(path)
+        .output()
+        .expect("ffprobe (scripts/deps.sh installs ffmpeg)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The stream's line, then the container's.
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = text.lines().map(str::trim);
+    let count = lines.next().and_then(|l| l.parse().ok());
+    let seconds = lines.next().and_then(|l| l.parse().ok());
+    (count.expect("frames"), seconds.expect("duration"))
+}
+
 /// Nothing but `keep` in `dir`: no temporary file left behind.
 fn only(dir: &Path, keep: &[&str]) {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -119,6 +137,10 @@ fn cuts_copy_from_a_keyframe_or_reencode_exactly() {
     assert_eq!(r.frames, 25);
     assert_eq!(nearest(&got[0], &src_frames), 125);
     assert_eq!(nearest(&got[24], &src_frames), 149);
+    // ffprobe agrees with the report: its frames, and a duration of one second.
+    let (probed, seconds) = ffprobe(&out);
+    assert_eq!(probed, r.frames, "{r:?}");
+    assert!((seconds - 1.0).abs() < 0.05, "{seconds} s: {r:?}");
     assert!(mean_abs_diff(&got[0], &src_frames[125]) < 4.0);
     assert!(probe(&out).expect("probe").has_audio);
 
@@ -130,6 +152,12 @@ fn cuts_copy_from_a_keyframe_or_reencode_exactly() {
     let got = frames(&out);
     assert_copy(&got, &src_frames, &r, 6.0);
     assert_eq!(nearest(&got[0], &src_frames), 100);
+    let (probed, seconds) = ffprobe(&out);
+    assert_eq!(probed, r.frames, "{r:?}");
+    assert!(
+        (seconds - (r.end_s - r.start_s)).abs() < 0.1,
+        "{seconds} s: {r:?}"
+    );
 
     only(
         tmp.path(),
