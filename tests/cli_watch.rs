@@ -30,18 +30,23 @@ fn rescan(lib: &Path, model: &Path, dir: &Path) -> serde_json::Value {
     json(&o)
 }
 
+/// The file name of a path in a report.
+fn file_name(path: &serde_json::Value) -> String {
+    let p = path
+        .as_str()
+        .unwrap_or_else(|| panic!("not a path: {path}"));
+    Path::new(p)
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn names(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not a list: {v}"))
         .iter()
-        .map(|p| {
-            let p = p.as_str().expect("a path");
-            Path::new(p)
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(file_name)
         .collect()
 }
 
@@ -53,14 +58,7 @@ fn found(lib: &Path, model: &Path, query: &str) -> Vec<String> {
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| {
-            let p = r["path"].as_str().expect("path");
-            Path::new(p)
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|r| file_name(&r["path"]))
         .collect()
 }
 

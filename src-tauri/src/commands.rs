@@ -103,14 +103,19 @@ pub async fn moment_link(
     blocking(&core, move |c| c.moment_link(id, at_s)).await
 }
 
+/// Paths as the window shows them.
+fn texts(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
+}
+
 /// The library's watched folders.
 #[tauri::command]
 pub async fn watched_folders(core: State<'_, Arc<AppCore>>) -> Result<Vec<String>, CommandError> {
     let list = blocking(&core, |c| c.watched_folders()).await?;
-    Ok(list
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect())
+    Ok(texts(&list))
 }
 
 /// "Watch a folder…": a native folder picker; the folder picked is watched (and rescanned
@@ -132,11 +137,7 @@ pub async fn add_watched_folder_dialog(
     };
     let list = blocking(&core, move |c| c.change_watched_folder(&folder, true)).await?;
     core.watch_now();
-    Ok(Some(
-        list.iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
-    ))
+    Ok(Some(texts(&list)))
 }
 
 /// Stops watching `folder` (its videos stay in the library). The new list.
@@ -149,10 +150,7 @@ pub async fn remove_watched_folder(
         c.change_watched_folder(std::path::Path::new(&folder), false)
     })
     .await?;
-    Ok(list
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect())
+    Ok(texts(&list))
 }
 
 /// A job's events go to the window as the Tauri event `name`; its end also sends the app's

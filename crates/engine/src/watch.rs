@@ -115,49 +115,77 @@ fn under(path: &str, folder: &Path) -> bool {
     Path::new(path).starts_with(folder)
 }
 
+/// What a rescan would do, found without changing anything: a walk and a `stat` per file.
+struct Survey {
+    /// The catalogue before the rescan.
+    before: Vec<vclip_index::Video>,
+    /// Files the catalogue has as they are.
+    unchanged: usize,
+    /// Files to import: new, changed, moved, or left unfinished.
+    candidates: Vec<PathBuf>,
+    /// Rows whose file changed in place: replaced by the new content's row after the import.
+    changed: Vec<(i64, PathBuf)>,
+    /// Rows marked missing whose file is back as it was.
+    restore: Vec<(i64, PathBuf)>,
+    /// Rows under the folders whose file is gone.
+    gone: Vec<(i64, PathBuf)>,
+    /// Files still being written.
+    deferred: Vec<PathBuf>,
+    failed: Vec<ImportFailure>,
+}
+
+impl Survey {
+    /// Whether a rescan would import, relink, restore or mark something missing.
+    fn needed(&self) -> bool {
+        !(self.candidates.is_empty() && self.restore.is_empty() && self.gone.is_empty())
+    }
+}
+
 impl Engine {
-    /// Brings the catalogue in line with `folders` (see the module docs).
-    pub fn rescan(
-        &self,
-        folders: &[PathBuf],
-        opts: &WatchOptions,
-        sink: &dyn ProgressSink,
-        cancel: &CancelToken,
-    ) -> Result<RescanReport> {
+    /// Compares `folders` with the catalogue (see the module docs), changing nothing.
+    fn survey(&self, folders: &[PathBuf], settle: Duration) -> Result<Survey> {
         let folders: Vec<PathBuf> = folders
             .iter()
             .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
             .collect();
-        let mut report = RescanReport::default();
         let (files, errors) = discover(&folders);
-        // A folder that cannot be read (unplugged, permissions) is reported; its videos are
-        // marked missing below, as each file is checked.
-        for e in errors {
-            report.failed.push(ImportFailure {
-                path: e.path.clone(),
-                reason: e.source.to_string(),
-            });
-        }
-        let before = self.with_catalogue(|c| c.list_videos())?;
+        let mut s = Survey {
+            before: self.with_catalogue(|c| c.list_videos())?,
+            unchanged: 0,
+            candidates: Vec::new(),
+            changed: Vec::new(),
+            restore: Vec::new(),
+            gone: Vec::new(),
+            deferred: Vec::new(),
+            // A folder that cannot be read (unplugged, permissions) is reported; its videos
+            // are gone below.
+            failed: errors
+                .into_iter()
+                .map(|e| ImportFailure {
+                    path: e.path,
+                    reason: e.source.to_string(),
+                })
+                .collect(),
+        };
         let by_path: HashMap<&str, &vclip_index::Video> =
-            before.iter().map(|v| (v.path.as_str(), v)).collect();
+            s.before.iter().map(|v| (v.path.as_str(), v)).collect();
         let now = SystemTime::now();
         let mut found: HashSet<&str> = HashSet::new();
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        // Rows whose file changed in place: replaced by the new content's row after the import.
-        let mut changed: Vec<(i64, PathBuf)> = Vec::new();
         for path in &files {
+            let fail = |reason: String| ImportFailure {
+                path: path.clone(),
+                reason,
+            };
             let Some(text) = path.to_str() else {
-                candidates.push(path.clone());
+                s.failed.push(fail(
+                    "the path is not valid UTF-8, which the catalogue cannot store".into(),
+                ));
                 continue;
             };
             let meta = match std::fs::metadata(path) {
                 Ok(m) => m,
                 Err(e) => {
-                    report.failed.push(ImportFailure {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    });
+                    s.failed.push(fail(e.to_string()));
                     continue;
                 }
             };
@@ -166,14 +194,13 @@ impl Engine {
                 found.insert(text);
                 if v.size == meta.len() && v.mtime == mtime_of(&meta) {
                     if v.missing_since.is_some() {
-                        self.with_catalogue(|c| c.set_missing(v.id, None))?;
-                        report.restored.push(path.clone());
+                        s.restore.push((v.id, path.clone()));
                     }
                     match v.status {
                         // Unfinished: the import resumes it.
-                        Status::Queued | Status::Importing => candidates.push(path.clone()),
+                        Status::Queued | Status::Importing => s.candidates.push(path.clone()),
                         // A failed file is retried by the user (`Retry`), not every round.
-                        Status::Ready | Status::Failed => report.unchanged += 1,
+                        Status::Ready | Status::Failed => s.unchanged += 1,
                     }
                     continue;
                 }
@@ -182,40 +209,66 @@ impl Engine {
                 .modified()
                 .ok()
                 .and_then(|m| now.duration_since(m).ok())
-                .is_none_or(|age| age < opts.settle);
+                .is_none_or(|age| age < settle);
             if settling {
-                report.deferred.push(path.clone());
+                s.deferred.push(path.clone());
                 continue;
             }
             if let Some(v) = known {
-                changed.push((v.id, path.clone()));
+                s.changed.push((v.id, path.clone()));
             }
-            candidates.push(path.clone());
+            s.candidates.push(path.clone());
         }
-        // Catalogued files under the folders that are gone.
-        for v in &before {
-            if v.missing_since.is_some()
-                || found.contains(v.path.as_str())
-                || !folders.iter().any(|f| under(&v.path, f))
-                || Path::new(&v.path).exists()
-            {
-                continue;
-            }
-            self.with_catalogue(|c| c.set_missing(v.id, Some(unix_now())))?;
-            report.missing.push(PathBuf::from(&v.path));
+        s.gone = s
+            .before
+            .iter()
+            .filter(|v| {
+                v.missing_since.is_none()
+                    && !found.contains(v.path.as_str())
+                    && folders.iter().any(|f| under(&v.path, f))
+                    && !Path::new(&v.path).exists()
+            })
+            .map(|v| (v.id, PathBuf::from(&v.path)))
+            .collect();
+        Ok(s)
+    }
+
+    /// Brings the catalogue in line with `folders` (see the module docs).
+    pub fn rescan(
+        &self,
+        folders: &[PathBuf],
+        opts: &WatchOptions,
+        sink: &dyn ProgressSink,
+        cancel: &CancelToken,
+    ) -> Result<RescanReport> {
+        let s = self.survey(folders, opts.settle)?;
+        let mut report = RescanReport {
+            unchanged: s.unchanged,
+            deferred: s.deferred.clone(),
+            failed: s.failed.clone(),
+            ..RescanReport::default()
+        };
+        for (id, path) in &s.restore {
+            self.with_catalogue(|c| c.set_missing(*id, None))?;
+            report.restored.push(path.clone());
         }
+        for (id, path) in &s.gone {
+            self.with_catalogue(|c| c.set_missing(*id, Some(unix_now())))?;
+            report.missing.push(path.clone());
+        }
+        let candidates = &s.candidates;
         if candidates.is_empty() || cancel.is_cancelled() {
             report.cancelled = cancel.is_cancelled();
             return Ok(report);
         }
-        let imported = self.import(&candidates, opts.import, sink, cancel)?;
+        let imported = self.import(candidates, opts.import, sink, cancel)?;
         report.decoded_s = imported.video_s;
         report.cancelled = imported.cancelled;
         report.failed.extend(imported.failed);
         let after = self.with_catalogue(|c| c.list_videos())?;
-        let was: HashMap<i64, &vclip_index::Video> = before.iter().map(|v| (v.id, v)).collect();
+        let was: HashMap<i64, &vclip_index::Video> = s.before.iter().map(|v| (v.id, v)).collect();
         let decoded: HashSet<&PathBuf> = imported.imported.iter().collect();
-        for (old_id, path) in &changed {
+        for (old_id, path) in &s.changed {
             let replaced = after
                 .iter()
                 .any(|v| v.id != *old_id && Path::new(&v.path) == path.as_path());
@@ -252,53 +305,8 @@ impl Engine {
     /// file is still being written (a rescan after `settle` will take it). The window asks this
     /// before it queues a rescan, so an unchanged library is not rescanned for nothing.
     pub fn rescan_needed(&self, folders: &[PathBuf], settle: Duration) -> Result<(bool, bool)> {
-        let folders: Vec<PathBuf> = folders
-            .iter()
-            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
-            .collect();
-        let (files, _) = discover(&folders);
-        let videos = self.with_catalogue(|c| c.list_videos())?;
-        let by_path: HashMap<&str, &vclip_index::Video> =
-            videos.iter().map(|v| (v.path.as_str(), v)).collect();
-        let now = SystemTime::now();
-        let mut settling = false;
-        let mut seen: HashSet<&str> = HashSet::new();
-        for path in &files {
-            let Some(text) = path.to_str() else { continue };
-            let Ok(meta) = std::fs::metadata(path) else {
-                continue;
-            };
-            if let Some(v) = by_path.get(text) {
-                seen.insert(text);
-                let same = v.size == meta.len() && v.mtime == mtime_of(&meta);
-                if same && v.missing_since.is_some() {
-                    return Ok((true, settling));
-                }
-                if same {
-                    if matches!(v.status, Status::Queued | Status::Importing) {
-                        return Ok((true, settling));
-                    }
-                    continue;
-                }
-            }
-            let fresh = meta
-                .modified()
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .is_none_or(|age| age < settle);
-            if fresh {
-                settling = true;
-            } else {
-                return Ok((true, settling));
-            }
-        }
-        let gone = videos.iter().any(|v| {
-            v.missing_since.is_none()
-                && !seen.contains(v.path.as_str())
-                && folders.iter().any(|f| under(&v.path, f))
-                && !Path::new(&v.path).exists()
-        });
-        Ok((gone, settling))
+        let s = self.survey(folders, settle)?;
+        Ok((s.needed(), !s.deferred.is_empty()))
     }
 
     /// Rescans `folders` now and after every change under them until `cancel` (see the module

@@ -192,26 +192,40 @@ fn audio_stream(ictx: &format::context::Input) -> Option<usize> {
     ictx.streams().best(media::Type::Audio).map(|s| s.index())
 }
 
-/// Opens the output at `tmp` with a copy of the input's audio stream `audio` (when given);
-/// returns the output, and the audio stream's (input index, output index).
+/// Adds to `octx` a stream that takes `ist`'s packets as they are; its output index. `op` names
+/// the step in errors.
+fn add_copy_stream(
+    octx: &mut format::context::Output,
+    ist: &format::stream::Stream<'_>,
+    tmp: &Path,
+    op: &'static str,
+) -> Result<usize, MediaError> {
+    let mut ost = octx
+        .add_stream(encoder::find(codec::Id::None))
+        .map_err(ff(tmp, op))?;
+    ost.set_parameters(ist.parameters());
+    // SAFETY: a plain field of the stream's codec parameters, which we own now: the tag of the
+    // input container may not fit the output one.
+    unsafe {
+        (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+    }
+    Ok(ost.index())
+}
+
+/// A copied audio stream: its input index, input time base and output index.
+type AudioCopy = (usize, Rational, usize);
+
+/// Opens the output at `tmp` with a copy of the input's audio stream `audio` (when given).
 fn output_with_audio(
     tmp: &Path,
     ictx: &format::context::Input,
     audio: Option<usize>,
-) -> Result<(format::context::Output, Option<(usize, usize)>), MediaError> {
+) -> Result<(format::context::Output, Option<AudioCopy>), MediaError> {
     let mut octx = format::output(&tmp).map_err(ff(tmp, "creating the output"))?;
     let mapped = match audio.and_then(|a| ictx.stream(a)) {
         Some(ist) => {
-            let mut ost = octx
-                .add_stream(encoder::find(codec::Id::None))
-                .map_err(ff(tmp, "adding the audio stream"))?;
-            ost.set_parameters(ist.parameters());
-            // SAFETY: a plain field of the stream's codec parameters, which we own now: the
-            // tag of the input container may not fit the output one.
-            unsafe {
-                (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-            }
-            Some((ist.index(), ost.index()))
+            let out = add_copy_stream(&mut octx, &ist, tmp, "adding the audio stream")?;
+            Some((ist.index(), ist.time_base(), out))
         }
         None => None,
     };
@@ -239,30 +253,8 @@ fn write_copy(
         .stream(stream)
         .ok_or_else(|| MediaError::new(input, MediaErrorKind::NoVideo))?;
     let vtb = ist.time_base();
-    let mut octx = format::output(&tmp).map_err(ff(tmp, "creating the output"))?;
-    let mut ost = octx
-        .add_stream(encoder::find(codec::Id::None))
-        .map_err(ff(tmp, "adding the video stream"))?;
-    ost.set_parameters(ist.parameters());
-    // SAFETY: as in `output_with_audio`.
-    unsafe {
-        (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-    }
-    let vout = ost.index();
-    let amap = match audio.and_then(|a| ictx.stream(a)) {
-        Some(ist) => {
-            let mut ost = octx
-                .add_stream(encoder::find(codec::Id::None))
-                .map_err(ff(tmp, "adding the audio stream"))?;
-            ost.set_parameters(ist.parameters());
-            // SAFETY: as above.
-            unsafe {
-                (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-            }
-            Some((ist.index(), ist.time_base(), ost.index()))
-        }
-        None => None,
-    };
+    let (mut octx, amap) = output_with_audio(tmp, &ictx, audio)?;
+    let vout = add_copy_stream(&mut octx, &ist, tmp, "adding the video stream")?;
     octx.write_header().map_err(ff(tmp, "writing the header"))?;
     seek_to(&mut ictx, keyframe_s);
     let mut started = false;
@@ -487,7 +479,7 @@ fn write_reencode(
                 .send_packet(&packet)
                 .map_err(ff(input, "decoding"))?;
             receive(&mut decoder, &mut enc, &mut octx, &mut kept)?;
-        } else if let Some((_, aout)) = amap.filter(|(a, _)| *a == s.index()) {
+        } else if let Some((_, _, aout)) = amap.filter(|(a, ..)| *a == s.index()) {
             let atb = s.time_base();
             let Some(pts) = packet.pts() else { continue };
             let t = seconds(pts, atb);
