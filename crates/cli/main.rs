@@ -72,8 +72,14 @@ enum Command {
         lib: LibraryArgs,
     },
     /// Search the library in plain language: ranked moments (file, start–end, signals).
+    ///
+    /// By example instead of words: `--image FILE` (a photo, a screenshot, a grabbed frame) or
+    /// `--like VIDEO --at SECONDS` (more moments like this one).
     Search {
-        query: String,
+        #[arg(required_unless_present_any = ["image", "like"], conflicts_with_all = ["image", "like"])]
+        query: Option<String>,
+        #[command(flatten)]
+        example: commands::library::ExampleArgs,
         /// Moments to return at most.
         #[arg(long, short = 'k', default_value_t = 10)]
         limit: usize,

@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vclip_engine::chapters::{self, ChapterFormat, ChapterStep};
+use vclip_engine::example::Example;
 use vclip_engine::open::Environment;
-use vclip_engine::search::{SearchOptions, Signal};
+use vclip_engine::search::{SearchOptions, SearchResult, Signal};
 use vclip_engine::{
     CancelToken, Engine, EngineError, ImportOptions, ImportReport, ProgressEvent, VideoSummary,
 };
@@ -346,6 +347,67 @@ pub struct Moment {
     pub signals: Vec<Signal>,
     /// The subtitle text at the moment split at the matched words; empty when there is none.
     pub snippet: Vec<SnippetPart>,
+}
+
+/// The engine's results as the window shows them.
+fn moments(results: Vec<SearchResult>) -> Vec<Moment> {
+    results
+        .into_iter()
+        .map(|r| Moment {
+            snippet: r
+                .snippet
+                .as_deref()
+                .map(|s| snippet_parts(s, &r.highlights))
+                .unwrap_or_default(),
+            video_id: r.video_id,
+            path: r.path,
+            start_s: r.start_s,
+            end_s: r.end_s,
+            score: r.score,
+            signals: r.signals,
+        })
+        .collect()
+}
+
+/// The largest pasted picture `search_image_data` takes.
+pub const MAX_PASTED_IMAGE_BYTES: usize = 64 << 20;
+
+/// A pasted picture's bytes in a new file of the system's temporary folder, removed on drop.
+struct PastedFile(PathBuf);
+
+impl PastedFile {
+    fn write(data: &[u8]) -> std::io::Result<Self> {
+        use std::io::Write;
+        let dir = std::env::temp_dir();
+        let mut last = None;
+        for _ in 0..8 {
+            let path = dir.join(format!(
+                "vclip-pasted-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let file = PastedFile(path);
+                    f.write_all(data)?;
+                    return Ok(file);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+    }
+}
+
+impl Drop for PastedFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Splits `snippet` at the byte ranges `highlights`. Ranges out of bounds, empty, overlapping
@@ -1024,23 +1086,79 @@ impl AppCore {
                 .clamp(1, MAX_SEARCH_LIMIT),
             ..SearchOptions::default()
         };
-        let results = engine.search(query, &opts)?;
-        Ok(results
-            .into_iter()
-            .map(|r| Moment {
-                snippet: r
-                    .snippet
-                    .as_deref()
-                    .map(|s| snippet_parts(s, &r.highlights))
-                    .unwrap_or_default(),
-                video_id: r.video_id,
-                path: r.path,
-                start_s: r.start_s,
-                end_s: r.end_s,
-                score: r.score,
-                signals: r.signals,
+        Ok(moments(engine.search(query, &opts)?))
+    }
+
+    /// `search_like` ("More like this"): moments that look like `duration_s` seconds of video
+    /// `video_id` from `at_s`, that moment first.
+    pub fn search_like(
+        &self,
+        video_id: i64,
+        at_s: f64,
+        duration_s: f64,
+        limit: Option<usize>,
+    ) -> Result<Vec<Moment>, CommandError> {
+        let example = Example::Moment {
+            video: video_id.to_string(),
+            at_s,
+            duration_s,
+        };
+        self.search_example(&example, limit)
+    }
+
+    /// `search_image`: moments that look like the picture file at `path` (dropped on the
+    /// window).
+    pub fn search_image(
+        &self,
+        path: &Path,
+        limit: Option<usize>,
+    ) -> Result<Vec<Moment>, CommandError> {
+        self.search_example(&Example::Image(path.to_owned()), limit)
+    }
+
+    /// `search_image_data`: moments that look like a pasted picture (the bytes of a PNG, JPEG,
+    /// … file). The bytes go through a file of their own in the system's temporary folder,
+    /// removed when the search ends.
+    pub fn search_image_data(
+        &self,
+        data: &[u8],
+        limit: Option<usize>,
+    ) -> Result<Vec<Moment>, CommandError> {
+        if data.is_empty() || data.len() > MAX_PASTED_IMAGE_BYTES {
+            return Err(CommandError::Invalid {
+                message: format!(
+                    "a pasted picture must have between 1 byte and {} MB, not {} bytes",
+                    MAX_PASTED_IMAGE_BYTES >> 20,
+                    data.len()
+                ),
+            });
+        }
+        let file = PastedFile::write(data).map_err(|e| CommandError::File {
+            message: format!("cannot keep the pasted picture in a temporary file: {e}"),
+        })?;
+        self.search_example(&Example::Image(file.0.clone()), limit)
+            .map_err(|e| match e {
+                // The temporary file's name means nothing to the user.
+                CommandError::Invalid { .. } => CommandError::Invalid {
+                    message: "the pasted data is not a picture VClip can read".to_owned(),
+                },
+                other => other,
             })
-            .collect())
+    }
+
+    fn search_example(
+        &self,
+        example: &Example,
+        limit: Option<usize>,
+    ) -> Result<Vec<Moment>, CommandError> {
+        let engine = self.engine()?;
+        let opts = SearchOptions {
+            limit: limit
+                .unwrap_or(DEFAULT_SEARCH_LIMIT)
+                .clamp(1, MAX_SEARCH_LIMIT),
+            ..SearchOptions::default()
+        };
+        Ok(moments(engine.search_example(example, &opts)?))
     }
 
     fn video(&self, engine: &Engine, id: i64) -> Result<Video, CommandError> {

@@ -9,7 +9,7 @@
 //! Events: `app-status` ([`AppStatus`], when the library has been opened or failed to open)
 //! and `import` ([`ImportEvent`], the import thread's progress and outcome).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter as _, Manager as _, State};
@@ -277,6 +277,38 @@ pub async fn search(
     limit: Option<usize>,
 ) -> Result<Vec<Moment>, CommandError> {
     blocking(&core, move |c| c.search(&query, limit)).await
+}
+
+#[tauri::command]
+pub async fn search_like(
+    core: State<'_, Arc<AppCore>>,
+    video_id: i64,
+    at_s: f64,
+    duration_s: f64,
+    limit: Option<usize>,
+) -> Result<Vec<Moment>, CommandError> {
+    blocking(&core, move |c| {
+        c.search_like(video_id, at_s, duration_s, limit)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn search_image(
+    core: State<'_, Arc<AppCore>>,
+    path: String,
+    limit: Option<usize>,
+) -> Result<Vec<Moment>, CommandError> {
+    blocking(&core, move |c| c.search_image(Path::new(&path), limit)).await
+}
+
+#[tauri::command]
+pub async fn search_image_data(
+    core: State<'_, Arc<AppCore>>,
+    data: Vec<u8>,
+    limit: Option<usize>,
+) -> Result<Vec<Moment>, CommandError> {
+    blocking(&core, move |c| c.search_image_data(&data, limit)).await
 }
 
 #[tauri::command]

@@ -2731,3 +2731,82 @@ fn json_of(o: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
+
+#[test]
+fn more_like_this_and_pictures_dropped_or_pasted_find_their_moments() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = tmp.path().join("videos");
+    let kitchen = kitchen(&videos);
+    let forest = forest(&videos);
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![kitchen.clone(), forest.clone()]);
+    let rows = core.list_videos().expect("list");
+    let id_of = |name: &str| {
+        rows.iter()
+            .find(|r| r.path.ends_with(name))
+            .map(|r| r.id)
+            .expect("imported")
+    };
+    let (k, f) = (id_of("kitchen.mp4"), id_of("forest.mkv"));
+
+    // "More like this" on a moment: that moment first.
+    let like = core.search_like(k, 2.0, 2.0, Some(10)).expect("like");
+    assert_eq!((like[0].video_id, like[0].start_s), (k, 2.0), "{like:#?}");
+    assert_eq!(like[0].signals, vec![Signal::Example]);
+
+    // A frame of the forest, dropped as a file and pasted as bytes: the forest first.
+    let grab = tmp.path().join("grab.jpg");
+    let forest_s = forest.to_str().expect("utf-8");
+    vclip_testkit::ffmpeg(&[
+        "-ss",
+        "1.5",
+        "-i",
+        forest_s,
+        "-frames:v",
+        "1",
+        "-q:v",
+        "8",
+        grab.to_str().expect("utf-8"),
+    ]);
+    let dropped = core.search_image(&grab, Some(5)).expect("dropped");
+    assert_eq!(dropped[0].video_id, f, "{dropped:#?}");
+    assert!((dropped[0].start_s - 1.0).abs() <= 1.0, "{dropped:#?}");
+    let bytes = std::fs::read(&grab).expect("read grab");
+    let pasted = core.search_image_data(&bytes, Some(5)).expect("pasted");
+    assert_eq!(pasted, dropped);
+
+    // Bad examples are typed errors in the user's terms; no temporary file stays behind.
+    let e = core
+        .search_image_data(b"just text", None)
+        .expect_err("not a picture");
+    assert!(
+        matches!(&e, CommandError::Invalid { message } if message.contains("pasted")),
+        "{e:?}"
+    );
+    assert!(matches!(
+        core.search_image_data(&[], None),
+        Err(CommandError::Invalid { .. })
+    ));
+    let prefix = format!("vclip-pasted-{}-", std::process::id());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let e = core
+        .search_like(k, 600.0, 2.0, None)
+        .expect_err("past the end");
+    assert!(
+        matches!(&e, CommandError::NotReady { message } if message.contains("outside")),
+        "{e:?}"
+    );
+    let e = core
+        .search_image(&tmp.path().join("gone.png"), None)
+        .expect_err("missing");
+    assert!(
+        matches!(&e, CommandError::Invalid { message } if message.contains("gone.png")),
+        "{e:?}"
+    );
+    close(core);
+}

@@ -352,6 +352,24 @@ async function main() {
     });
     await until("the player to close", () => exec("return document.querySelector('#player').hidden"));
     ok(true, "Esc closes the player");
+
+    // More like this, on the first moment card: the search is by that moment now (a chip in
+    // the search box says so) and the moment itself comes first.
+    const card = await exec(`const c = document.querySelector('#result-list .moment');
+                             return [c.dataset.videoId, c.dataset.start];`);
+    await wd("POST", s(`/element/${await find("#result-list .moment .more-like")}/click`), {});
+    const like = await until("the moments like the first one", () =>
+      exec(`const h = document.querySelector('#results-heading').textContent;
+            const first = document.querySelector('#result-list .moment');
+            const chip = document.querySelector('#search-example');
+            return h.includes(' like ') && first && !chip.hidden
+              ? [h, first.dataset.videoId, first.dataset.start, first.textContent] : null;`),
+    );
+    ok(
+      like[1] === card[0] && Number(like[2]) === Math.floor(Number(card[1])) && like[3].includes("example"),
+      `More like this puts the moment first (${like[0]}; ${like[1]}@${like[2]} for ${card[0]}@${card[1]})`,
+    );
+    await shot("more-like-this");
     await exec(`const box = document.querySelector('#search');
                 box.value = '';
                 box.dispatchEvent(new Event('input', { bubbles: true }));`);

@@ -97,6 +97,26 @@ export function search(query: string, limit?: number): Promise<Moment[]> {
   return commands.search(query, limit ?? null);
 }
 
+/** "More like this": moments that look like `durationS` seconds of video `id` from `atS`. */
+export function searchLike(
+  id: number,
+  atS: number,
+  durationS: number,
+  limit?: number,
+): Promise<Moment[]> {
+  return commands.searchLike(id, atS, durationS, limit ?? null);
+}
+
+/** Moments that look like the picture file at `path` (dropped on the window). */
+export function searchImage(path: string, limit?: number): Promise<Moment[]> {
+  return commands.searchImage(path, limit ?? null);
+}
+
+/** Moments that look like a pasted picture (the bytes of its file). */
+export function searchImageData(data: Uint8Array, limit?: number): Promise<Moment[]> {
+  return commands.searchImageData(Array.from(data), limit ?? null);
+}
+
 export function removeVideo(id: number): Promise<RemovedVideo> {
   return commands.removeVideo(id);
 }

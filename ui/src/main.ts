@@ -19,6 +19,9 @@ import {
   reopenLibrary,
   retryFailed,
   search,
+  searchImage,
+  searchImageData,
+  searchLike,
   takePendingLink,
   thumbnailUrl,
   videoDetails,
@@ -32,7 +35,14 @@ import {
   type TimelineFormat,
   type VideoRow,
 } from "./api";
-import { initPlayer, momentsOfVideo, openPlayer, playerOpen, setMediaBase } from "./player";
+import {
+  LIKE_SECONDS,
+  initPlayer,
+  momentsOfVideo,
+  openPlayer,
+  playerOpen,
+  setMediaBase,
+} from "./player";
 import { finetuneOpen, initFinetune } from "./finetune";
 import { initSettings, openSettings, settingsOpen, updateSettingsStatus } from "./settings";
 import {
@@ -47,6 +57,8 @@ import {
   subtitleSummary,
 } from "./format";
 
+/** The search box's hint while it searches by words. */
+const searchPlaceholder = byId<HTMLInputElement>("search").placeholder;
 /** Milliseconds after the last keystroke before a search is sent. */
 const SEARCH_DEBOUNCE_MS = 160;
 const SEARCH_LIMIT = 30;
@@ -88,6 +100,9 @@ const ui = {
   libraryPath: byId<HTMLElement>("library-path"),
   search: byId<HTMLInputElement>("search"),
   searchSpinner: byId<HTMLElement>("search-spinner"),
+  searchExample: byId<HTMLElement>("search-example"),
+  searchExampleLabel: byId<HTMLElement>("search-example-label"),
+  searchExampleClear: byId<HTMLButtonElement>("search-example-clear"),
   banner: byId<HTMLElement>("banner"),
   bannerText: byId<HTMLElement>("banner-text"),
   bannerAction: byId<HTMLButtonElement>("banner-action"),
@@ -128,6 +143,13 @@ let status: AppStatus | null = null;
 let videos: VideoRow[] = [];
 
 let query = "";
+/** A search by example (a picture, a moment) in place of the typed query. */
+interface ExampleSearch {
+  /** What the results are like, as the heading says it: “grab.png”, “cake.mp4 at 0:07”. */
+  label: string;
+  run: () => Promise<Moment[]>;
+}
+let example: ExampleSearch | null = null;
 let results: Moment[] = [];
 let selected = -1;
 let searchSeq = 0;
@@ -495,7 +517,7 @@ function onImportEvent(ev: ImportEvent): void {
     void refreshStatus();
   }
   refreshNow();
-  if (query.trim() !== "") scheduleSearch(0);
+  if (searching()) scheduleSearch(0);
   renderImportPanel();
   renderReportPanel();
 }
@@ -766,7 +788,7 @@ function renderCard(v: VideoRow): HTMLLIElement {
 }
 
 function renderLibrary(): void {
-  const searchingNow = query.trim() !== "";
+  const searchingNow = searching();
   const hasVideos = videos.length > 0;
   ui.library.hidden = searchingNow || !hasVideos;
   ui.empty.hidden = searchingNow || hasVideos || status?.library_state.state === "unavailable";
@@ -813,7 +835,7 @@ function renderToolbar(shown: number): void {
 /** "Export results…": the moments shown, as an editor timeline, through the app's dialog. */
 async function exportShownResults(): Promise<void> {
   if (results.length === 0) return;
-  const q = query.trim();
+  const q = searchKey();
   const format = ui.exportFormat.value as TimelineFormat;
   const spans = results.map(({ video_id, start_s, end_s }) => ({ video_id, start_s, end_s }));
   ui.exportResults.disabled = true;
@@ -894,10 +916,70 @@ async function doRemove(v: VideoRow): Promise<void> {
     showNotice(`Cannot remove it: ${errorMessage(e)}`, 8000);
   }
   refreshNow();
-  if (query.trim() !== "") scheduleSearch(0);
+  if (searching()) scheduleSearch(0);
 }
 
 // ---- search ----
+
+/** What the results answer: the typed query, or the example's label. */
+function searchKey(): string {
+  return example ? `like ${example.label}` : query.trim();
+}
+
+function searching(): boolean {
+  return searchKey() !== "";
+}
+
+/** Searches by `ex` instead of the typed words (which are cleared). */
+function searchByExample(ex: ExampleSearch): void {
+  example = ex;
+  query = "";
+  ui.search.value = "";
+  ui.searchExampleLabel.textContent = `Like ${ex.label}`;
+  ui.searchExample.hidden = false;
+  ui.search.placeholder = "Type to search by words instead";
+  results = [];
+  selected = -1;
+  scheduleSearch(0);
+}
+
+/** Back to searching by words. */
+function clearExample(): void {
+  if (!example) return;
+  example = null;
+  ui.searchExample.hidden = true;
+  ui.search.placeholder = searchPlaceholder;
+}
+
+/** "More like this" on second `atS` of video `videoId`. */
+function moreLike(videoId: number, path: string, atS: number): void {
+  const name = splitPath(path).name;
+  searchByExample({
+    label: `${name} at ${formatDuration(atS)}`,
+    run: () => searchLike(videoId, atS, LIKE_SECONDS, SEARCH_LIMIT),
+  });
+  ui.search.focus();
+}
+
+/** The picture file `path` (dropped on the window) as the example. */
+function searchPicture(path: string): void {
+  searchByExample({
+    label: splitPath(path).name,
+    run: () => searchImage(path, SEARCH_LIMIT),
+  });
+}
+
+/** A picture pasted in the search box as the example. */
+async function onSearchPaste(e: ClipboardEvent): Promise<void> {
+  const file = Array.from(e.clipboardData?.files ?? []).find((f) => f.type.startsWith("image/"));
+  if (!file) return; // text: pasted as words
+  e.preventDefault();
+  const data = new Uint8Array(await file.arrayBuffer());
+  searchByExample({
+    label: file.name && file.name !== "image.png" ? file.name : "the pasted picture",
+    run: () => searchImageData(data, SEARCH_LIMIT),
+  });
+}
 
 function scheduleSearch(delay = SEARCH_DEBOUNCE_MS): void {
   window.clearTimeout(searchTimer);
@@ -905,7 +987,7 @@ function scheduleSearch(delay = SEARCH_DEBOUNCE_MS): void {
 }
 
 async function runSearch(): Promise<void> {
-  const q = query.trim();
+  const q = searchKey();
   const seq = ++searchSeq;
   if (q === "") {
     results = [];
@@ -917,7 +999,7 @@ async function runSearch(): Promise<void> {
   }
   ui.searchSpinner.hidden = false;
   try {
-    const found = await search(q, SEARCH_LIMIT);
+    const found = example ? await example.run() : await search(q, SEARCH_LIMIT);
     if (seq !== searchSeq) return; // a newer query was typed meanwhile
     const keep = results[selected];
     results = found;
@@ -975,13 +1057,17 @@ function renderMoment(m: Moment, i: number): HTMLLIElement {
   const meta = el("div", "video-meta");
   for (const s of m.signals) meta.append(chip(s, `signal-${s}`));
   meta.append(el("span", "file-dir", dir));
+  const like = button("More like this", () => moreLike(m.video_id, m.path, m.start_s), "quiet");
+  like.classList.add("more-like");
+  like.title = "Find the moments that look like this one";
+  meta.append(like);
   body.append(meta);
   item.append(body);
   return item;
 }
 
 function renderResults(): void {
-  const searchingNow = query.trim() !== "";
+  const searchingNow = searching();
   ui.results.hidden = !searchingNow;
   renderLibrary();
   if (!searchingNow) {
@@ -995,10 +1081,14 @@ function renderResults(): void {
   }
   ui.resultsHeading.textContent =
     results.length === 0
-      ? `Nothing found for “${query.trim()}”`
-      : plural(results.length, "moment");
+      ? example
+        ? `Nothing looks like ${example.label}`
+        : `Nothing found for “${query.trim()}”`
+      : example
+        ? `${plural(results.length, "moment")} like ${example.label}`
+        : plural(results.length, "moment");
   ui.exportResults.disabled = results.length === 0;
-  if (query.trim() !== exportedFor) ui.exportStatus.textContent = "";
+  if (searchKey() !== exportedFor) ui.exportStatus.textContent = "";
   ui.resultList.replaceChildren(...results.map(renderMoment));
   updateSelection();
 }
@@ -1049,6 +1139,7 @@ function onSearchKey(e: KeyboardEvent): void {
     e.preventDefault();
     ui.search.value = "";
     query = "";
+    clearExample();
     scheduleSearch(0);
   }
 }
@@ -1077,7 +1168,7 @@ function applyStatus(s: AppStatus): void {
   renderReportPanel();
   if (libraryReady() && !wasReady) {
     refreshNow();
-    if (query.trim() !== "") scheduleSearch(0);
+    if (searching()) scheduleSearch(0);
     void openPendingLink();
   }
   renderLibrary();
@@ -1097,24 +1188,38 @@ async function openPendingLink(): Promise<void> {
   }
 }
 
+/** File names of pictures: a picture dropped alone is searched for, not imported. */
+const PICTURE = /\.(png|jpe?g|webp|bmp|gif|tiff?|avif|heic)$/i;
+
+function isPicture(path: string): boolean {
+  return PICTURE.test(path);
+}
+
 function setDragging(on: boolean): void {
   ui.overlay.hidden = !on;
   document.body.classList.toggle("dragging", on);
 }
 
 async function start(): Promise<void> {
-  initPlayer();
+  initPlayer(moreLike);
   initToolbar();
   // Before the settings screen: its Esc is handled first when it is opened from there.
   initFinetune(() => void refreshStatus());
   initSettings(() => void refreshStatus());
   renderLibrary();
   ui.search.addEventListener("input", () => {
+    clearExample();
     query = ui.search.value;
     if (query.trim() === "") scheduleSearch(0);
     else scheduleSearch();
   });
   ui.search.addEventListener("keydown", onSearchKey);
+  ui.search.addEventListener("paste", (e) => void onSearchPaste(e));
+  ui.searchExampleClear.addEventListener("click", () => {
+    clearExample();
+    scheduleSearch(0);
+    ui.search.focus();
+  });
   ui.addButtons.forEach((b, i) => b.addEventListener("click", () => void addVideos(i % 2 === 1)));
   document.addEventListener("keydown", (e) => {
     const active = document.activeElement;
@@ -1159,7 +1264,8 @@ async function start(): Promise<void> {
       setDragging(false);
     } else {
       setDragging(false);
-      if (p.paths.length > 0) void startImport(p.paths);
+      if (p.paths.length === 1 && isPicture(p.paths[0])) searchPicture(p.paths[0]);
+      else if (p.paths.length > 0) void startImport(p.paths);
     }
   });
   ui.search.focus();

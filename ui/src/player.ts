@@ -40,6 +40,7 @@ const p = {
   reveal: byId<HTMLButtonElement>("player-reveal"),
   saveClip: byId<HTMLButtonElement>("player-save-clip"),
   copyLink: byId<HTMLButtonElement>("player-copy-link"),
+  moreLike: byId<HTMLButtonElement>("player-more-like"),
   status: byId<HTMLElement>("player-status"),
   error: byId<HTMLElement>("player-error"),
   stepMarks: byId<HTMLElement>("player-steps"),
@@ -531,7 +532,21 @@ async function handOver(open: (id: number) => Promise<void>, what: string): Prom
   }
 }
 
-export function initPlayer(): void {
+/** Seconds of video a "More like this" example covers. */
+export const LIKE_SECONDS = 4;
+
+/**
+ * `initPlayer(moreLike)`: the player's "More like this" hands the second on screen (the video,
+ * the second, how long) to `moreLike`, which closes the player and shows the search.
+ */
+export function initPlayer(moreLike: (videoId: number, path: string, atS: number) => void): void {
+  p.moreLike.addEventListener("click", () => {
+    const at = playing;
+    if (!at) return;
+    const t = Math.floor(p.video.currentTime);
+    closePlayer();
+    moreLike(at.videoId, at.path, t);
+  });
   p.close.addEventListener("click", closePlayer);
   p.prev.addEventListener("click", () => stepMoment(-1));
   p.next.addEventListener("click", () => stepMoment(1));

@@ -368,6 +368,54 @@ pub struct SearchFilters {
     pub per_video: usize,
 }
 
+/// `--image FILE` or `--like VIDEO --at S [--duration S]`: search by example.
+#[derive(clap::Args, Debug, Default)]
+pub struct ExampleArgs {
+    /// Find the moments that look like this picture (photo, screenshot, grabbed frame).
+    #[arg(long, value_name = "FILE", conflicts_with = "like")]
+    pub image: Option<PathBuf>,
+    /// Find moments like a moment of this library video (id, content hash or path).
+    #[arg(long, value_name = "VIDEO", requires = "at")]
+    pub like: Option<String>,
+    /// The second of the `--like` video the example starts at.
+    #[arg(long, value_name = "SECONDS", requires = "like")]
+    pub at: Option<f64>,
+    /// How long the `--like` example is, seconds (at most 32).
+    #[arg(long, value_name = "SECONDS", default_value_t = 4.0, requires = "like")]
+    pub duration: f64,
+}
+
+impl ExampleArgs {
+    /// The example asked for, if any.
+    fn example(&self) -> anyhow::Result<Option<vclip_engine::example::Example>> {
+        use vclip_engine::example::Example;
+        if let Some(video) = &self.like {
+            let at_s = self.at.unwrap_or(0.0);
+            return Ok(Some(Example::Moment {
+                video: video.clone(),
+                at_s,
+                duration_s: self.duration,
+            }));
+        }
+        match &self.image {
+            #[cfg(feature = "media")]
+            Some(path) => Ok(Some(Example::Image(path.clone()))),
+            #[cfg(not(feature = "media"))]
+            Some(_) => anyhow::bail!("--image needs the media feature (ffmpeg) in this build"),
+            None => Ok(None),
+        }
+    }
+
+    /// How the example reads in messages and export notes.
+    fn describe(&self) -> String {
+        match (&self.like, &self.image) {
+            (Some(v), _) => format!("like {v} at {} s", self.at.unwrap_or(0.0)),
+            (None, Some(p)) => format!("like {}", p.display()),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 /// `vclip link`: prints the link to second `at` of `video`.
 pub fn link(args: &LibraryArgs, video: &str, at: f64) -> anyhow::Result<ExitCode> {
     let engine = args.open(false)?;
@@ -489,7 +537,8 @@ fn export_results(
 
 pub fn search(
     args: &LibraryArgs,
-    query: &str,
+    query: Option<&str>,
+    example: &ExampleArgs,
     limit: usize,
     filters: &SearchFilters,
     json: bool,
@@ -510,7 +559,14 @@ pub fn search(
         modified_after: filters.after.as_deref().map(unix_day).transpose()?,
         modified_before: filters.before.as_deref().map(unix_day).transpose()?,
     };
-    let results = engine.search(query, &opts)?;
+    let (results, query) = match example.example()? {
+        Some(ex) => (engine.search_example(&ex, &opts)?, example.describe()),
+        None => {
+            let query = query.unwrap_or_default();
+            (engine.search(query, &opts)?, query.to_owned())
+        }
+    };
+    let query = query.as_str();
     export_results(query, &results, export)?;
     if json {
         print_json(&results)?;
@@ -528,6 +584,7 @@ pub fn search(
                 Signal::Subtitle => "subtitle",
                 Signal::Semantic => "semantic",
                 Signal::Name => "name",
+                Signal::Example => "example",
             })
             .collect();
         println!(

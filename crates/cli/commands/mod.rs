@@ -84,12 +84,21 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::List { json, lib } => library::list(&lib, json),
         Command::Search {
             query,
+            example,
             limit,
             filters,
             json,
             export,
             lib,
-        } => library::search(&lib, &query, limit, &filters, json, &export),
+        } => library::search(
+            &lib,
+            query.as_deref(),
+            &example,
+            limit,
+            &filters,
+            json,
+            &export,
+        ),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
         Command::Link { video, at, lib } => library::link(&lib, &video, at),
         Command::Open {

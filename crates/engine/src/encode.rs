@@ -440,6 +440,38 @@ fn window_embeddings(
         .collect())
 }
 
+/// One per-second feature of a still picture (an image file): for VideoCLIP, S3D-G over a clip
+/// of 30 copies of the picture (a second in which nothing moves); for CLIP, the picture's
+/// embedding. The picture is read as a frame of the family's size ([`vclip_media::still_rgb`]).
+pub fn still_feature(model: &Model, path: &Path) -> crate::store::Result<Vec<f32>> {
+    let size = match model {
+        Model::VideoClip(_) => vclip_media::CLIP_SIZE,
+        Model::Clip(m) => m.image_size() as u32,
+    };
+    let rgb = vclip_media::still_rgb(path, size)
+        .map_err(|e| crate::EngineError::Invalid(format!("not a picture VClip can read: {e}")))?;
+    let s = size as usize;
+    let encoded = match model {
+        Model::VideoClip(m) => {
+            let frames = vclip_media::CLIP_FRAMES;
+            let data: Vec<u8> = rgb.repeat(frames);
+            vclip_model::s3d::clips_from_thwc(data, 1, frames, s, s, m.s3d.device())
+                .and_then(|t| Ok(m.encode_clips(&t)?.to_vec2::<f32>()?))
+        }
+        Model::Clip(m) => Tensor::from_vec(rgb, (1, s, s, 3), &Device::Cpu)
+            .map_err(Into::into)
+            .and_then(|t| Ok(m.embed_rgb(&t)?.to_device(&Device::Cpu)?.to_vec2::<f32>()?)),
+    };
+    encoded
+        .map_err(|source| crate::EngineError::Model {
+            context: format!("encoding the picture {}", path.display()),
+            source,
+        })?
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::EngineError::Invalid(format!("{}: no feature", path.display())))
+}
+
 /// Stacks clips (T, H, W, C) uint8 into the `(B, 3, T, H, W)` uint8 tensor S3D takes.
 fn clips_tensor(clips: &[Clip], device: &Device) -> vclip_model::Result<Tensor> {
     let c0 = &clips[0];

@@ -12,6 +12,7 @@ pub mod download;
 #[cfg(feature = "media")]
 pub mod encode;
 pub mod estimate;
+pub mod example;
 #[cfg(feature = "media")]
 pub mod export;
 pub mod finetune;

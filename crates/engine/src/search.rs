@@ -48,6 +48,8 @@ pub enum Signal {
     Semantic,
     /// The file name, a folder name or the container title (BM25).
     Name,
+    /// Looks like the example of a search by example ([`crate::example`]).
+    Example,
 }
 
 /// Filters and sizes of a search.
@@ -82,7 +84,7 @@ impl Default for SearchOptions {
 }
 
 impl SearchOptions {
-    fn admits(&self, v: &Video) -> bool {
+    pub(crate) fn admits(&self, v: &Video) -> bool {
         let folder_ok = self.folder.as_deref().is_none_or(|f| {
             let f = f.trim_end_matches(std::path::MAIN_SEPARATOR);
             v.folder == f
@@ -354,7 +356,7 @@ impl Engine {
     }
 
     /// The first subtitle cue overlapping `[start, end)`, as an unhighlighted snippet.
-    fn cue_at(&self, video_id: i64, start: f64, end: f64) -> Result<Option<Snippet>> {
+    pub(crate) fn cue_at(&self, video_id: i64, start: f64, end: f64) -> Result<Option<Snippet>> {
         let cues = self.library().catalogue().cues_of(video_id)?;
         Ok(cues
             .into_iter()
@@ -375,7 +377,7 @@ fn subtitle_weight(coverage: f32) -> f64 {
 
 /// Orders moments by their video's best moment, keeps at most `per_video` per video and
 /// `limit` in all. `moments` must be sorted best first.
-fn group_per_video<T>(
+pub(crate) fn group_per_video<T>(
     moments: Vec<(Fused<i64>, T)>,
     per_video: usize,
     limit: usize,
@@ -403,10 +405,10 @@ fn group_per_video<T>(
 
 /// Videos looked up during one search.
 #[derive(Default)]
-struct VideoCache(HashMap<i64, Option<Video>>);
+pub(crate) struct VideoCache(HashMap<i64, Option<Video>>);
 
 impl VideoCache {
-    fn get(&mut self, engine: &Engine, id: i64) -> Result<Option<&Video>> {
+    pub(crate) fn get(&mut self, engine: &Engine, id: i64) -> Result<Option<&Video>> {
         if let Entry::Vacant(slot) = self.0.entry(id) {
             slot.insert(engine.library().catalogue().video(id)?);
         }

@@ -35,7 +35,7 @@ pub use sample::{
     decode_per_second, FrameSampler, SampleOptions, SampleReport, SampledFrame, Threading,
 };
 pub use subtitles::{Cue, SubtitleTrack};
-pub use thumbnail::thumbnail_jpeg;
+pub use thumbnail::{still_rgb, thumbnail_jpeg};
 
 /// File extensions VClip treats as video without probing (lower case, no dot).
 pub const VIDEO_EXTENSIONS: &[&str] = &[

@@ -8,7 +8,8 @@ use ffmpeg_next as ffmpeg;
 use crate::error::{ff, MediaError, MediaErrorKind};
 use crate::ffmpeg_util::{open_input, rotate_filter, seconds, start_time, video_graph};
 use crate::image::encode_frame;
-use crate::probe::video_info;
+use crate::probe::{video_info, VideoInfo};
+use crate::sample::frame_filter_spec;
 
 /// JPEG quality as ffmpeg's qscale (2 best … 31 worst).
 const JPEG_QSCALE: i32 = 3;
@@ -16,6 +17,68 @@ const JPEG_QSCALE: i32 = 3;
 /// A JPEG of the frame displayed at `at_s` seconds (the last frame starting at or before it),
 /// scaled so its longer side is at most `max_side` pixels (never upscaled).
 pub fn thumbnail_jpeg(path: &Path, at_s: f64, max_side: u32) -> Result<Vec<u8>, MediaError> {
+    let (mut src, info, time_base) = frame_at(path, at_s)?;
+    let (w, h) = (info.display_width.max(1), info.display_height.max(1));
+    let scale = (f64::from(max_side) / f64::from(w.max(h))).min(1.0);
+    // Even sizes keep the 4:2:0 JPEG encoder happy.
+    let even = |v: f64| ((v.round() as u32).max(2) + 1) & !1;
+    let (tw, th) = (even(f64::from(w) * scale), even(f64::from(h) * scale));
+    let spec = format!(
+        "{}scale={tw}:{th}:flags=bicubic,format=yuvj420p",
+        rotate_filter(info.rotation)
+    );
+    let fail = ff(path, "making the thumbnail");
+    let mut out = filter_one(&mut src, time_base, &spec).map_err(&fail)?;
+    encode_frame(&mut out, ffmpeg::codec::Id::MJPEG, Some(JPEG_QSCALE)).map_err(&fail)
+}
+
+/// The picture of an image file (PNG, JPEG, WebP, … or a video's first frame) as the models see
+/// a frame: rotated upright, the short side scaled to `size` (bicubic), the centre cropped to
+/// `size`×`size`, RGB24 packed — the filters of the clip decoder and the frame sampler, so an
+/// image and a video frame of the same picture give the same pixels.
+pub fn still_rgb(path: &Path, size: u32) -> Result<Vec<u8>, MediaError> {
+    let (mut src, info, time_base) = frame_at(path, 0.0)?;
+    let (w, h) = if info.rotation == 90 || info.rotation == 270 {
+        (src.height(), src.width())
+    } else {
+        (src.width(), src.height())
+    };
+    let spec = frame_filter_spec(info.rotation, w.max(1), h.max(1), size);
+    let out = filter_one(&mut src, time_base, &spec).map_err(ff(path, "scaling the picture"))?;
+    let size = size as usize;
+    let stride = out.stride(0);
+    let data = out.data(0);
+    let mut rgb = Vec::with_capacity(size * size * 3);
+    for y in 0..size {
+        rgb.extend_from_slice(&data[y * stride..y * stride + size * 3]);
+    }
+    Ok(rgb)
+}
+
+/// One frame through the filter chain `spec`.
+fn filter_one(
+    src: &mut VideoFrame,
+    time_base: ffmpeg::Rational,
+    spec: &str,
+) -> Result<VideoFrame, ffmpeg::Error> {
+    let mut graph = video_graph(src, time_base, spec)?;
+    src.set_pts(Some(0));
+    let mut out = VideoFrame::empty();
+    {
+        let mut input_ctx = graph.get("in").ok_or(ffmpeg::Error::FilterNotFound)?;
+        input_ctx.source().add(src)?;
+        input_ctx.source().flush()?;
+    }
+    let mut sink = graph.get("out").ok_or(ffmpeg::Error::FilterNotFound)?;
+    sink.sink().frame(&mut out)?;
+    Ok(out)
+}
+
+/// The decoded frame displayed at `at_s` seconds, with the stream's description and time base.
+fn frame_at(
+    path: &Path,
+    at_s: f64,
+) -> Result<(VideoFrame, VideoInfo, ffmpeg::Rational), MediaError> {
     let mut input = open_input(path)?;
     let err = |kind| MediaError::new(path, kind);
     let container = input.format().name().to_owned();
@@ -84,33 +147,6 @@ pub fn thumbnail_jpeg(path: &Path, at_s: f64, max_side: u32) -> Result<Vec<u8>, 
         let _ = decoder.send_eof();
         take(&mut decoder, &mut best);
     }
-    let mut src = best.ok_or_else(|| err(MediaErrorKind::NoFrames))?;
-
-    let (w, h) = (info.display_width.max(1), info.display_height.max(1));
-    let scale = (f64::from(max_side) / f64::from(w.max(h))).min(1.0);
-    // Even sizes keep the 4:2:0 JPEG encoder happy.
-    let even = |v: f64| ((v.round() as u32).max(2) + 1) & !1;
-    let (tw, th) = (even(f64::from(w) * scale), even(f64::from(h) * scale));
-    let spec = format!(
-        "{}scale={tw}:{th}:flags=bicubic,format=yuvj420p",
-        rotate_filter(info.rotation)
-    );
-    let fail = ff(path, "making the thumbnail");
-    let mut graph = video_graph(&src, time_base, &spec).map_err(&fail)?;
-    src.set_pts(Some(0));
-    let mut out = VideoFrame::empty();
-    {
-        let mut input_ctx = graph
-            .get("in")
-            .ok_or(ffmpeg::Error::FilterNotFound)
-            .map_err(&fail)?;
-        input_ctx.source().add(&src).map_err(&fail)?;
-        input_ctx.source().flush().map_err(&fail)?;
-    }
-    let mut sink = graph
-        .get("out")
-        .ok_or(ffmpeg::Error::FilterNotFound)
-        .map_err(&fail)?;
-    sink.sink().frame(&mut out).map_err(&fail)?;
-    encode_frame(&mut out, ffmpeg::codec::Id::MJPEG, Some(JPEG_QSCALE)).map_err(&fail)
+    let src = best.ok_or_else(|| err(MediaErrorKind::NoFrames))?;
+    Ok((src, info, time_base))
 }

@@ -397,3 +397,54 @@ fn other_codecs_give_the_clip_decoders_frames() {
         }
     }
 }
+
+/// An image file reads as the frame the sampler would take from a video showing that picture:
+/// a frame grabbed as PNG is the sampler's frame up to the colour conversions, a JPEG at
+/// quality 70 and half the size stays close, and a file that is no picture is an error that
+/// names it.
+#[test]
+fn a_still_image_reads_as_the_samplers_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let video = testsrc(dir.path(), "v.mp4", "480x360", "30", 3.0);
+    let (frames, _) = sample(&video, SampleOptions::default());
+    // Second 1 is the frame on screen at 1.5 s.
+    let png = dir.path().join("grab.png");
+    let jpg = dir.path().join("grab.jpg");
+    vclip_testkit::ffmpeg(&[
+        "-ss",
+        "1.5",
+        "-i",
+        video.to_str().expect("utf-8"),
+        "-frames:v",
+        "1",
+        png.to_str().expect("utf-8"),
+    ]);
+    vclip_testkit::ffmpeg(&[
+        "-i",
+        png.to_str().expect("utf-8"),
+        "-vf",
+        "scale=240:180",
+        "-q:v",
+        "9",
+        jpg.to_str().expect("utf-8"),
+    ]);
+    let from_png = vclip_media::still_rgb(&png, 224).expect("png");
+    assert_eq!(from_png.len(), 224 * 224 * 3);
+    let d_png = mean_abs_diff(&from_png, &frames[1].rgb);
+    assert!(d_png < 5.0, "png differs by {d_png}");
+    let d_jpg = mean_abs_diff(
+        &vclip_media::still_rgb(&jpg, 224).expect("jpg"),
+        &frames[1].rgb,
+    );
+    assert!(d_jpg < 8.0, "jpeg differs by {d_jpg}");
+    // Another second's frame is much further away than the re-encoded grab.
+    let d_other = mean_abs_diff(&from_png, &frames[0].rgb);
+    assert!(d_other > 2.0 * d_jpg, "{d_other} vs {d_jpg}");
+
+    let text = dir.path().join("notes.jpg");
+    std::fs::write(&text, "not a picture at all").expect("write");
+    let e = vclip_media::still_rgb(&text, 224).expect_err("text is no image");
+    assert!(e.to_string().contains("notes.jpg"), "{e}");
+    let missing = vclip_media::still_rgb(&dir.path().join("gone.png"), 224).expect_err("missing");
+    assert!(missing.to_string().contains("gone.png"), "{missing}");
+}

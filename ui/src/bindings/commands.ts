@@ -79,6 +79,18 @@ export function search(query: string, limit: number | null): Promise<Moment[]> {
   return invoke<Moment[]>("search", { query, limit });
 }
 
+export function searchLike(videoId: number, atS: number, durationS: number, limit: number | null): Promise<Moment[]> {
+  return invoke<Moment[]>("search_like", { videoId, atS, durationS, limit });
+}
+
+export function searchImage(path: string, limit: number | null): Promise<Moment[]> {
+  return invoke<Moment[]>("search_image", { path, limit });
+}
+
+export function searchImageData(data: number[], limit: number | null): Promise<Moment[]> {
+  return invoke<Moment[]>("search_image_data", { data, limit });
+}
+
 export function removeVideo(id: number): Promise<RemovedVideo> {
   return invoke<RemovedVideo>("remove_video", { id });
 }
