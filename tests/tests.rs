@@ -2,6 +2,7 @@
 //! One test binary (ripgrep's layout); each module covers one face of the product.
 
 mod cli_clip;
+mod cli_duplicates;
 mod cli_example;
 mod cli_export;
 mod cli_finetune;

@@ -117,6 +117,22 @@ enum Command {
         #[command(flatten)]
         lib: LibraryArgs,
     },
+    /// Videos that share footage (the same recording re-encoded, resized, trimmed or cut into
+    /// a compilation), with the time ranges that match on both sides. Compares the cached
+    /// per-second features: nothing is decoded.
+    Duplicates {
+        /// Shortest shared run of seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        min_run: usize,
+        /// How alike two seconds must be (cosine of centred features, up to 1).
+        #[arg(long, default_value_t = 0.8)]
+        similarity: f32,
+        /// Print JSON: {groups: [{videos, shared: [{a, b, similarity}]}], videos, skipped}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
     /// Remove videos from the library (by id, path or content hash); files are not touched.
     Remove {
         #[arg(required = true, value_name = "VIDEO")]

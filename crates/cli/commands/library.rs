@@ -646,6 +646,48 @@ fn unix_day(s: &str) -> anyhow::Result<i64> {
     Ok((era * 146_097 + doe - 719_468) * 86_400)
 }
 
+/// `vclip duplicates`: the groups of videos that share footage, and where.
+pub fn duplicates(
+    args: &LibraryArgs,
+    min_run_s: usize,
+    similarity: f32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use vclip_engine::duplicates::DuplicateOptions;
+    let engine = args.open(true)?;
+    let opts = DuplicateOptions {
+        min_run_s,
+        similarity,
+    };
+    let report = engine.duplicates(&opts, &Bar::new(), &ctrl_c_token())?;
+    if json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if report.groups.is_empty() {
+        println!("no shared footage among {} videos", report.videos);
+    }
+    for (n, g) in report.groups.iter().enumerate() {
+        println!("group {}: {} videos share footage", n + 1, g.videos.len());
+        for s in &g.shared {
+            println!(
+                "  {} {}–{}  =  {} {}–{}  ({:.3})",
+                s.a.path,
+                super::clock(s.a.start_s),
+                super::clock(s.a.end_s),
+                s.b.path,
+                super::clock(s.b.start_s),
+                super::clock(s.b.end_s),
+                s.similarity
+            );
+        }
+    }
+    for (path, why) in &report.skipped {
+        println!("  not compared: {path}: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn remove(args: &LibraryArgs, videos: &[String], json: bool) -> anyhow::Result<ExitCode> {
     let engine = args.open(true).or_else(|e| {
         // Removing needs no model; without one, the vector index is reconciled on next open.

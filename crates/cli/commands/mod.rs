@@ -100,6 +100,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             &export,
         ),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
+        Command::Duplicates {
+            min_run,
+            similarity,
+            json,
+            lib,
+        } => library::duplicates(&lib, min_run, similarity, json),
         Command::Link { video, at, lib } => library::link(&lib, &video, at),
         Command::Open {
             link,

@@ -148,6 +148,8 @@ pub struct FeaturePass {
     pub features: Vec<Vec<f32>>,
     /// One entry per second.
     pub frames: Vec<FrameStats>,
+    /// One picture fingerprint per second ([`crate::fingerprint`]).
+    pub fingerprints: Vec<[u8; crate::fingerprint::CELLS]>,
     pub decode: DecodeReport,
 }
 
@@ -198,7 +200,9 @@ fn encode_opened(
         Ok(model.encode_clips(&t)?.to_vec2::<f32>()?)
     };
     let decoded = |d: &ClipDecoder| d.report().clone();
-    let stats = |c: &Clip| FrameStats::of_frame(c.sample_frame());
+    fn stats(c: &Clip) -> &[u8] {
+        c.sample_frame()
+    }
     let source = Source {
         items: decoder,
         report: &decoded,
@@ -239,7 +243,9 @@ pub fn encode_frames(
             .to_vec2::<f32>()?)
     };
     let decoded = |s: &FrameSampler| s.report().decode.clone();
-    let stats = |f: &SampledFrame| FrameStats::of_frame(&f.rgb);
+    fn stats(f: &SampledFrame) -> &[u8] {
+        &f.rgb
+    }
     let source = Source {
         items: sampler,
         report: &decoded,
@@ -285,7 +291,7 @@ fn pipeline<S, I>(
     path: &Path,
     source: Source<'_, S>,
     batch: usize,
-    stats: &dyn Fn(&I) -> FrameStats,
+    frame_of: &dyn Fn(&I) -> &[u8],
     encode: &EncodeBatch<'_, I>,
     on_items: &mut dyn FnMut(u64),
     cancel: &CancelToken,
@@ -302,6 +308,7 @@ where
     let (tx, rx) = mpsc::sync_channel::<Result<I, MediaError>>(2 * batch);
     let mut features: Vec<Vec<f32>> = Vec::new();
     let mut frames: Vec<FrameStats> = Vec::new();
+    let mut fingerprints: Vec<[u8; crate::fingerprint::CELLS]> = Vec::new();
     let mut pending: Vec<I> = Vec::with_capacity(batch);
     let mut failure = None;
     let mut flush = |pending: &mut Vec<I>, features: &mut Vec<Vec<f32>>| {
@@ -335,7 +342,11 @@ where
             }
             match item {
                 Ok(i) => {
-                    frames.push(stats(&i));
+                    let frame = frame_of(&i);
+                    frames.push(FrameStats::of_frame(frame));
+                    fingerprints.push(
+                        crate::fingerprint::of_rgb(frame).unwrap_or([0; crate::fingerprint::CELLS]),
+                    );
                     pending.push(i);
                 }
                 Err(e) => {
@@ -364,6 +375,7 @@ where
     Ok(FeaturePass {
         features,
         frames,
+        fingerprints,
         decode: report,
     })
 }

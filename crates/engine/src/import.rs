@@ -340,6 +340,7 @@ impl Engine {
             .library()
             .features_path(active.version.family(), &v.hash)?;
         write_features(&features_path, seconds, dim, &flat)?;
+        crate::fingerprint::store(&self.library(), &v.hash, &pass.fingerprints)?;
 
         let thumbnail = representative_second(&pass).and_then(|s| {
             let at = (s as f64 + 0.5).min(pass.decode.decoded_s.max(0.0));

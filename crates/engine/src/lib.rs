@@ -9,6 +9,7 @@ pub mod crosstask;
 #[cfg(feature = "media")]
 pub mod discover;
 pub mod download;
+pub mod duplicates;
 #[cfg(feature = "media")]
 pub mod encode;
 pub mod estimate;
@@ -16,6 +17,7 @@ pub mod example;
 #[cfg(feature = "media")]
 pub mod export;
 pub mod finetune;
+pub mod fingerprint;
 #[cfg(feature = "media")]
 pub mod import;
 mod keyed;

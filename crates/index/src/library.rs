@@ -8,6 +8,8 @@
 //!   catalogue.sqlite (+ -wal, -shm)       videos, windows, cues (see `catalogue`)
 //!   text/                                 tantivy index: subtitles, names, folders, titles
 //!   thumbnails/<hh>/<hash>.jpg            one poster per video (written by the engine)
+//!   fingerprints/<hh>/<hash>.f16          per-second 16×16 luma of the frame at k + 0.5 s,
+//!                                         model-independent (finding shared footage)
 //!   families/<family>/
 //!     features/<hh>/<hash>.f16            per-second backbone features (S3D for `videoclip`,
 //!                                         per-frame CLIP for `clip`), see `features`
@@ -201,6 +203,13 @@ impl Library {
     pub fn thumbnail_path(&self, hash: &str) -> Result<PathBuf> {
         check_hash(hash)?;
         self.sharded(self.root.join("thumbnails"), hash, "jpg")
+    }
+
+    /// Where a video's per-second picture fingerprints go (the folder is created); they depend
+    /// on the content only, not on a model.
+    pub fn fingerprint_path(&self, hash: &str) -> Result<PathBuf> {
+        check_hash(hash)?;
+        self.sharded(self.root.join("fingerprints"), hash, "f16")
     }
 
     /// Where a video's per-second features for `family` go (the folder is created).
