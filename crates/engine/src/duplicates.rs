@@ -519,9 +519,18 @@ mod tests {
         let run = extend(&a, &b, 6, 6, 0.8);
         assert_eq!((run.i, run.j, run.len), (2, 2, 8), "{run:?}");
         assert!((run.similarity - 7.0 / 8.0).abs() < 1e-6);
-        let opts = DuplicateOptions::default();
+        let opts = DuplicateOptions {
+            min_run_s: 5,
+            similarity: 0.8,
+        };
         let runs = runs_between(&a, &b, &[(6, 6), (7, 7), (3, 3)], &opts);
         assert_eq!(runs.len(), 1, "{runs:?}");
+        // A run whose mean is below the bar does not count.
+        let strict = DuplicateOptions {
+            similarity: 0.9,
+            ..opts
+        };
+        assert!(runs_between(&a, &b, &[(6, 6)], &strict).is_empty());
     }
 
     #[test]
