@@ -12,6 +12,8 @@ fn main() {
         "search_like",
         "search_image",
         "search_image_data",
+        "duplicates",
+        "footage_elsewhere",
         "remove_video",
         "video_details",
         "open_video",

@@ -6,9 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use vclip_testkit::{ffmpeg, lavfi};
+use vclip_testkit::{ffmpeg, lavfi, SLIDES};
 
-use crate::cli_example::SLIDES;
 use crate::cli_library::{json, success, tiny_model, vclip, FRACTAL, PATTERN};
 
 /// Another slideshow of the same kind (stripes and colours changing every second), with other

@@ -7,17 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use vclip_testkit::{ffmpeg, lavfi};
+use vclip_testkit::{ffmpeg, lavfi, SLIDES};
 
 use crate::cli_library::{
     init_random, json, path_ends_with, success, tiny_model, vclip, FRACTAL, PATTERN,
 };
-
-/// A different still picture every second: stripes whose frequencies and colours are functions
-/// of the second (`geq` of `floor(T)`), 160×120 at 25 fps.
-pub(crate) const SLIDES: &str = "nullsrc=size=160x120:rate=25,format=yuv420p,\
-    geq=lum='128+100*sin(X/(1.5+mod(floor(T)*7\\,11)))*cos(Y/(2+mod(floor(T)*5\\,13)))':\
-    cb='128+90*sin(floor(T)*1.7)':cr='128+90*cos(floor(T)*2.3)'";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 test path")

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use vclip_engine::chapters::{self, ChapterFormat, ChapterStep};
+use vclip_engine::duplicates::{DuplicateOptions, DuplicatesReport, SharedFootage};
 use vclip_engine::example::Example;
 use vclip_engine::open::Environment;
 use vclip_engine::search::{SearchOptions, SearchResult, Signal};
@@ -349,6 +350,15 @@ pub struct Moment {
     pub snippet: Vec<SnippetPart>,
 }
 
+/// A shared-footage report and what it was made from.
+struct CachedDuplicates {
+    /// The ready videos compared: (id, content hash).
+    ready: Vec<(i64, String)>,
+    /// Whether videos without fingerprints were decoded for it.
+    made_missing: bool,
+    report: Arc<DuplicatesReport>,
+}
+
 /// The engine's results as the window shows them.
 fn moments(results: Vec<SearchResult>) -> Vec<Moment> {
     results
@@ -539,6 +549,8 @@ pub struct AppCore {
     watching: Mutex<Option<crate::watching::Watching>>,
     /// The moment link the app was started with, until the window takes it.
     pending_link: Mutex<Option<vclip_engine::links::MomentLink>>,
+    /// The last shared-footage report, reused while the library holds the same videos.
+    duplicates: Mutex<Option<CachedDuplicates>>,
     media_base: std::sync::OnceLock<String>,
     /// The settings file, the overrides and the model download (`settings.rs`).
     pub(crate) setup: crate::settings::Setup,
@@ -579,6 +591,7 @@ impl AppCore {
             running: Mutex::new(None),
             watching: Mutex::new(None),
             pending_link: Mutex::new(None),
+            duplicates: Mutex::new(None),
             media_base: std::sync::OnceLock::new(),
             training: crate::finetune::Training::default(),
             families: crate::family::Families::default(),
@@ -1144,6 +1157,64 @@ impl AppCore {
                 },
                 other => other,
             })
+    }
+
+    /// `duplicates`: the videos that share footage and where (see
+    /// `vclip_engine::duplicates`); `make_missing`: decode the videos imported before
+    /// fingerprints existed (else they are skipped). Made again only when the library's ready
+    /// videos changed (or fingerprints are asked for that the last report skipped).
+    pub fn duplicates(&self, make_missing: bool) -> Result<Arc<DuplicatesReport>, CommandError> {
+        let engine = self.engine()?;
+        let ready: Vec<(i64, String)> = engine
+            .videos_with_status(Status::Ready)?
+            .into_iter()
+            .filter(|v| v.missing_since.is_none())
+            .map(|v| (v.id, v.hash))
+            .collect();
+        if let Some(cached) = &*lock(&self.duplicates) {
+            if cached.ready == ready && (cached.made_missing || !make_missing) {
+                return Ok(Arc::clone(&cached.report));
+            }
+        }
+        let opts = DuplicateOptions {
+            make_missing,
+            ..DuplicateOptions::default()
+        };
+        let report =
+            Arc::new(engine.duplicates(&opts, &vclip_engine::NoProgress, &CancelToken::new())?);
+        *lock(&self.duplicates) = Some(CachedDuplicates {
+            ready,
+            made_missing: make_missing,
+            report: Arc::clone(&report),
+        });
+        Ok(report)
+    }
+
+    /// `footage_elsewhere`: where the footage of video `id` also appears (the player's "also
+    /// in …"), each run with this video as `a`, in the order of its start here.
+    /// Videos without fingerprints are not decoded for this (see [`Self::duplicates`]).
+    pub fn footage_elsewhere(&self, id: i64) -> Result<Vec<SharedFootage>, CommandError> {
+        let report = self.duplicates(false)?;
+        let mut out: Vec<SharedFootage> = report
+            .groups
+            .iter()
+            .flat_map(|g| &g.shared)
+            .filter_map(|s| {
+                if s.a.video_id == id {
+                    Some(s.clone())
+                } else if s.b.video_id == id {
+                    Some(SharedFootage {
+                        a: s.b.clone(),
+                        b: s.a.clone(),
+                        similarity: s.similarity,
+                    })
+                } else {
+                    None
+                }
+            })
+            .collect();
+        out.sort_by(|x, y| x.a.start_s.total_cmp(&y.a.start_s));
+        Ok(out)
     }
 
     fn search_example(

@@ -51,6 +51,7 @@ fn export(dir: &Path) -> Result<(), ExportError> {
     crate::ExportedMoments::export_all(&cfg)?;
     crate::SavedClip::export_all(&cfg)?;
     crate::LinkTarget::export_all(&cfg)?;
+    vclip_engine::duplicates::DuplicatesReport::export_all(&cfg)?;
     crate::finetune::FinetuneInfo::export_all(&cfg)?;
     crate::finetune::VersionsView::export_all(&cfg)?;
     crate::family::FamiliesView::export_all(&cfg)?;

@@ -312,6 +312,21 @@ pub async fn search_image_data(
 }
 
 #[tauri::command]
+pub async fn duplicates(
+    core: State<'_, Arc<AppCore>>,
+) -> Result<vclip_engine::duplicates::DuplicatesReport, CommandError> {
+    blocking(&core, |c| c.duplicates(true).map(|r| (*r).clone())).await
+}
+
+#[tauri::command]
+pub async fn footage_elsewhere(
+    core: State<'_, Arc<AppCore>>,
+    id: i64,
+) -> Result<Vec<vclip_engine::duplicates::SharedFootage>, CommandError> {
+    blocking(&core, move |c| c.footage_elsewhere(id)).await
+}
+
+#[tauri::command]
 pub async fn remove_video(
     core: State<'_, Arc<AppCore>>,
     id: i64,

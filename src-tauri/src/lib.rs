@@ -299,6 +299,8 @@ pub fn run(
             commands::search_like,
             commands::search_image,
             commands::search_image_data,
+            commands::duplicates,
+            commands::footage_elsewhere,
             commands::remove_video,
             commands::video_details,
             commands::open_video,

@@ -2810,3 +2810,75 @@ fn more_like_this_and_pictures_dropped_or_pasted_find_their_moments() {
     );
     close(core);
 }
+
+#[test]
+fn shared_footage_is_listed_and_the_player_learns_where_else_it_appears() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let videos = tmp.path().join("videos");
+    let slides = vclip_testkit::lavfi(&videos, "slides.mp4", vclip_testkit::SLIDES, 16);
+    let trim = videos.join("slides-trim.mp4");
+    vclip_testkit::ffmpeg(&[
+        "-ss",
+        "3",
+        "-i",
+        slides.to_str().expect("utf-8"),
+        "-t",
+        "10",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        trim.to_str().expect("utf-8"),
+    ]);
+    let forest = forest(&videos);
+    let core = ready_core(tmp.path());
+    import_and_wait(&core, vec![slides, trim, forest]);
+    let rows = core.list_videos().expect("list");
+    let id_of = |name: &str| {
+        rows.iter()
+            .find(|r| r.path.ends_with(name))
+            .map(|r| r.id)
+            .expect("imported")
+    };
+    let (s, t, f) = (
+        id_of("slides.mp4"),
+        id_of("slides-trim.mp4"),
+        id_of("forest.mkv"),
+    );
+
+    let report = core.duplicates(true).expect("duplicates");
+    assert_eq!(report.groups.len(), 1, "{report:#?}");
+    let ids: Vec<i64> = report.groups[0].videos.iter().map(|v| v.0).collect();
+    assert_eq!(ids, {
+        let mut v = vec![s, t];
+        v.sort();
+        v
+    });
+    // The same library gives the same report without comparing again.
+    assert!(Arc::ptr_eq(&report, &core.duplicates(true).expect("again")));
+    assert!(Arc::ptr_eq(
+        &report,
+        &core.duplicates(false).expect("quick")
+    ));
+
+    // The player of either video learns where its footage also appears.
+    let here = core.footage_elsewhere(s).expect("elsewhere");
+    assert_eq!(here.len(), 1, "{here:#?}");
+    assert_eq!((here[0].a.video_id, here[0].b.video_id), (s, t));
+    assert!(
+        (here[0].a.start_s - 3.0).abs() <= 1.0 && (here[0].b.start_s).abs() <= 1.0,
+        "{here:#?}"
+    );
+    let there = core.footage_elsewhere(t).expect("elsewhere");
+    assert_eq!((there[0].a.video_id, there[0].b.video_id), (t, s));
+    assert!(core.footage_elsewhere(f).expect("none").is_empty());
+
+    // Removing the copy changes the library: the report is made again, with no group.
+    core.remove_video(t).expect("remove");
+    let after = core.duplicates(true).expect("after");
+    assert!(!Arc::ptr_eq(&report, &after));
+    assert!(after.groups.is_empty(), "{after:#?}");
+    close(core);
+}

@@ -139,6 +139,20 @@ async function main() {
     ok(ready === 2, "two dropped videos are imported and listed as ready");
     await shot("library");
 
+    // Duplicates: the panel compares the library's pictures (the two videos share nothing)
+    // and Esc closes it.
+    await wd("POST", s(`/element/${await find("#duplicates-open")}/click`), {});
+    const compared = await until("the shared-footage report", () =>
+      exec(`const t = document.querySelector('#duplicates-status').textContent;
+            return document.querySelector('#duplicates-spinner').hidden && t ? t : null;`),
+    );
+    ok(/^No shared footage among 2 videos/.test(compared), `Duplicates compares the library (${compared})`);
+    await wd("POST", s("/actions"), {
+      actions: [{ type: "key", id: "kb", actions: [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }] }],
+    });
+    await until("the Duplicates panel to close", () => exec("return document.querySelector('#duplicates').hidden"));
+    ok(true, "Esc closes the Duplicates panel");
+
     // The library toolbar: the name filter narrows the grid (with a count), the sort orders it,
     // Esc in the filter shows everything again.
     const names = () =>

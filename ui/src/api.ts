@@ -9,6 +9,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { ChapterFormat } from "./bindings/ChapterFormat";
 import type { ChapterStep } from "./bindings/ChapterStep";
 import type { CommandError } from "./bindings/CommandError";
+import type { DuplicatesReport } from "./bindings/DuplicatesReport";
 import type { ExportedChapters } from "./bindings/ExportedChapters";
 import type { ExportedMoments } from "./bindings/ExportedMoments";
 import type { LinkTarget } from "./bindings/LinkTarget";
@@ -22,12 +23,15 @@ import type { Moment } from "./bindings/Moment";
 import type { ProbeResult } from "./bindings/ProbeResult";
 import type { RemovedVideo } from "./bindings/RemovedVideo";
 import type { RetryStarted } from "./bindings/RetryStarted";
+import type { SharedFootage } from "./bindings/SharedFootage";
 import type { StepsReport } from "./bindings/StepsReport";
 import type { FoundSteps } from "./bindings/FoundSteps";
 import type { VideoRow } from "./bindings/VideoRow";
 
 export type {
   AppStatus,
+  DuplicatesReport,
+  SharedFootage,
   ChapterFormat,
   ChapterStep,
   CommandError,
@@ -115,6 +119,16 @@ export function searchImage(path: string, limit?: number): Promise<Moment[]> {
 /** Moments that look like a pasted picture (the bytes of its file). */
 export function searchImageData(data: Uint8Array, limit?: number): Promise<Moment[]> {
   return commands.searchImageData(Array.from(data), limit ?? null);
+}
+
+/** The videos that share footage, and where (fingerprints made for older imports). */
+export function duplicates(): Promise<DuplicatesReport> {
+  return commands.duplicates();
+}
+
+/** Where the footage of video `id` also appears (this video as `a`). */
+export function footageElsewhere(id: number): Promise<SharedFootage[]> {
+  return commands.footageElsewhere(id);
 }
 
 export function removeVideo(id: number): Promise<RemovedVideo> {

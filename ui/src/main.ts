@@ -44,6 +44,7 @@ import {
   setMediaBase,
 } from "./player";
 import { finetuneOpen, initFinetune } from "./finetune";
+import { closeDuplicates, duplicatesOpen, initDuplicates } from "./duplicates";
 import { initSettings, openSettings, settingsOpen, updateSettingsStatus } from "./settings";
 import {
   formatBytes,
@@ -1202,6 +1203,7 @@ function setDragging(on: boolean): void {
 
 async function start(): Promise<void> {
   initPlayer(moreLike);
+  initDuplicates();
   initToolbar();
   // Before the settings screen: its Esc is handled first when it is opened from there.
   initFinetune(() => void refreshStatus());
@@ -1222,6 +1224,11 @@ async function start(): Promise<void> {
   });
   ui.addButtons.forEach((b, i) => b.addEventListener("click", () => void addVideos(i % 2 === 1)));
   document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && duplicatesOpen() && !playerOpen() && !settingsOpen() && !finetuneOpen()) {
+      e.preventDefault();
+      closeDuplicates();
+      return;
+    }
     const active = document.activeElement;
     // "/" is typed as itself in a text field (the library filter); Ctrl+F works from anywhere.
     const inField =

@@ -4,6 +4,7 @@
 import {
   errorMessage,
   exportChapters,
+  footageElsewhere,
   locateSteps,
   mediaUrl,
   momentLink,
@@ -13,6 +14,7 @@ import {
   saveClip,
   type ChapterFormat,
   type Moment,
+  type SharedFootage,
   type StepSpan,
 } from "./api";
 import { formatRange, formatDuration, splitPath } from "./format";
@@ -41,6 +43,7 @@ const p = {
   saveClip: byId<HTMLButtonElement>("player-save-clip"),
   copyLink: byId<HTMLButtonElement>("player-copy-link"),
   moreLike: byId<HTMLButtonElement>("player-more-like"),
+  elsewhere: byId<HTMLElement>("player-elsewhere"),
   status: byId<HTMLElement>("player-status"),
   error: byId<HTMLElement>("player-error"),
   stepMarks: byId<HTMLElement>("player-steps"),
@@ -134,6 +137,7 @@ export function openPlayer(
   p.title.textContent = name;
   p.title.title = path;
   p.sub.textContent = dir;
+  if (!same) void showElsewhere(videoId);
   const start = marks[playing.current]?.start_s ?? 0;
   if (same && p.video.readyState >= HTMLMediaElement.HAVE_METADATA) {
     seek(start);
@@ -468,6 +472,33 @@ function renderCursor(): void {
 /** The player's time, for tests and the status line. */
 export function playerTime(): number {
   return p.video.currentTime;
+}
+
+/** "This footage also appears in …": the other videos that share this one's footage. */
+async function showElsewhere(videoId: number): Promise<void> {
+  p.elsewhere.hidden = true;
+  p.elsewhere.replaceChildren();
+  let found: SharedFootage[];
+  try {
+    found = await footageElsewhere(videoId);
+  } catch {
+    return; // a library still opening or a busy one: the line is a bonus, not an error
+  }
+  if (playing?.videoId !== videoId || found.length === 0) return;
+  p.elsewhere.append(document.createTextNode("This footage also appears in "));
+  found.forEach((f, i) => {
+    if (i > 0) p.elsewhere.append(document.createTextNode(", "));
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link-button";
+    b.textContent = `${splitPath(f.b.path).name} ${formatRange(f.b.start_s, f.b.end_s)}`;
+    b.title = `${formatRange(f.a.start_s, f.a.end_s)} here is ${formatRange(f.b.start_s, f.b.end_s)} of ${f.b.path}`;
+    b.addEventListener("click", () =>
+      openPlayer(f.b.video_id, f.b.path, [{ start_s: f.b.start_s, end_s: f.b.end_s, snippet: [] }], 0),
+    );
+    p.elsewhere.append(b);
+  });
+  p.elsewhere.hidden = false;
 }
 
 /** "Copy link": a `vclip://` link to the second on screen, on the clipboard. */

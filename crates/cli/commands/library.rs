@@ -658,6 +658,7 @@ pub fn duplicates(
     let opts = DuplicateOptions {
         min_run_s,
         similarity,
+        make_missing: true,
     };
     let report = engine.duplicates(&opts, &Bar::new(), &ctrl_c_token())?;
     if json {

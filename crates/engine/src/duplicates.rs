@@ -52,6 +52,9 @@ pub struct DuplicateOptions {
     pub min_run_s: usize,
     /// Lowest correlation of two seconds' fingerprints that match, and of a run's mean.
     pub similarity: f32,
+    /// Decode the videos that have no fingerprints yet to make them; `false` reports them as
+    /// skipped instead (a quick answer, e.g. while a video plays).
+    pub make_missing: bool,
 }
 
 impl Default for DuplicateOptions {
@@ -59,6 +62,7 @@ impl Default for DuplicateOptions {
         Self {
             min_run_s: 5,
             similarity: 0.9,
+            make_missing: true,
         }
     }
 }
@@ -170,6 +174,10 @@ impl Engine {
             let path = self.library().fingerprint_path(&v.hash)?;
             let rows = match read_features(&path) {
                 Ok(f) if f.cols == CELLS => Ok(f.data),
+                _ if !opts.make_missing => Err(EngineError::NotReady {
+                    video: v.path.clone(),
+                    reason: "has no fingerprints yet".to_owned(),
+                }),
                 _ => {
                     let made = self.fingerprint_now(&v, cancel);
                     if made.is_ok() {
@@ -522,6 +530,7 @@ mod tests {
         let opts = DuplicateOptions {
             min_run_s: 5,
             similarity: 0.8,
+            make_missing: false,
         };
         let runs = runs_between(&a, &b, &[(6, 6), (7, 7), (3, 3)], &opts);
         assert_eq!(runs.len(), 1, "{runs:?}");

@@ -71,7 +71,11 @@ pub(crate) fn store(
     hash: &str,
     fingerprints: &[[u8; CELLS]],
 ) -> crate::store::Result<()> {
-    let flat: Vec<f32> = fingerprints.iter().flatten().map(|&g| f32::from(g)).collect();
+    let flat: Vec<f32> = fingerprints
+        .iter()
+        .flatten()
+        .map(|&g| f32::from(g))
+        .collect();
     let path = lib.fingerprint_path(hash)?;
     vclip_index::write_features(&path, fingerprints.len(), CELLS, &flat)?;
     Ok(())

@@ -19,5 +19,5 @@ pub use assets::{bert_vocab, minilm, model_fixtures, workspace_root};
 pub use video::{
     audio_only, cli_rgb_frames, colour_library, ffmpeg, half_second_cues, lavfi, lavfi_args,
     lavfi_srt, lavfi_with, mean_abs_diff, mux_subtitles, rotate90, srt, still_image, testsrc,
-    testsrc_with, COLOURS,
+    testsrc_with, COLOURS, SLIDES,
 };

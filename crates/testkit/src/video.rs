@@ -18,6 +18,13 @@ fn run_ffmpeg(args: &[&OsStr], what: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// A lavfi source showing a different still picture every second: stripes whose frequencies and
+/// colours are functions of the second (`geq` of `floor(T)`), 160×120 at 25 fps. Each second is
+/// one picture, so a frame names its second (searching by example, finding shared footage).
+pub const SLIDES: &str = "nullsrc=size=160x120:rate=25,format=yuv420p,\
+    geq=lum='128+100*sin(X/(1.5+mod(floor(T)*7\\,11)))*cos(Y/(2+mod(floor(T)*5\\,13)))':\
+    cb='128+90*sin(floor(T)*1.7)':cr='128+90*cos(floor(T)*2.3)'";
+
 /// Runs `ffmpeg -v error -y -nostdin ARGS…` and panics with its stderr when it fails.
 pub fn ffmpeg(args: &[&str]) {
     let all: Vec<&OsStr> = ["-y"].iter().chain(args).map(OsStr::new).collect();

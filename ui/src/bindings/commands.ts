@@ -3,6 +3,7 @@ import { invoke } from "@tauri-apps/api/core";
 import type { AppStatus } from "./AppStatus";
 import type { ChapterFormat } from "./ChapterFormat";
 import type { ChapterStep } from "./ChapterStep";
+import type { DuplicatesReport } from "./DuplicatesReport";
 import type { ExportedChapters } from "./ExportedChapters";
 import type { ExportedMoments } from "./ExportedMoments";
 import type { FamiliesView } from "./FamiliesView";
@@ -21,6 +22,7 @@ import type { RetryStarted } from "./RetryStarted";
 import type { SavedClip } from "./SavedClip";
 import type { SettingsChange } from "./SettingsChange";
 import type { SettingsView } from "./SettingsView";
+import type { SharedFootage } from "./SharedFootage";
 import type { StepsReport } from "./StepsReport";
 import type { SwitchStarted } from "./SwitchStarted";
 import type { TimelineFormat } from "./TimelineFormat";
@@ -89,6 +91,14 @@ export function searchImage(path: string, limit: number | null): Promise<Moment[
 
 export function searchImageData(data: number[], limit: number | null): Promise<Moment[]> {
   return invoke<Moment[]>("search_image_data", { data, limit });
+}
+
+export function duplicates(): Promise<DuplicatesReport> {
+  return invoke<DuplicatesReport>("duplicates");
+}
+
+export function footageElsewhere(id: number): Promise<SharedFootage[]> {
+  return invoke<SharedFootage[]>("footage_elsewhere", { id });
 }
 
 export function removeVideo(id: number): Promise<RemovedVideo> {
