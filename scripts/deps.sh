@@ -19,14 +19,17 @@ WINDOW_TEST_PKGS="xvfb webkit2gtk-driver imagemagick gstreamer1.0-plugins-good"
 # (scripts/test.sh): x86-64 without AVX-512 (qemu-user's Haswell and Nehalem), and aarch64 with
 # and without dot products (cross-compiled: the aarch64 C toolchain links the test binary).
 EMULATION_PKGS="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+# On-screen text (crates/ocr links libtesseract; the English pack reads the text) and the fonts
+# the OCR tests draw their text with.
+OCR_PKGS="libtesseract-dev tesseract-ocr-eng fonts-dejavu-core"
 # Python's venv and pip: scripts/fetch-test-assets.sh fetches test assets from PyPI and makes
 # .cache/otio (OpenTimelineIO, which reads the exported EDL and FCPXML files back).
 PYTHON_PKGS="python3-venv python3-pip"
 
 case "${1:-all}" in
-  build) want="$FFMPEG_PKGS $TAURI_PKGS" ;;
+  build) want="$FFMPEG_PKGS $TAURI_PKGS $OCR_PKGS" ;;
   media) want="$FFMPEG_PKGS" ;;
-  all) want="$FFMPEG_PKGS $TAURI_PKGS $WINDOW_TEST_PKGS $EMULATION_PKGS $PYTHON_PKGS" ;;
+  all) want="$FFMPEG_PKGS $TAURI_PKGS $OCR_PKGS $WINDOW_TEST_PKGS $EMULATION_PKGS $PYTHON_PKGS" ;;
   *) echo "usage: $0 [all|build|media]" >&2; exit 2 ;;
 esac
 

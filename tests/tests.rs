@@ -11,6 +11,7 @@ mod cli_full_disk;
 mod cli_library;
 mod cli_media;
 mod cli_models;
+mod cli_screen;
 mod cli_steps;
 mod cli_versions;
 mod cli_watch;

@@ -58,6 +58,8 @@ enum Command {
         /// (most phones) decode only their keyframes, about twice as fast.
         #[arg(long)]
         exact_frames: bool,
+        #[command(flatten)]
+        screen: commands::library::ScreenTextArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -118,8 +120,9 @@ enum Command {
         lib: LibraryArgs,
     },
     /// Videos that share footage (the same recording re-encoded, resized, trimmed or cut into
-    /// a compilation), with the time ranges that match on both sides. Compares the cached
-    /// per-second features: nothing is decoded.
+    /// a compilation), with the time ranges that match on both sides. Compares per-second
+    /// picture fingerprints made at import (videos imported before them are decoded once).
+    #[cfg(feature = "media")]
     Duplicates {
         /// Shortest shared run of seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 5)]
@@ -128,6 +131,26 @@ enum Command {
         #[arg(long, default_value_t = 0.8)]
         similarity: f32,
         /// Print JSON: {groups: [{videos, shared: [{a, b, similarity}]}], videos, skipped}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        lib: LibraryArgs,
+    },
+    /// Read the text shown on screen (slides, terminals, signs, burnt-in captions) of a video
+    /// file: timed lines, one cue per line for as long as it stays on screen (Tesseract).
+    ///
+    /// Without FILE: reads the library's videos whose screen text was not read yet with these
+    /// language packs (videos imported before, or with other languages), and stores it as
+    /// searchable `screen` cues.
+    #[cfg(feature = "ocr")]
+    Ocr {
+        file: Option<PathBuf>,
+        /// Tesseract language packs, `+`-separated (e.g. `eng+deu`); `--languages list` shows
+        /// what this system has.
+        #[arg(long, default_value = "eng")]
+        languages: String,
+        /// Print JSON: {cues: [{start_s, end_s, text, confidence}], seconds, read, unchanged,
+        /// textless}; for the library, {read, up_to_date, failed, seconds, frames_read}.
         #[arg(long)]
         json: bool,
         #[command(flatten)]

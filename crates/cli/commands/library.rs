@@ -273,12 +273,135 @@ pub fn watch(args: &LibraryArgs, w: &WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--screen-text LANGS` / `--no-screen-text`: the import's on-screen text stage.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ScreenTextArgs {
+    /// Read the text shown on screen of the imported videos with these Tesseract language
+    /// packs (`+`-separated; `vclip ocr --languages list` shows what this system has).
+    #[arg(long, value_name = "LANGS", default_value = "eng")]
+    pub screen_text: String,
+    /// Do not read the text on screen.
+    #[arg(long)]
+    pub no_screen_text: bool,
+}
+
+/// The import's screen-text stage over the videos of `report` (nothing without the `ocr`
+/// feature or with `--no-screen-text`). A language pack that cannot be loaded is a warning:
+/// the import itself is done.
+#[cfg(feature = "ocr")]
+fn import_screen_text(
+    engine: &Engine,
+    report: &vclip_engine::ImportReport,
+    screen: &ScreenTextArgs,
+    bar: &Bar,
+    cancel: &CancelToken,
+) -> anyhow::Result<Option<vclip_engine::screen::ScreenTextReport>> {
+    if screen.no_screen_text || report.cancelled {
+        return Ok(None);
+    }
+    let mut ocr = match vclip_ocr::Ocr::new(&screen.screen_text) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("warning: the text on screen is not read: {e}");
+            return Ok(None);
+        }
+    };
+    let mut ids = Vec::new();
+    for p in report
+        .imported
+        .iter()
+        .chain(&report.reembedded)
+        .chain(&report.skipped)
+    {
+        if let Ok(v) = engine.find(&p.to_string_lossy()) {
+            ids.push(v.id);
+        }
+    }
+    Ok(Some(engine.read_screen_texts(
+        &mut ocr,
+        Some(&ids),
+        bar,
+        cancel,
+    )?))
+}
+
+#[cfg(feature = "ocr")]
+fn print_screen_summary(r: &Option<vclip_engine::screen::ScreenTextReport>) {
+    if let Some(r) = r
+        .as_ref()
+        .filter(|r| !r.read.is_empty() || !r.failed.is_empty())
+    {
+        let lines: usize = r.read.iter().map(|(_, n)| n).sum();
+        println!(
+            "text on screen: {lines} lines in {} videos ({} frames read)",
+            r.read.len(),
+            r.frames_read
+        );
+        for (path, why) in &r.failed {
+            println!("  screen text failed: {path}: {why}");
+        }
+    }
+}
+
+#[cfg(all(feature = "media", not(feature = "ocr")))]
+fn print_screen_summary(_: &Option<()>) {}
+
+#[cfg(all(feature = "media", not(feature = "ocr")))]
+fn import_screen_text(
+    _: &Engine,
+    _: &vclip_engine::ImportReport,
+    _: &ScreenTextArgs,
+    _: &Bar,
+    _: &CancelToken,
+) -> anyhow::Result<Option<()>> {
+    Ok(None)
+}
+
+/// `vclip ocr` without a file: the library's videos whose screen text was not read yet.
+#[cfg(feature = "ocr")]
+pub fn ocr_library(args: &LibraryArgs, languages: &str, json: bool) -> anyhow::Result<ExitCode> {
+    // The sentence encoder (with the model) indexes the new cues by meaning too; without a
+    // model the library still opens.
+    let engine = args.open(true).or_else(|_| args.open(false))?;
+    let mut ocr = vclip_ocr::Ocr::new(languages)?;
+    let report = engine.read_screen_texts(&mut ocr, None, &Bar::new(), &ctrl_c_token())?;
+    if json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "read the screen text of {} videos ({} already read with {languages}); {} frames \
+             read in {} s of video{}",
+            report.read.len(),
+            report.up_to_date,
+            report.frames_read,
+            report.seconds,
+            if report.cancelled {
+                ", cancelled: run it again to go on"
+            } else {
+                ""
+            }
+        );
+        for (path, cues) in &report.read {
+            println!("  {path}: {cues} lines of text");
+        }
+        for (path, why) in &report.failed {
+            println!("  failed: {path}: {why}");
+        }
+    }
+    Ok(if report.failed.is_empty() && !report.cancelled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 #[cfg(feature = "media")]
 pub fn import(
     args: &LibraryArgs,
     paths: &[PathBuf],
     batch: usize,
     exact_frames: bool,
+    screen: &ScreenTextArgs,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     use vclip_engine::encode::EncodeOptions;
@@ -299,8 +422,16 @@ pub fn import(
         },
     };
     let report = engine.import(paths, opts, &bar, &cancel)?;
+    let screen_text = import_screen_text(&engine, &report, screen, &bar, &cancel)?;
     if json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert(
+                "screen_text".to_owned(),
+                serde_json::to_value(&screen_text)?,
+            );
+        }
+        print_json(&value)?;
     } else {
         println!(
             "imported {}, re-embedded {}, already there {}, failed {} ({:.0} video-seconds in {:.1} s{})",
@@ -315,6 +446,7 @@ pub fn import(
         for f in &report.failed {
             println!("  failed: {}: {}", f.path.display(), f.reason);
         }
+        print_screen_summary(&screen_text);
     }
     Ok(if report.failed.is_empty() && !report.cancelled {
         ExitCode::SUCCESS
@@ -585,6 +717,7 @@ pub fn search(
                 Signal::Semantic => "semantic",
                 Signal::Name => "name",
                 Signal::Example => "example",
+                Signal::Screen => "screen",
             })
             .collect();
         println!(
@@ -647,6 +780,7 @@ fn unix_day(s: &str) -> anyhow::Result<i64> {
 }
 
 /// `vclip duplicates`: the groups of videos that share footage, and where.
+#[cfg(feature = "media")]
 pub fn duplicates(
     args: &LibraryArgs,
     min_run_s: usize,

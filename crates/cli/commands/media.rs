@@ -298,3 +298,58 @@ pub fn thumbnail(file: &Path, at: f64, out: &Path, size: u32) -> anyhow::Result<
     println!("{}", out.display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// `vclip ocr FILE`: the on-screen text of a video file as timed lines.
+#[cfg(feature = "ocr")]
+pub fn ocr(file: &Path, languages: &str, json: bool) -> anyhow::Result<ExitCode> {
+    if languages == "list" {
+        let dir = vclip_ocr::tessdata_dir();
+        let have = dir
+            .as_deref()
+            .map(vclip_ocr::installed_languages)
+            .unwrap_or_default();
+        match &dir {
+            Some(d) => println!("language packs in {}: {}", d.display(), have.join(" ")),
+            None => println!("no Tesseract language folder found (set TESSDATA_PREFIX)"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut reader = vclip_ocr::Ocr::new(languages)?;
+    let expected = vclip_media::probe(file)
+        .ok()
+        .and_then(|i| i.duration_s)
+        .map(|d| d.ceil() as u64);
+    let bar = Bar::new();
+    let mut tracker = Tracker::new("screen text", "s", expected);
+    tracker.set_current(file.file_name().map(|n| n.to_string_lossy().into_owned()));
+    tracker.start(&bar);
+    let cancel = super::library::ctrl_c_token();
+    let report = vclip_engine::screen::read_screen(
+        file,
+        &mut reader,
+        &mut |_| tracker.advance(1, &bar),
+        &cancel,
+    )
+    .with_context(|| format!("cannot read the screen text of {}", file.display()))?;
+    tracker.finish(&bar);
+    if json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "{} s: read {} frames, {} unchanged, {} without text (Tesseract {}, {})",
+        report.seconds,
+        report.read,
+        report.unchanged,
+        report.textless,
+        vclip_ocr::version(),
+        reader.languages()
+    );
+    if report.cues.is_empty() {
+        println!("no text on screen");
+    }
+    for c in &report.cues {
+        println!("{} --> {}  {}", clock(c.start_s), clock(c.end_s), c.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}

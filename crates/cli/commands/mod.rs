@@ -78,9 +78,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             paths,
             batch,
             exact_frames,
+            screen,
             json,
             lib,
-        } => library::import(&lib, &paths, batch, exact_frames, json),
+        } => library::import(&lib, &paths, batch, exact_frames, &screen, json),
         Command::List { json, lib } => library::list(&lib, json),
         Command::Search {
             query,
@@ -100,6 +101,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             &export,
         ),
         Command::Remove { videos, json, lib } => library::remove(&lib, &videos, json),
+        #[cfg(feature = "ocr")]
+        Command::Ocr {
+            file,
+            languages,
+            json,
+            lib,
+        } => match file {
+            Some(file) => media::ocr(&file, &languages, json),
+            None => library::ocr_library(&lib, &languages, json),
+        },
+        #[cfg(feature = "media")]
         Command::Duplicates {
             min_run,
             similarity,

@@ -66,6 +66,7 @@ pub fn normalised(fp: &[f32]) -> Option<Vec<f32>> {
 
 /// Writes a video's fingerprints (one per second) to the library, atomically, as gray levels in
 /// the features format.
+#[cfg(feature = "media")]
 pub(crate) fn store(
     lib: &vclip_index::Library,
     hash: &str,

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde::Serialize;
 use vclip_index::{
-    read_features, write_features, Cue, FinishedImport, NewVideo, Status, TextDoc, TextKind, Video,
+    read_features, write_features, Cue, CueOrigin, FinishedImport, NewVideo, Status, TextDoc,
+    TextKind, Video,
 };
 
 use crate::discover::{content_hash, discover};
@@ -354,12 +355,7 @@ impl Engine {
         let cues = read_cues(&item.path, sink);
         let duration_s = pass.decode.decoded_s.max(seconds as f64 - 1.0);
         let mut docs: Vec<TextDoc> = name_docs(&item.path, v.title.as_deref(), duration_s);
-        docs.extend(cues.iter().map(|c| TextDoc {
-            start_s: c.start_s,
-            end_s: c.end_s,
-            kind: TextKind::Subtitle,
-            text: c.text.clone(),
-        }));
+        docs.extend(cues.iter().map(cue_doc));
         self.text_write().replace_video(v.id, &docs)?;
 
         let lib_rel = |p: &Path| self.library().relative(p);
@@ -532,18 +528,7 @@ impl Engine {
         let mut text = self.text_write();
         text.delete_all()?;
         for v in all.iter().filter(|v| v.status == Status::Ready) {
-            let cues = self.library().catalogue().cues_of(v.id)?;
-            let mut docs = name_docs(
-                Path::new(&v.path),
-                v.title.as_deref(),
-                v.duration_s.unwrap_or(0.0),
-            );
-            docs.extend(cues.into_iter().map(|c| TextDoc {
-                start_s: c.start_s,
-                end_s: c.end_s,
-                kind: TextKind::Subtitle,
-                text: c.text,
-            }));
+            let docs = text_docs(self, v)?;
             report.text_docs += docs.len();
             text.replace_video(v.id, &docs)?;
         }
@@ -658,6 +643,7 @@ fn read_cues(path: &Path, sink: &dyn ProgressSink) -> Vec<Cue> {
             start_s: c.start_s,
             end_s: c.end_s,
             text: c.text,
+            origin: CueOrigin::Subtitle,
         })
         .collect();
     cues.sort_by(|a, b| {
@@ -673,6 +659,31 @@ fn read_cues(path: &Path, sink: &dyn ProgressSink) -> Vec<Cue> {
 /// Text documents for the file name, its two nearest folder names and the container title,
 /// spanning the whole video. Separators in names become spaces so `egg_fried-rice.mp4` matches
 /// "fried rice".
+/// A cue as a text document: a subtitle, or text read off the screen.
+pub(crate) fn cue_doc(c: &Cue) -> TextDoc {
+    TextDoc {
+        start_s: c.start_s,
+        end_s: c.end_s,
+        kind: match c.origin {
+            CueOrigin::Subtitle => TextKind::Subtitle,
+            CueOrigin::Screen => TextKind::Screen,
+        },
+        text: c.text.clone(),
+    }
+}
+
+/// The text documents of a ready video: its names and every cue the catalogue has.
+pub(crate) fn text_docs(engine: &Engine, v: &Video) -> Result<Vec<TextDoc>> {
+    let cues = engine.library().catalogue().cues_of(v.id)?;
+    let mut docs = name_docs(
+        Path::new(&v.path),
+        v.title.as_deref(),
+        v.duration_s.unwrap_or(0.0),
+    );
+    docs.extend(cues.iter().map(cue_doc));
+    Ok(docs)
+}
+
 fn name_docs(path: &Path, title: Option<&str>, duration_s: f64) -> Vec<TextDoc> {
     let words = |s: &str| {
         s.chars()

@@ -28,6 +28,8 @@ pub mod models;
 pub mod moments;
 pub mod open;
 pub mod progress;
+#[cfg(feature = "ocr")]
+pub mod screen;
 pub mod search;
 pub mod sentences;
 pub mod step_sources;

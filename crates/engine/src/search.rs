@@ -4,14 +4,15 @@
 //!    each window refined to a moment from the per-second token states
 //!    ([`crate::moments::refine_moment`], DiDeMo-style span scoring). Ranked by window score.
 //! 2. **Subtitle**: BM25 over subtitle cues (tantivy); each hit is the cue's time range,
-//!    weighted in the fusion by the share of the query's words the cue contains.
+//!    weighted in the fusion by the share of the query's words the cue contains. **Screen**:
+//!    the same over the text read off the picture ([`crate::screen`]), as its own list.
 //! 3. **Semantic** (when a sentence encoder is enabled, [`crate::sentences`]): the cues
 //!    nearest to the query in meaning; each hit is the cue's time range.
 //! 4. **Name**: BM25 hits on the file name, folder names or container title apply to the whole
 //!    video: they add their reciprocal rank to every moment of that video (or bring its opening
 //!    in when nothing else found it), without stretching any moment.
 //!
-//! Lists 1–3 are fused by reciprocal rank on the per-second axis ([`crate::moments::fuse`]):
+//! Lists 1–3 (and screen) are fused by reciprocal rank on the per-second axis ([`crate::moments::fuse`]):
 //! hits of the same video that overlap in time are one moment. Moments are then grouped per
 //! video (a video's best moment decides its place, at most `per_video` moments each).
 //! Only `ready` videos are ever returned, so an import in progress never shows half an entry.
@@ -50,6 +51,8 @@ pub enum Signal {
     Name,
     /// Looks like the example of a search by example ([`crate::example`]).
     Example,
+    /// Words shown on screen (text read off the picture, BM25).
+    Screen,
 }
 
 /// Filters and sizes of a search.
@@ -163,6 +166,7 @@ impl Engine {
             self.text_read().search(query, CANDIDATES)?
         };
         let mut subtitle_hits: Vec<&TextHit> = Vec::new();
+        let mut screen_hits: Vec<&TextHit> = Vec::new();
         let mut name_videos: Vec<i64> = Vec::new();
         for h in &text_hits {
             if !self.admitted(h.video_id, opts, &mut videos)? {
@@ -170,19 +174,22 @@ impl Engine {
             }
             match h.kind {
                 TextKind::Subtitle => subtitle_hits.push(h),
+                TextKind::Screen => screen_hits.push(h),
                 _ if !name_videos.contains(&h.video_id) => name_videos.push(h.video_id),
                 _ => {}
             }
         }
-        let subtitle: Vec<Hit<i64>> = subtitle_hits
-            .iter()
-            .map(|h| Hit {
-                video: h.video_id,
-                start_s: h.start_s,
-                end_s: h.end_s,
-                weight: subtitle_weight(h.coverage),
-            })
-            .collect();
+        let words = |hits: &[&TextHit]| -> Vec<Hit<i64>> {
+            hits.iter()
+                .map(|h| Hit {
+                    video: h.video_id,
+                    start_s: h.start_s,
+                    end_s: h.end_s,
+                    weight: subtitle_weight(h.coverage),
+                })
+                .collect()
+        };
+        let (subtitle, screen) = (words(&subtitle_hits), words(&screen_hits));
         let mut semantic_cues: Vec<vclip_index::Cue> = Vec::new();
         let mut semantic: Vec<Hit<i64>> = Vec::new();
         for (key, similarity) in self.semantic_hits(query, CANDIDATES)? {
@@ -204,7 +211,7 @@ impl Engine {
             });
             semantic_cues.push(cue);
         }
-        let mut fused = fuse(&[visual, subtitle, semantic], RRF_K, 0.0);
+        let mut fused = fuse(&[visual, subtitle, semantic, screen], RRF_K, 0.0);
         // Video-level name hits: boost every moment of the video, or bring in its opening.
         let mut name_signal: HashSet<usize> = HashSet::new();
         for (rank, &video_id) in name_videos.iter().enumerate() {
@@ -251,24 +258,26 @@ impl Engine {
                 .map(|&(s, _)| match s {
                     0 => Signal::Visual,
                     1 => Signal::Subtitle,
-                    _ => Signal::Semantic,
+                    2 => Signal::Semantic,
+                    _ => Signal::Screen,
                 })
                 .collect();
             if by_name {
                 signals.push(Signal::Name);
             }
-            let subtitle_rank = f.signals.iter().find(|s| s.0 == 1).map(|s| s.1);
-            let semantic_rank = f.signals.iter().find(|s| s.0 == 2).map(|s| s.1);
+            let rank = |signal: usize| f.signals.iter().find(|s| s.0 == signal).map(|s| s.1);
             let snippet = match (
-                subtitle_rank.and_then(|r| subtitle_hits.get(r)),
-                semantic_rank.and_then(|r| semantic_cues.get(r)),
+                rank(1).and_then(|r| subtitle_hits.get(r)),
+                rank(2).and_then(|r| semantic_cues.get(r)),
+                rank(3).and_then(|r| screen_hits.get(r)),
             ) {
-                (Some(h), _) => Some(h.snippet.clone()),
-                (None, Some(c)) => Some(Snippet {
+                (Some(h), _, _) => Some(h.snippet.clone()),
+                (None, Some(c), _) => Some(Snippet {
                     text: c.text.clone(),
                     highlights: Vec::new(),
                 }),
-                (None, None) => self.cue_at(f.video, f.start_s, f.end_s)?,
+                (None, None, Some(h)) => Some(h.snippet.clone()),
+                (None, None, None) => self.cue_at(f.video, f.start_s, f.end_s)?,
             };
             out.push(SearchResult {
                 video_id: f.video,

@@ -408,6 +408,7 @@ mod tests {
             start_s,
             end_s: start_s + 2.0,
             text: text.into(),
+            origin: vclip_index::CueOrigin::Subtitle,
         }
     }
 

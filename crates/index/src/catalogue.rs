@@ -27,6 +27,8 @@ use crate::error::{Error, Result};
 /// Schema migrations; index `i` moves the database from version `i` to `i + 1`.
 /// 1 → 2: `cues.id` becomes `AUTOINCREMENT` (it keys a vector index).
 /// 2 → 3: `videos.missing_since`: when a rescan found the file gone (kept, not searched).
+/// 3 → 4: `cues.origin` (`subtitle` or `screen`: text read off the picture) and
+/// `videos.screen_text` (the language packs its screen text was read with; NULL: not read).
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE videos (
@@ -81,6 +83,10 @@ CREATE INDEX cues_video ON cues(video_id);
 "#,
     r#"
 ALTER TABLE videos ADD COLUMN missing_since INTEGER;
+"#,
+    r#"
+ALTER TABLE cues ADD COLUMN origin TEXT NOT NULL DEFAULT 'subtitle';
+ALTER TABLE videos ADD COLUMN screen_text TEXT;
 "#,
 ];
 
@@ -175,6 +181,9 @@ pub struct Video {
     /// Unix seconds: when a rescan found its file gone. Such a video stays in the library
     /// (visible, restorable) but is not searched; finding the file again clears it.
     pub missing_since: Option<i64>,
+    /// The language packs its on-screen text was read with (`eng`, `eng+deu`); `None`: not
+    /// read (yet).
+    pub screen_text: Option<String>,
 }
 
 /// A row of `windows`: `id` is the key in the vector index.
@@ -201,6 +210,36 @@ pub struct Cue {
     pub end_s: f64,
     /// Text, markup already stripped.
     pub text: String,
+    /// Where the text comes from.
+    pub origin: CueOrigin,
+}
+
+/// Where a cue's text comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CueOrigin {
+    /// A subtitle track or sidecar file.
+    #[default]
+    Subtitle,
+    /// Read off the picture (on-screen text).
+    Screen,
+}
+
+impl CueOrigin {
+    /// The stored label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CueOrigin::Subtitle => "subtitle",
+            CueOrigin::Screen => "screen",
+        }
+    }
+
+    /// An unknown label reads as a subtitle (what every cue was before origins existed).
+    fn parse(s: &str) -> Self {
+        match s {
+            "screen" => CueOrigin::Screen,
+            _ => CueOrigin::Subtitle,
+        }
+    }
 }
 
 /// What a finished import records ([`Catalogue::finish_import`]).
@@ -237,7 +276,8 @@ pub struct Catalogue {
 }
 
 const VIDEO_COLS: &str = "id, hash, path, folder, title, size, mtime, duration_s, status, error, \
-     model_version, features_path, thumbnail_path, created_at, updated_at, missing_since";
+     model_version, features_path, thumbnail_path, created_at, updated_at, missing_since, \
+     screen_text";
 
 fn now() -> i64 {
     SystemTime::now()
@@ -271,6 +311,7 @@ fn video_from_row(row: &Row<'_>) -> rusqlite::Result<Video> {
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
         missing_since: row.get(15)?,
+        screen_text: row.get(16)?,
     })
 }
 
@@ -545,7 +586,7 @@ impl Catalogue {
         let (windows, old) =
             insert_windows(&tx, video_id, done.model_version, done.spans).map_err(err)?;
         if let Some(cues) = done.cues {
-            insert_cues(&tx, video_id, cues).map_err(err)?;
+            insert_cues(&tx, video_id, CueOrigin::Subtitle, cues).map_err(err)?;
         }
         tx.commit().map_err(err)?;
         Ok((windows, old))
@@ -597,13 +638,45 @@ impl Catalogue {
             .map_err(|e| self.err(e))
     }
 
-    /// Replaces a video's subtitle cues in one transaction.
-    pub fn replace_cues(&mut self, video_id: i64, cues: &[Cue]) -> Result<()> {
+    /// Replaces a video's cues of `origin` (the others stay) in one transaction; `cues` are
+    /// stored with that origin. Returns the keys of the cues replaced.
+    pub fn replace_cues(
+        &mut self,
+        video_id: i64,
+        origin: CueOrigin,
+        cues: &[Cue],
+    ) -> Result<Vec<i64>> {
         let path = self.path.clone();
         let err = |source| Error::catalogue(path.clone(), source);
         let tx = self.conn.transaction().map_err(err)?;
-        insert_cues(&tx, video_id, cues).map_err(err)?;
-        tx.commit().map_err(err)
+        let old = insert_cues(&tx, video_id, origin, cues).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(old)
+    }
+
+    /// Stores a video's on-screen text: its `screen` cues replaced by `cues`, and the language
+    /// packs they were read with, in one transaction. Returns the keys of the cues replaced.
+    pub fn replace_screen_text(
+        &mut self,
+        video_id: i64,
+        languages: &str,
+        cues: &[Cue],
+    ) -> Result<Vec<i64>> {
+        let path = self.path.clone();
+        let err = |source| Error::catalogue(path.clone(), source);
+        let tx = self.conn.transaction().map_err(err)?;
+        let old = insert_cues(&tx, video_id, CueOrigin::Screen, cues).map_err(err)?;
+        let n = tx
+            .execute(
+                "UPDATE videos SET screen_text = ?2 WHERE id = ?1",
+                params![video_id, languages],
+            )
+            .map_err(err)?;
+        if n != 1 {
+            return Err(Error::Invalid(format!("no video with id {video_id}")));
+        }
+        tx.commit().map_err(err)?;
+        Ok(old)
     }
 
     /// A video's cues in time order.
@@ -611,7 +684,8 @@ impl Catalogue {
         let mut st = self
             .conn
             .prepare(
-                "SELECT start_s, end_s, text FROM cues WHERE video_id = ?1 ORDER BY start_s, id",
+                "SELECT start_s, end_s, text, origin FROM cues WHERE video_id = ?1
+                 ORDER BY start_s, id",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -620,6 +694,7 @@ impl Catalogue {
                     start_s: r.get(0)?,
                     end_s: r.get(1)?,
                     text: r.get(2)?,
+                    origin: CueOrigin::parse(&r.get::<_, String>(3)?),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -632,7 +707,7 @@ impl Catalogue {
         let mut st = self
             .conn
             .prepare(
-                "SELECT id, start_s, end_s, text FROM cues WHERE video_id = ?1
+                "SELECT id, start_s, end_s, text, origin FROM cues WHERE video_id = ?1
                  ORDER BY start_s, id",
             )
             .map_err(|e| self.err(e))?;
@@ -644,6 +719,7 @@ impl Catalogue {
                         start_s: r.get(1)?,
                         end_s: r.get(2)?,
                         text: r.get(3)?,
+                        origin: CueOrigin::parse(&r.get::<_, String>(4)?),
                     },
                 ))
             })
@@ -656,7 +732,7 @@ impl Catalogue {
     pub fn cue(&self, id: i64) -> Result<Option<(i64, Cue)>> {
         self.conn
             .query_row(
-                "SELECT video_id, start_s, end_s, text FROM cues WHERE id = ?1",
+                "SELECT video_id, start_s, end_s, text, origin FROM cues WHERE id = ?1",
                 [id],
                 |r| {
                     Ok((
@@ -665,6 +741,7 @@ impl Catalogue {
                             start_s: r.get(1)?,
                             end_s: r.get(2)?,
                             text: r.get(3)?,
+                            origin: CueOrigin::parse(&r.get::<_, String>(4)?),
                         },
                     ))
                 },
@@ -756,23 +833,94 @@ fn insert_windows(
 }
 
 /// Replaces a video's cues inside `tx`.
+/// Replaces the cues of `origin` of a video with `cues` (stored with that origin); returns the
+/// keys of the cues deleted.
 fn insert_cues(
     tx: &rusqlite::Transaction<'_>,
     video_id: i64,
+    origin: CueOrigin,
     cues: &[Cue],
-) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM cues WHERE video_id = ?1", [video_id])?;
-    let mut st =
-        tx.prepare("INSERT INTO cues (video_id, start_s, end_s, text) VALUES (?1, ?2, ?3, ?4)")?;
+) -> rusqlite::Result<Vec<i64>> {
+    let old: Vec<i64> = {
+        let mut st = tx.prepare("SELECT id FROM cues WHERE video_id = ?1 AND origin = ?2")?;
+        let rows = st.query_map(params![video_id, origin.as_str()], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    tx.execute(
+        "DELETE FROM cues WHERE video_id = ?1 AND origin = ?2",
+        params![video_id, origin.as_str()],
+    )?;
+    let mut st = tx.prepare(
+        "INSERT INTO cues (video_id, start_s, end_s, text, origin) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for c in cues {
-        st.execute(params![video_id, c.start_s, c.end_s, c.text])?;
+        st.execute(params![
+            video_id,
+            c.start_s,
+            c.end_s,
+            c.text,
+            origin.as_str()
+        ])?;
     }
-    Ok(())
+    Ok(old)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subtitles_and_screen_text_are_replaced_each_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalogue::open(&dir.path().join("c.sqlite"), true).unwrap();
+        let v = c.upsert_video(&new_video("aa", "/videos/a.mp4")).unwrap();
+        assert_eq!(v.screen_text, None);
+        let cue = |t: &str, origin| Cue {
+            start_s: 1.0,
+            end_s: 2.0,
+            text: t.into(),
+            origin,
+        };
+        c.replace_cues(
+            v.id,
+            CueOrigin::Subtitle,
+            &[cue("said", CueOrigin::Subtitle)],
+        )
+        .unwrap();
+        let old = c
+            .replace_screen_text(v.id, "eng", &[cue("shown", CueOrigin::Screen)])
+            .unwrap();
+        assert!(old.is_empty());
+        let origins = |c: &Catalogue| -> Vec<(String, CueOrigin)> {
+            c.cues_of(v.id)
+                .unwrap()
+                .into_iter()
+                .map(|x| (x.text, x.origin))
+                .collect()
+        };
+        assert_eq!(
+            origins(&c),
+            vec![
+                ("said".into(), CueOrigin::Subtitle),
+                ("shown".into(), CueOrigin::Screen)
+            ]
+        );
+        assert_eq!(
+            c.video(v.id).unwrap().unwrap().screen_text.as_deref(),
+            Some("eng")
+        );
+        // New subtitles keep the screen text, and new screen text keeps the subtitles.
+        c.replace_cues(v.id, CueOrigin::Subtitle, &[]).unwrap();
+        assert_eq!(origins(&c), vec![("shown".into(), CueOrigin::Screen)]);
+        let old = c.replace_screen_text(v.id, "eng+deu", &[]).unwrap();
+        assert_eq!(old.len(), 1);
+        assert!(origins(&c).is_empty());
+        assert_eq!(
+            c.video(v.id).unwrap().unwrap().screen_text.as_deref(),
+            Some("eng+deu")
+        );
+        assert!(c.replace_screen_text(999, "eng", &[]).is_err());
+    }
 
     fn new_video(hash: &str, path: &str) -> NewVideo {
         NewVideo {
@@ -830,13 +978,14 @@ mod tests {
         assert_eq!(c.cue_rows(1).unwrap()[0].0, 5);
         assert_eq!(c.ready_cue_keys().unwrap(), vec![(5, 1, "ab".to_string())]);
         // Keys are never reused after the migration.
-        c.replace_cues(1, &[]).unwrap();
+        c.replace_cues(1, CueOrigin::Subtitle, &[]).unwrap();
         let cue = Cue {
+            origin: CueOrigin::Subtitle,
             start_s: 0.0,
             end_s: 1.0,
             text: "again".into(),
         };
-        c.replace_cues(1, &[cue]).unwrap();
+        c.replace_cues(1, CueOrigin::Subtitle, &[cue]).unwrap();
         let id = c.cue_rows(1).unwrap()[0].0;
         assert!(id > 5, "{id}");
         assert_eq!(c.cue(id).unwrap().unwrap().1.text, "again");
@@ -946,12 +1095,15 @@ mod tests {
         c.replace_windows(b.id, "videoclip/base", &[(0.0, 10.0)])
             .unwrap();
         let cue = Cue {
+            origin: CueOrigin::Subtitle,
             start_s: 1.0,
             end_s: 2.5,
             text: "whisk the eggs".into(),
         };
-        c.replace_cues(a.id, std::slice::from_ref(&cue)).unwrap();
-        c.replace_cues(b.id, std::slice::from_ref(&cue)).unwrap();
+        c.replace_cues(a.id, CueOrigin::Subtitle, std::slice::from_ref(&cue))
+            .unwrap();
+        c.replace_cues(b.id, CueOrigin::Subtitle, std::slice::from_ref(&cue))
+            .unwrap();
         assert_eq!(c.cues_of(a.id).unwrap(), vec![cue]);
         let removed = c.remove_video(a.id).unwrap().unwrap();
         assert_eq!(removed.window_ids, vec![wa[0].id]);
@@ -997,6 +1149,7 @@ mod tests {
         c.set_status(v.id, Status::Failed, Some("earlier failure"))
             .unwrap();
         let cues = [Cue {
+            origin: CueOrigin::Subtitle,
             start_s: 0.5,
             end_s: 2.0,
             text: "crack the egg".into(),

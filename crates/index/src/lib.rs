@@ -25,7 +25,7 @@ pub mod library;
 pub mod text;
 pub mod vectors;
 
-pub use catalogue::{Catalogue, Cue, FinishedImport, NewVideo, Status, Video, Window};
+pub use catalogue::{Catalogue, Cue, CueOrigin, FinishedImport, NewVideo, Status, Video, Window};
 pub use error::{Error, Result};
 pub use features::{read_features, write_features, Features};
 pub use library::{Library, ModelVersion};

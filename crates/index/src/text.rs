@@ -62,6 +62,8 @@ const WRITER_HEAP: usize = 32 * 1024 * 1024;
 pub enum TextKind {
     /// A subtitle or transcript cue.
     Subtitle,
+    /// Text read off the picture (an on-screen text cue).
+    Screen,
     /// The file name.
     Name,
     /// A folder name on the path.
@@ -75,6 +77,7 @@ impl TextKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TextKind::Subtitle => "subtitle",
+            TextKind::Screen => "screen",
             TextKind::Name => "name",
             TextKind::Folder => "folder",
             TextKind::Title => "title",
@@ -84,6 +87,7 @@ impl TextKind {
     fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "subtitle" => TextKind::Subtitle,
+            "screen" => TextKind::Screen,
             "name" => TextKind::Name,
             "folder" => TextKind::Folder,
             "title" => TextKind::Title,

@@ -32,7 +32,8 @@ pub use geometry::{scaled_size, ScaledSize};
 pub use image::write_png_rgb;
 pub use probe::{probe, MediaInfo, StreamInfo, StreamKind, VideoInfo};
 pub use sample::{
-    decode_per_second, FrameSampler, SampleOptions, SampleReport, SampledFrame, Threading,
+    decode_per_second, FrameSampler, FrameShape, SampleOptions, SampleReport, SampledFrame,
+    Threading,
 };
 pub use subtitles::{Cue, SubtitleTrack};
 pub use thumbnail::{still_rgb, thumbnail_jpeg};

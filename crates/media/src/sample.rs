@@ -105,6 +105,21 @@ pub struct SampleOptions {
     /// (`SampleReport::max_offset_s`), and neighbouring seconds may share a keyframe. Works with
     /// `skip_gop_tails`.
     pub keyframe_tolerance_ms: u32,
+    /// What a frame is made into: the models' square RGB crop (the default), or the whole
+    /// picture in gray for reading the text on it.
+    pub shape: FrameShape,
+}
+
+/// What [`FrameSampler`] makes of each frame taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub enum FrameShape {
+    /// Short side scaled to `size`, centre-cropped to `size`×`size`, RGB24 (what the models
+    /// see; [`frame_filter_spec`]).
+    #[default]
+    Square,
+    /// The whole picture upright, 8-bit gray, scaled (aspect kept) to its own height clamped
+    /// to `[min_height, max_height]`: small text stays legible, an 8K frame stays affordable.
+    Gray { min_height: u32, max_height: u32 },
 }
 
 impl Default for SampleOptions {
@@ -119,6 +134,7 @@ impl Default for SampleOptions {
             seek: false,
             skip_loop_filter: false,
             keyframe_tolerance_ms: 0,
+            shape: FrameShape::Square,
         }
     }
 }
@@ -150,9 +166,13 @@ pub struct SampledFrame {
     pub second: usize,
     /// Presentation time of the frame taken, in seconds on the decoder's axis (container start 0).
     pub time_s: f64,
-    /// `size * size * 3` bytes, row-major RGB24.
+    /// The pixels, row-major without padding: `size * size * 3` bytes of RGB24 for
+    /// [`FrameShape::Square`], `width * height` bytes of gray for [`FrameShape::Gray`].
     pub rgb: Vec<u8>,
     pub size: u32,
+    /// The picture's size in pixels (`size`×`size` when square).
+    pub width: u32,
+    pub height: u32,
 }
 
 impl SampledFrame {
@@ -267,6 +287,8 @@ pub struct FrameSampler {
     prev: Held,
     cur: VideoFrame,
     filtered: VideoFrame,
+    /// Width and height of the frames made (see [`FrameShape`]).
+    shaped: (u32, u32),
     /// Slot (1/fps units) of the first frame: second `k`'s middle is `origin + fps*k + fps/2`.
     origin: Option<i64>,
     next_second: usize,
@@ -362,6 +384,7 @@ impl FrameSampler {
             prev: Held::default(),
             cur: VideoFrame::empty(),
             filtered: VideoFrame::empty(),
+            shaped: (opts.size, opts.size),
             origin: None,
             next_second: 0,
             ready: VecDeque::new(),
@@ -946,11 +969,14 @@ impl FrameSampler {
                 b
             }
         };
+        let (width, height) = self.shaped;
         self.ready.push_back(SampledFrame {
             second: self.next_second,
             time_s: seconds(pts, self.time_base),
             rgb: bytes,
             size: self.opts.size,
+            width,
+            height,
         });
         self.next_second += 1;
         self.report.decode.output_frames += 1;
@@ -973,7 +999,13 @@ impl FrameSampler {
             } else {
                 (f.width(), f.height())
             };
-            let spec = frame_filter_spec(self.info.rotation, w, h, self.opts.size);
+            let spec = match self.opts.shape {
+                FrameShape::Square => frame_filter_spec(self.info.rotation, w, h, self.opts.size),
+                FrameShape::Gray {
+                    min_height,
+                    max_height,
+                } => gray_filter_spec(self.info.rotation, w, h, min_height, max_height),
+            };
             let graph = video_graph(f, self.time_base, &spec)
                 .map_err(ff(&self.path, "building the filter graph"))?;
             self.graph = Some(graph);
@@ -1001,12 +1033,19 @@ impl FrameSampler {
             .ok_or(ffmpeg::Error::FilterNotFound)
             .and_then(|mut sink| sink.sink().frame(&mut self.filtered))
             .map_err(&fail)?;
-        let size = self.opts.size as usize;
+        let (width, height) = (self.filtered.width(), self.filtered.height());
+        self.shaped = (width, height);
+        let row = width as usize
+            * if self.opts.shape == FrameShape::Square {
+                3
+            } else {
+                1
+            };
         let stride = self.filtered.stride(0);
         let data = self.filtered.data(0);
-        let mut out = Vec::with_capacity(size * size * 3);
-        for y in 0..size {
-            out.extend_from_slice(&data[y * stride..y * stride + size * 3]);
+        let mut out = Vec::with_capacity(row * height as usize);
+        for y in 0..height as usize {
+            out.extend_from_slice(&data[y * stride..y * stride + row]);
         }
         Ok(out)
     }
@@ -1050,6 +1089,18 @@ pub fn frame_filter_spec(rotation: i32, w: u32, h: u32, size: u32) -> String {
         s.height,
         s.crop_x,
         s.crop_y
+    )
+}
+
+/// [`FrameShape::Gray`]'s chain: autorotate, scale (aspect kept, height clamped to
+/// `[min_height, max_height]`, width even), 8-bit gray. `w`×`h` is the size after rotation.
+pub fn gray_filter_spec(rotation: i32, w: u32, h: u32, min_height: u32, max_height: u32) -> String {
+    let (w, h) = (w.max(1), h.max(1));
+    let th = h.clamp(min_height.max(1), max_height.max(min_height).max(1));
+    let tw = ((u64::from(w) * u64::from(th) / u64::from(h)).max(2) as u32 + 1) & !1;
+    format!(
+        "{}scale={tw}:{th}:flags=bicubic,format=gray",
+        rotate_filter(rotation)
     )
 }
 

@@ -3,4 +3,4 @@
 /**
  * Which signal found a moment.
  */
-export type Signal = "visual" | "subtitle" | "semantic" | "name" | "example";
+export type Signal = "visual" | "subtitle" | "semantic" | "name" | "example" | "screen";
