@@ -274,8 +274,8 @@ impl AppCore {
             Ok(plan) => {
                 if plan.videos < 2 {
                     info.problem = Some(format!(
-                        "Fine-tuning needs at least two imported videos with subtitles (their \
-                         lines are the training text); this library has {}.",
+                        "Fine-tuning needs at least two imported videos with subtitles or text \
+                         on screen (their lines are the training text); this library has {}.",
                         plan.videos
                     ));
                 } else if plan.heldout_queries == 0 {

@@ -593,9 +593,10 @@ function renderSetup(): HTMLElement[] {
   summary.id = "finetune-summary";
   if (i.plan) {
     summary.textContent =
-      `${plural(i.plan.videos, "video")} with subtitles and cached features ` +
+      `${plural(i.plan.videos, "video")} with subtitles or text on screen and cached features ` +
       `(of ${plural(i.library_videos, "ready video")}): ` +
-      `${plural(i.plan.train_captions, "caption")} to train on, ` +
+      `${plural(i.plan.train_captions, "caption")} to train on` +
+      (i.plan.screen_captions > 0 ? ` (${i.plan.screen_captions} read off the screen), ` : ", ") +
       `${i.plan.heldout_queries} held-out ${i.plan.heldout_queries === 1 ? "query" : "queries"} ` +
       "to measure text → video recall.";
   } else {

@@ -191,6 +191,13 @@ pub fn finetune(args: &LibraryArgs, a: &FinetuneArgs) -> anyhow::Result<ExitCode
             "trained {} steps ({} pairs) at {:.2} steps/s, {:.1} pairs/s",
             report.steps, report.pairs, report.steps_per_s, report.pairs_per_s
         );
+        if report.screen_captions > 0 {
+            println!(
+                "{} of {} training captions are text read off the screen (videos without \
+                 subtitles)",
+                report.screen_captions, report.train_captions
+            );
+        }
         println!(
             "after    {}  (epoch {}, {} held-out captions over {} videos)",
             metrics_line(&report.after),

@@ -142,3 +142,53 @@ fn plan_progress_and_batching() {
     assert_eq!(random.steps, 9);
     assert_eq!(random.batching, Batching::Random);
 }
+
+/// A video without subtitles trains on the text read off its screen, and the plan says how
+/// many captions came from there; a video with subtitles keeps training on them alone.
+#[test]
+fn screen_text_is_training_text_where_there_are_no_subtitles() {
+    use vclip_index::{Catalogue, Cue, CueOrigin};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The engine holds its catalogue exclusively: edit it while the library is closed.
+    drop(library(tmp.path()));
+    let mut cat =
+        Catalogue::open(&tmp.path().join("lib/catalogue.sqlite"), false).expect("catalogue");
+    let videos = cat.list_videos().expect("videos");
+    let id = |name: &str| {
+        videos
+            .iter()
+            .find(|v| v.path.ends_with(name))
+            .map(|v| v.id)
+            .expect("imported")
+    };
+    // Red: its lines move from the subtitles to the screen. Green: screen text besides its
+    // subtitles, which it keeps training on.
+    let red = id("red.mp4");
+    let lines: Vec<Cue> = cat
+        .cues_of(red)
+        .expect("cues")
+        .into_iter()
+        .map(|c| Cue {
+            origin: CueOrigin::Screen,
+            ..c
+        })
+        .collect();
+    cat.replace_cues(red, CueOrigin::Subtitle, &[])
+        .expect("no subtitles");
+    cat.replace_screen_text(red, "eng", &lines)
+        .expect("screen text");
+    let green = id("green.mp4");
+    let shown = [Cue {
+        start_s: 0.0,
+        end_s: 6.0,
+        text: "a green sign on the wall".into(),
+        origin: CueOrigin::Screen,
+    }];
+    cat.replace_screen_text(green, "eng", &shown)
+        .expect("screen text");
+    drop(cat);
+    let engine = setup::open(&tmp.path().join("lib"), &tmp.path().join("model"));
+    let plan = engine.finetune_plan(&options()).expect("plan");
+    assert_small_plan(&plan);
+    assert_eq!(plan.screen_captions, 3, "{plan:?}");
+}

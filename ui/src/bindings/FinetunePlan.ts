@@ -6,10 +6,15 @@
  */
 export type FinetunePlan = { 
 /**
- * Videos with subtitles and cached features, their training captions and the held-out
+ * Videos with subtitles or on-screen text and cached features, their training captions and
+ * the held-out
  * queries.
  */
-videos: number, train_captions: number, heldout_queries: number, 
+videos: number, train_captions: number, 
+/**
+ * Of `train_captions`, those read off the screen (videos without subtitles).
+ */
+screen_captions: number, heldout_queries: number, 
 /**
  * Steps in all (batches per epoch × epochs).
  */

@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use vclip_index::{read_features, Features, Status};
+use vclip_index::{read_features, CueOrigin, Features, Status};
 use vclip_model::train::{retrieval_metrics, symmetric_info_nce};
 use vclip_model::Model;
 
@@ -176,6 +176,8 @@ pub struct FinetuneReport {
     pub model_version: String,
     pub videos: usize,
     pub train_captions: usize,
+    /// Of `train_captions`, those read off the screen (videos without subtitles).
+    pub screen_captions: usize,
     pub heldout_queries: usize,
     pub steps: usize,
     /// Training pairs seen, and the training throughput (pairs and steps per second of the
@@ -196,10 +198,13 @@ pub struct FinetuneReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FinetunePlan {
-    /// Videos with subtitles and cached features, their training captions and the held-out
+    /// Videos with subtitles or on-screen text and cached features, their training captions and
+    /// the held-out
     /// queries.
     pub videos: usize,
     pub train_captions: usize,
+    /// Of `train_captions`, those read off the screen (videos without subtitles).
+    pub screen_captions: usize,
     pub heldout_queries: usize,
     /// Steps in all (batches per epoch × epochs).
     pub steps: usize,
@@ -221,6 +226,17 @@ pub(super) struct VideoData {
     pub(super) train: Vec<(Span, Vec<u32>)>,
     /// Held-out captions' tokens.
     pub(super) heldout: Vec<Vec<u32>>,
+    /// The captions are on-screen text (the video has no subtitles).
+    pub(super) from_screen: bool,
+}
+
+/// Captions of `videos` read off the screen.
+fn screen_captions(videos: &[VideoData]) -> usize {
+    videos
+        .iter()
+        .filter(|v| v.from_screen)
+        .map(|v| v.train.len())
+        .sum()
 }
 
 /// One sampled pair: video `video`'s seconds `[start, end)` and the text's tokens.
@@ -282,6 +298,7 @@ impl Engine {
         let mut plan = FinetunePlan {
             videos: videos.len(),
             train_captions: videos.iter().map(|v| v.train.len()).sum(),
+            screen_captions: screen_captions(&videos),
             heldout_queries: videos.iter().map(|v| v.heldout.len()).sum(),
             steps: steps_per_epoch * opts.epochs,
             step_s: 0.0,
@@ -323,7 +340,8 @@ impl Engine {
         Ok(plan)
     }
 
-    /// Ready videos with cached features and subtitle cues, captions deduplicated and split.
+    /// Ready videos with cached features and text, captions deduplicated and split: the
+    /// subtitles, or where a video has none, the text read off its screen.
     fn training_data(
         &self,
         model: &Model,
@@ -334,7 +352,11 @@ impl Engine {
         let version = model_version_of(model)?;
         let mut out = Vec::new();
         for video in self.videos_with_status(Status::Ready)? {
-            let cues = self.library().catalogue().cues_of(video.id)?;
+            let mut cues = self.library().catalogue().cues_of(video.id)?;
+            let from_screen = !cues.iter().any(|c| c.origin == CueOrigin::Subtitle);
+            if !from_screen {
+                cues.retain(|c| c.origin == CueOrigin::Subtitle);
+            }
             if cues.is_empty() {
                 continue;
             }
@@ -395,6 +417,7 @@ impl Engine {
                 feats,
                 train,
                 heldout,
+                from_screen,
             });
         }
         if opts.shuffle_labels && out.len() >= 2 {
@@ -482,8 +505,8 @@ impl<'a> Run<'a> {
         let videos = engine.training_data(model, opts, &mut rng, sink)?;
         if videos.len() < 2 {
             return Err(EngineError::Invalid(format!(
-                "fine-tuning needs at least 2 ready videos with subtitles and cached features; \
-                 this library has {}",
+                "fine-tuning needs at least 2 ready videos with subtitles (or text on screen, \
+                 `vclip ocr`) and cached features; this library has {}",
                 videos.len()
             )));
         }
@@ -747,6 +770,7 @@ impl<'a> Run<'a> {
             model_version: version.key(),
             videos: self.videos.len(),
             train_captions: self.videos.iter().map(|v| v.train.len()).sum(),
+            screen_captions: screen_captions(&self.videos),
             heldout_queries: self.videos.iter().map(|v| v.heldout.len()).sum(),
             steps: self.state.step,
             pairs: self.state.pairs,
