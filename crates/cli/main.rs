@@ -501,6 +501,27 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What reading the text on screen costs an import: each file imported into a fresh
+    /// library (the baseline), then its screen text read, in the same run (frames read, frames
+    /// per second, the import's slowdown). `scripts/bench-screen.sh` makes a screen recording
+    /// and a textured video without text to run it on.
+    #[cfg(feature = "ocr")]
+    Screen {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// `videoclip` or `clip-vit-b32` (a random-weight model of `--preset`).
+        #[arg(long, default_value = "videoclip")]
+        family: String,
+        #[arg(long, default_value = "full")]
+        preset: String,
+        #[arg(long, default_value = "eng")]
+        languages: String,
+        /// Runs per file (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// A watched-folder rescan of a generated, unchanged library (empty files and their
     /// catalogue rows) against walking its folders alone, in the same run.
     #[cfg(feature = "media")]

@@ -24,6 +24,8 @@ pub mod finetune;
 pub mod import;
 #[cfg(feature = "media")]
 pub mod rescan;
+#[cfg(feature = "ocr")]
+pub mod screen;
 pub mod search;
 
 use std::path::{Path, PathBuf};

@@ -217,6 +217,38 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             #[cfg(feature = "media")]
+            #[cfg(feature = "ocr")]
+            BenchCommand::Screen {
+                files,
+                family,
+                preset,
+                languages,
+                runs,
+                json,
+            } => {
+                let family = parse_family(&family)?;
+                let r = vclip_bench::screen::run(&files, family, &preset, &languages, runs)?;
+                if json {
+                    print_json(&r)?;
+                } else {
+                    for x in &r {
+                        println!(
+                            "{}: {:.0} s of video; import {:.2} s, screen text {:.2} s ({} of {} \
+                             frames read, {:.2} frames/s, {} lines): the import takes {:.2}x",
+                            x.file.display(),
+                            x.video_s,
+                            x.import_s,
+                            x.screen_s,
+                            x.frames_read,
+                            x.seconds,
+                            x.frames_per_s,
+                            x.lines,
+                            x.slowdown
+                        );
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
             BenchCommand::Rescan { files, runs, json } => {
                 let r = vclip_bench::rescan::run_in_temp(files, runs)?;
                 if json {

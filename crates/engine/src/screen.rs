@@ -27,8 +27,8 @@ pub const MIN_HEIGHT: u32 = 720;
 pub const MAX_HEIGHT: u32 = 1080;
 /// A cell of the change grid moving by this many gray levels is a changed picture.
 pub const CHANGE_LEVELS: f32 = 6.0;
-/// Lines alike at least this much (character-level similarity, 0–1) are the same line read
-/// twice.
+/// Lines alike at least this much (character-level similarity, 0–1), with the same digits, are
+/// the same line read twice ("Slide 1 …" and "Slide 2 …" are two lines).
 const SAME_LINE: f64 = 0.8;
 /// Seconds a line may be missing and still continue its cue.
 const GAP_S: usize = 1;
@@ -155,22 +155,29 @@ fn changed(a: &[f32], b: &[f32]) -> bool {
 }
 
 /// Whether a gray frame has rows crossed by many sharp edges, as lines of text do: at least
-/// three rows (of every other row) with a sharp luma step every ~100 pixels or more.
+/// three rows (of every other row) with a sharp luma step every ~100 pixels or more *and* well
+/// above the frame's median row (2.5×), so that a texture busy on every row (foliage, water, a
+/// fractal) is not taken for text while a caption over it still is.
 fn has_text_strokes(f: &SampledFrame) -> bool {
     let (w, h) = (f.width as usize, f.height as usize);
-    let need = (w / 100).max(6);
-    let mut rows = 0;
-    for y in (0..h).step_by(2) {
-        let row = &f.rgb[y * w..(y + 1) * w];
-        let steps = row.windows(2).filter(|p| p[0].abs_diff(p[1]) >= 48).count();
-        if steps >= need {
-            rows += 1;
-            if rows >= 3 {
-                return true;
-            }
-        }
+    if w < 2 || h == 0 {
+        return false;
     }
-    false
+    let need = (w / 100).max(6);
+    let steps: Vec<usize> = (0..h)
+        .step_by(2)
+        .map(|y| {
+            f.rgb[y * w..(y + 1) * w]
+                .windows(2)
+                .filter(|p| p[0].abs_diff(p[1]) >= 48)
+                .count()
+        })
+        .collect();
+    let busy = |threshold: f64| steps.iter().filter(|&&n| n as f64 >= threshold).count();
+    let mut sorted = steps.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2] as f64;
+    busy((need as f64).max(2.5 * median)) >= 3
 }
 
 /// Lines as keys: lower case, letters and digits, single spaces.
@@ -190,6 +197,19 @@ fn key(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether a line (as a key) is text rather than what OCR reads into a texture: two words or
+/// more, or one of at least four letters or digits ("we", "Se", "pas" read off a fractal are
+/// not kept).
+fn worth_keeping(key: &str) -> bool {
+    let alnum = key.chars().filter(|c| c.is_alphanumeric()).count();
+    alnum >= 3 && (key.contains(' ') || alnum >= 4)
+}
+
+/// The digits of a key, in order: a changed number is new text, not an OCR slip.
+fn digits(key: &str) -> String {
+    key.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// Character-level similarity of two keys: 1 − edit distance / longer length.
@@ -233,13 +253,14 @@ impl LineTracker {
     fn see(&mut self, second: usize, lines: &[vclip_ocr::Line]) {
         for l in lines {
             let k = key(&l.text);
-            if k.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+            if !worth_keeping(&k) {
                 continue;
             }
             let best = self
                 .open
                 .iter_mut()
                 .filter(|o| o.last + 1 + GAP_S >= second && o.last < second)
+                .filter(|o| digits(&o.key) == digits(&k))
                 .map(|o| (similarity(&o.key, &k), o))
                 .filter(|(s, _)| *s >= SAME_LINE)
                 .max_by(|a, b| a.0.total_cmp(&b.0));
@@ -312,14 +333,21 @@ mod tests {
         t.see(
             2,
             &[
-                line("Step l: preheat the 0ven", 70.0),
+                line("Step 1: preheat tne ovem", 70.0),
                 line("$ cargo build", 85.0),
             ],
         );
         // Gone for one second, back: the same cue.
         t.see(4, &[line("Step 1: preheat the oven", 91.0)]);
         t.see(5, &[line("Whisk the eggs", 88.0)]);
-        t.see(9, &[line("$ cargo build", 80.0)]);
+        t.see(
+            9,
+            &[
+                line("$ cargo build", 80.0),
+                line("Slide 1 of the review", 90.0),
+            ],
+        );
+        t.see(10, &[line("Slide 2 of the review", 90.0)]);
         let cues = t.finish();
         let got: Vec<(f64, f64, &str)> = cues
             .iter()
@@ -332,6 +360,8 @@ mod tests {
                 (1.0, 3.0, "$ cargo build"),
                 (5.0, 6.0, "Whisk the eggs"),
                 (9.0, 10.0, "$ cargo build"),
+                (9.0, 10.0, "Slide 1 of the review"),
+                (10.0, 11.0, "Slide 2 of the review"),
             ]
         );
         assert_eq!(cues[0].confidence, 92.0);
@@ -342,10 +372,21 @@ mod tests {
         assert_eq!(key("  Hello,   World! "), "hello world");
         assert_eq!(similarity("kitten", "sitting"), 1.0 - 3.0 / 7.0);
         assert_eq!(similarity("", ""), 1.0);
-        // Noise of one character is not a line.
+        // Noise of a few characters is not a line; short words together are.
         let mut t = LineTracker::default();
-        t.see(0, &[line("|", 95.0), line("a", 95.0)]);
+        t.see(
+            0,
+            &[
+                line("|", 95.0),
+                line("a", 95.0),
+                line("Se", 90.0),
+                line("pas", 90.0),
+            ],
+        );
         assert!(t.finish().is_empty());
+        let mut t = LineTracker::default();
+        t.see(0, &[line("go on", 90.0), line("Menu", 90.0)]);
+        assert_eq!(t.finish().len(), 2);
     }
 }
 

@@ -115,6 +115,7 @@ impl Ocr {
 
     /// [`Ocr::new`] with the language packs in `dir`.
     pub fn with_tessdata(languages: &str, dir: Option<&Path>) -> Result<Self> {
+        one_openmp_thread();
         let pack_error = |language: &str, reason: String| OcrError::LanguagePack {
             language: language.to_owned(),
             file: match dir {
@@ -244,6 +245,7 @@ impl Ocr {
             )));
         }
         let h = self.handle.as_ptr();
+        one_openmp_thread();
         // SAFETY: `data` holds `stride * height` bytes and outlives the recognition, which ends
         // (TessBaseAPIClear) before this function returns.
         unsafe {
@@ -341,6 +343,47 @@ fn finish_line((words, sum, bbox): (Vec<String>, f32, [i32; 4])) -> Option<Line>
         text: words.join(" "),
         bbox,
     })
+}
+
+/// Tesseract built with OpenMP (Debian's is) asks for up to 10 threads per recognizer loop,
+/// and they spin while they wait: on a 2-core machine a terminal frame took 9× longer than on
+/// one thread, mostly in the kernel. OpenMP's dynamic mode lets the runtime give no more
+/// threads than the machine can run; its settings belong to the calling thread, so this runs
+/// before every read. The functions are those of the OpenMP runtime libtesseract loaded,
+/// found once at run time (nothing happens without one).
+fn one_openmp_thread() {
+    #[cfg(unix)]
+    {
+        use std::ffi::{c_int, c_void};
+        use std::sync::OnceLock;
+        type SetInt = extern "C" fn(c_int);
+        static FUNCTIONS: OnceLock<Vec<(SetInt, c_int)>> = OnceLock::new();
+        unsafe extern "C" {
+            fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+        }
+        let functions = FUNCTIONS.get_or_init(|| {
+            #[cfg(target_os = "macos")]
+            let default: *mut c_void = -2isize as *mut c_void;
+            #[cfg(not(target_os = "macos"))]
+            let default: *mut c_void = std::ptr::null_mut();
+            [(c"omp_set_dynamic", 1), (c"omp_set_num_threads", 1)]
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name; the symbol,
+                    // when found, is OpenMP's `void f(int)` of that name.
+                    let f = unsafe { dlsym(default, name.as_ptr()) };
+                    (!f.is_null()).then(|| {
+                        // SAFETY: see above.
+                        let set: SetInt = unsafe { std::mem::transmute::<*mut c_void, SetInt>(f) };
+                        (set, value)
+                    })
+                })
+                .collect()
+        });
+        for (set, value) in functions {
+            set(*value);
+        }
+    }
 }
 
 impl Drop for Ocr {
