@@ -216,7 +216,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                     bench::decode(&file, runs, json)
                 }
             }
-            #[cfg(feature = "media")]
             #[cfg(feature = "ocr")]
             BenchCommand::Screen {
                 files,
@@ -249,6 +248,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            #[cfg(feature = "media")]
             BenchCommand::Rescan { files, runs, json } => {
                 let r = vclip_bench::rescan::run_in_temp(files, runs)?;
                 if json {
